@@ -1,0 +1,1 @@
+"""vbench's bundled dataset plugins (registered through the `vbench` entry points)."""

@@ -1,0 +1,1 @@
+"""vbench's bundled method and metric plugins (registered through the `vbench` entry points)."""

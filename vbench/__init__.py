@@ -1,0 +1,11 @@
+"""vbench: a plugin-based benchmarking harness for virtual staining."""
+
+from .context import Budget, RunContext
+from .dataset import Dataset
+from .hookspecs import hookimpl
+from .metric import Metric
+from .sample import Sample
+from .stainer import Stainer
+
+__version__ = "0.1.0"
+__all__ = ["Budget", "Dataset", "Metric", "RunContext", "Sample", "Stainer", "hookimpl", "__version__"]

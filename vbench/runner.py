@@ -1,0 +1,196 @@
+"""A sweep: plan (stainer preset x dataset x seed), then run each in its own process."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import ConfigError, RunInterrupted, UnknownNameError, VbenchError
+from .execute import failure_text, params_json, run_one
+from .plugins import Plugins, load_plugins
+from .progress import Reporter
+from .provenance import git_commit, hardware, library_versions
+from .spec import RunSpec
+from .store import Store
+
+
+@dataclass
+class Outcome:
+    spec: RunSpec
+    run_id: int | None
+    status: str  # completed | failed | interrupted | skipped
+    message: str = ""
+
+
+@dataclass
+class Suite:
+    name: str
+    stainers: list[str]
+    datasets: list[str]
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+
+def load_suite(name: str) -> Suite:
+    """A suite by name (vbench/suites.toml) or a path to a TOML file with the same keys."""
+    path = Path(name)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise ConfigError(f"suite file {path} does not exist")
+        data, table = tomllib.loads(path.read_text()), path.stem
+    else:
+        data = tomllib.loads(resources.files("vbench").joinpath("suites.toml").read_text())
+        if name not in data:
+            raise UnknownNameError("suite", name, list(data))
+        data, table = data[name], name
+    try:
+        return Suite(table, list(data["stainers"]), list(data["datasets"]), [int(s) for s in data.get("seeds", [0])])
+    except KeyError as exc:
+        raise ConfigError(f"suite {name!r} has no {exc.args[0]!r} list") from None
+
+
+def split_stainer(text: str) -> tuple[str, str]:
+    name, _, preset = text.partition(":")
+    return name, preset
+
+
+def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list[int], *,
+         metrics: list[str] = (), device: str = "cpu", max_seconds: float | None = None,
+         batch_size: int = 8, suite: str | None = None, artifacts_root: str = "vbench-artifacts",
+         warn: Callable[[str], None] = lambda m: None) -> list[RunSpec]:
+    """Resolves names and presets; incompatible stainer/dataset pairs are skipped with a warning."""
+    for m in metrics:
+        plugins.metrics.entry(m)
+    specs = []
+    for text in stainers:
+        name, preset = split_stainer(text)
+        cls = plugins.stainers.get(name)
+        presets = dict(getattr(cls, "presets", {}) or {})
+        if preset and preset not in presets:
+            raise UnknownNameError(f"preset of {name}", preset, list(presets))
+        if not preset and presets:
+            preset = next(iter(presets))
+        params = dict(presets.get(preset, {}))
+        cap = params.pop("max_seconds", None)
+        for ds_name in datasets:
+            ds = plugins.datasets.get(ds_name)
+            pairings = set(getattr(cls, "pairings", {"paired"}))
+            if ds.pairing not in pairings:
+                warn(f"skipping {name} on {ds_name}: {name} supports {', '.join(sorted(pairings))} data, "
+                     f"{ds_name} is {ds.pairing}")
+                continue
+            scales = getattr(cls, "scales", None)
+            if scales is not None and ds.scale not in scales:
+                warn(f"skipping {name} on {ds_name}: {name} produces scale {sorted(scales)}, {ds_name} needs {ds.scale}")
+                continue
+            for seed in seeds:
+                specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset, params=params,
+                                     metrics=list(metrics), device=device,
+                                     max_seconds=max_seconds if max_seconds is not None else cap,
+                                     batch_size=batch_size, suite=suite, artifacts_root=artifacts_root))
+    if not specs:
+        raise ConfigError("nothing to run: no stainer supports the pairing/scale of the chosen datasets")
+    return specs
+
+
+def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progress: bool) -> None:
+    """Entry point of the per-run process (spawned: a clean interpreter, its own ru_maxrss)."""
+    store = Store(db_url)
+    try:
+        plugins = load_plugins(extra=modules)
+        run_one(store, run_id, spec, plugins, Reporter(progress), isolated=True)
+    except KeyboardInterrupt:
+        store.end_run(run_id, "interrupted", "interrupted by the user (Ctrl-C); rerun with --resume")
+        raise SystemExit(130)
+    except BaseException as exc:
+        store.end_run(run_id, "failed", failure_text(exc))
+        raise SystemExit(1)
+
+
+def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
+              isolate: bool = True, progress: bool = True,
+              on_event: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+    outcomes = []
+    commit, libs = git_commit(), library_versions()
+    for spec in specs:
+        dataset = plugins.datasets.get(spec.dataset)
+        manifest = dataset.manifest_hash
+        key = spec.key(manifest)
+        if resume and (done := store.completed_run(key)) is not None:
+            outcome = Outcome(spec, done, "skipped", "already completed")
+            outcomes.append(outcome)
+            on_event(outcome)
+            continue
+        info = plugins.info_for("stainer", spec.stainer)
+        import torch
+
+        run_id = store.create_run(
+            stainer=spec.stainer, preset=spec.preset, params=params_json(spec.params), run_key=key,
+            plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
+            vbench_version=__version__, git_commit=commit, dataset=spec.dataset, manifest_hash=manifest,
+            dataset_note=getattr(dataset, "simulated", "") or "", seed=spec.seed, suite=spec.suite,
+            device=spec.device, threads=torch.get_num_threads(), hardware=hardware(spec.device),
+            libraries=libs,
+        )
+        try:
+            status = _execute(store, run_id, spec, plugins, isolate, progress)
+        except KeyboardInterrupt:
+            run = store.get_run(run_id)
+            if run is not None and run.status == "running":
+                store.end_run(run_id, "interrupted", "interrupted by the user (Ctrl-C); rerun with --resume")
+            outcome = Outcome(spec, run_id, "interrupted", "interrupted; rerun with --resume")
+            outcomes.append(outcome)
+            on_event(outcome)
+            raise RunInterrupted(
+                f"interrupted during run {run_id} ({spec.label}); completed runs are stored. "
+                f"Continue with `vbench run ... --resume`."
+            ) from None
+        run = store.get_run(run_id)
+        message = (run.error or "").split("\n", 1)[0] if run and status != "completed" else ""
+        outcome = Outcome(spec, run_id, status, message)
+        outcomes.append(outcome)
+        on_event(outcome)
+    return outcomes
+
+
+def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate: bool, progress: bool) -> str:
+    if not isolate:
+        try:
+            run_one(store, run_id, spec, plugins, Reporter(progress), isolated=False)
+            return "completed"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            store.end_run(run_id, "failed", failure_text(exc))
+            return "failed"
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_worker, args=(store.url, run_id, spec, plugins.explicit_modules(), progress))
+    proc.start()
+    try:
+        proc.join()
+    except KeyboardInterrupt:
+        # The child got the same SIGINT from the terminal; give it time to store its status.
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+        raise
+    run = store.get_run(run_id)
+    if run.status == "running":  # the process died without recording why (crash, OOM kill)
+        code = proc.exitcode
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        store.end_run(run_id, "failed", f"the run's worker process died ({why}) before storing a result")
+        return "failed"
+    return run.status
+
+
+def artifacts_root_for(store: Store) -> str:
+    """Artifacts live beside a SQLite database, else in ./vbench-artifacts."""
+    if store.path is not None:
+        return str(store.path.resolve().parent / "vbench-artifacts")
+    return os.path.abspath("vbench-artifacts")

@@ -1,0 +1,216 @@
+"""The results database (SQLAlchemy 2; SQLite by default, any SQLAlchemy URL works)."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from sqlalchemy import create_engine, delete, event, inspect, insert, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..errors import SchemaError, StoreError
+from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
+
+DEFAULT_URL = "sqlite:///vbench.db"
+DB_ENV = "VBENCH_DB"
+
+__all__ = ["Store", "Run", "Score", "Summary", "resolve_url", "SCHEMA_VERSION"]
+
+
+def resolve_url(url: str | None = None) -> str:
+    return url or os.environ.get(DB_ENV) or DEFAULT_URL
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """Opens (creating if needed) a vbench database and checks its schema version."""
+
+    def __init__(self, url: str | None = None):
+        self.url = resolve_url(url)
+        try:
+            parsed = make_url(self.url)
+        except Exception as exc:
+            raise StoreError(f"invalid database URL {self.url!r}: {exc}. Example: sqlite:///results.db") from None
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.path = Path(parsed.database) if self.is_sqlite and parsed.database not in (None, "", ":memory:") else None
+        if self.path is not None:
+            parent = self.path.parent
+            if parent.exists() and not parent.is_dir():
+                raise StoreError(
+                    f"cannot create the results database {self.path}: {parent} is a file, not a folder. "
+                    f"Pass a writable location with --db sqlite:///PATH or VBENCH_DB."
+                )
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder of the results database {self.path}: {exc.strerror}. "
+                    f"Pass a writable location with --db sqlite:///PATH or VBENCH_DB."
+                ) from None
+        connect_args = {"timeout": 30} if self.is_sqlite and "timeout" not in parsed.query else {}
+        self.engine: Engine = create_engine(self.url, connect_args=connect_args)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        with self._errors("open"):
+            self._check_schema()
+
+    # --- errors ---------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        where = str(self.path) if self.path is not None else self.url
+        try:
+            yield
+        except OperationalError as exc:
+            text = str(exc.orig) if exc.orig is not None else str(exc)
+            if "locked" in text or "busy" in text:
+                raise StoreError(
+                    f"the results database {where} is locked by another process ({text}); nothing was "
+                    f"written. Wait for the other vbench command to finish, or use another --db."
+                ) from None
+            if "unable to open" in text or "readonly" in text or "read-only" in text:
+                raise StoreError(
+                    f"cannot {action} the results database {where}: {text}. Check that the file and its "
+                    f"folder are writable, or pass another location with --db URL or VBENCH_DB."
+                ) from None
+            raise StoreError(f"database error while trying to {action} {where}: {text}") from None
+        except DBAPIError as exc:
+            raise StoreError(f"database error while trying to {action} {where}: {exc.orig}") from None
+
+    def _check_schema(self) -> None:
+        tables = set(inspect(self.engine).get_table_names())
+        if not tables:
+            with self.engine.begin() as conn:
+                Base.metadata.create_all(conn)
+                conn.execute(insert(Meta), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
+            return
+        if Meta.__tablename__ not in tables:
+            raise SchemaError(
+                f"{self.path or self.url} is not a vbench results database (it has tables "
+                f"{', '.join(sorted(tables))} but no {Meta.__tablename__}). Use another --db."
+            )
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+        version = int(raw) if raw is not None and str(raw).isdigit() else None
+        if version is None or version > SCHEMA_VERSION:
+            from .. import __version__
+
+            raise SchemaError(
+                f"the results database {self.path or self.url} was written by a newer vbench (schema "
+                f"version {raw}; this vbench {__version__} reads up to {SCHEMA_VERSION}). Upgrade vbench "
+                f"(pip install -U vbench) or use another --db. The database was not modified."
+            )
+        # version < SCHEMA_VERSION: migrations go here when the schema first changes.
+
+    # --- writes ---------------------------------------------------------------------------
+    def create_run(self, **fields) -> int:
+        fields.setdefault("status", "running")
+        fields.setdefault("started_at", utcnow())
+        for key in ("params", "hardware", "libraries"):
+            if key in fields and not isinstance(fields[key], str):
+                fields[key] = json.dumps(fields[key], sort_keys=True, default=str)
+        with self._errors("write"), self.engine.begin() as conn:
+            return conn.execute(insert(Run).values(**fields)).inserted_primary_key[0]
+
+    def update_run(self, run_id: int, **fields) -> None:
+        with self._errors("write"), self.engine.begin() as conn:
+            conn.execute(update(Run).where(Run.id == run_id).values(**fields))
+
+    def finish_run(
+        self,
+        run_id: int,
+        scores: Iterable[tuple[str, str, float | None]],
+        summaries: list[dict],
+        **fields,
+    ) -> None:
+        """Stores per-tile scores, summaries and the run's final fields in one transaction, so a
+        crash never leaves a half-written run marked completed."""
+        fields.setdefault("status", "completed")
+        fields.setdefault("ended_at", utcnow())
+        with self._errors("write"), self.engine.begin() as conn:
+            self._insert_scores(conn, run_id, scores)
+            if summaries:
+                conn.execute(insert(Summary), [dict(s, run_id=run_id) for s in summaries])
+            conn.execute(update(Run).where(Run.id == run_id).values(**fields))
+
+    def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
+        with self._errors("write"), self.engine.begin() as conn:
+            self._insert_scores(conn, run_id, scores)
+
+    @staticmethod
+    def _insert_scores(conn, run_id: int, scores, chunk: int = 50_000) -> None:
+        batch: list[dict] = []
+        for metric, tile, value in scores:
+            batch.append({"run_id": run_id, "metric": metric, "tile": tile, "value": value})
+            if len(batch) >= chunk:
+                conn.execute(insert(Score), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(Score), batch)
+
+    def end_run(self, run_id: int, status: str, error: str | None = None, **fields) -> None:
+        """Marks a run failed or interrupted (keeps whatever else is stored)."""
+        self.update_run(run_id, status=status, error=error, ended_at=utcnow(), **fields)
+
+    def delete_run(self, run_id: int) -> None:
+        with self._errors("write"), self.engine.begin() as conn:
+            conn.execute(delete(Score).where(Score.run_id == run_id))
+            conn.execute(delete(Summary).where(Summary.run_id == run_id))
+            conn.execute(delete(Run).where(Run.id == run_id))
+
+    # --- reads ----------------------------------------------------------------------------
+    def get_run(self, run_id: int) -> Run | None:
+        from sqlalchemy.orm import Session
+
+        with self._errors("read"), Session(self.engine) as s:
+            run = s.get(Run, run_id)
+            if run is not None:
+                s.expunge(run)
+            return run
+
+    def runs(self, status: str | None = None, dataset: str | None = None) -> list[Run]:
+        from sqlalchemy.orm import Session
+
+        stmt = select(Run).order_by(Run.id)
+        if status:
+            stmt = stmt.where(Run.status == status)
+        if dataset:
+            stmt = stmt.where(Run.dataset == dataset)
+        with self._errors("read"), Session(self.engine, expire_on_commit=False) as s:
+            rows = list(s.scalars(stmt))
+            s.expunge_all()
+            return rows
+
+    def completed_run(self, run_key: str) -> int | None:
+        stmt = select(Run.id).where(Run.run_key == run_key, Run.status == "completed").limit(1)
+        with self._errors("read"), self.engine.connect() as conn:
+            return conn.execute(stmt).scalar()
+
+    def summaries(self, run_ids: list[int] | None = None) -> list[Summary]:
+        from sqlalchemy.orm import Session
+
+        stmt = select(Summary)
+        if run_ids is not None:
+            stmt = stmt.where(Summary.run_id.in_(run_ids))
+        with self._errors("read"), Session(self.engine) as s:
+            rows = list(s.scalars(stmt))
+            s.expunge_all()
+            return rows
+
+    def scores(self, run_id: int, metric: str) -> dict[str, float | None]:
+        stmt = select(Score.tile, Score.value).where(Score.run_id == run_id, Score.metric == metric)
+        with self._errors("read"), self.engine.connect() as conn:
+            return dict(conn.execute(stmt).all())
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

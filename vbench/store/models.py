@@ -1,0 +1,89 @@
+"""SQLAlchemy 2 models of the results database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Bump on any schema change and add a migration step in store/schema.py.
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "vbench_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running|completed|failed|interrupted
+    stainer: Mapped[str] = mapped_column(String(128))
+    preset: Mapped[str] = mapped_column(String(64), default="")
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    run_key: Mapped[str] = mapped_column(String(64), index=True)  # identifies the run for --resume
+    plugin_dist: Mapped[str | None] = mapped_column(String(128))
+    plugin_version: Mapped[str | None] = mapped_column(String(64))
+    vbench_version: Mapped[str] = mapped_column(String(32))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(128), index=True)
+    manifest_hash: Mapped[str | None] = mapped_column(String(64))
+    dataset_note: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[int] = mapped_column(Integer)
+    suite: Mapped[str | None] = mapped_column(String(64))
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    device: Mapped[str | None] = mapped_column(String(64))
+    threads: Mapped[int | None] = mapped_column(Integer)
+    hardware: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    libraries: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[str | None] = mapped_column(Text)
+    # runtime
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    train_steps: Mapped[int | None] = mapped_column(Integer)
+    train_samples_per_s: Mapped[float | None] = mapped_column(Float)
+    infer_ms_p50: Mapped[float | None] = mapped_column(Float)
+    infer_ms_p95: Mapped[float | None] = mapped_column(Float)
+    tiles_per_s: Mapped[float | None] = mapped_column(Float)
+    peak_mem_mb: Mapped[float | None] = mapped_column(Float)
+    n_params: Mapped[int | None] = mapped_column(Integer)
+    n_test_tiles: Mapped[int | None] = mapped_column(Integer)
+
+
+class Score(Base):
+    """One metric value of one test tile. Millions of rows: keep it narrow."""
+
+    __tablename__ = "scores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(64))
+    tile: Mapped[str] = mapped_column(String(256))
+    value: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (Index("ix_scores_run_metric", "run_id", "metric"),)
+
+
+class Summary(Base):
+    """Aggregate of one metric over one run's test tiles (what leaderboards read)."""
+
+    __tablename__ = "summaries"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="computed")  # computed | not computed
+    reason: Mapped[str | None] = mapped_column(Text)
+    higher_is_better: Mapped[bool] = mapped_column(Boolean, default=True)
+    pipeline: Mapped[str] = mapped_column(Text, default="")
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    mean: Mapped[float | None] = mapped_column(Float)
+    std: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
