@@ -1,0 +1,78 @@
+"""Shared fixtures. Test plugins are written as real modules into a temporary folder on sys.path,
+so that worker processes (spawned per run) can import them by name, as they would a user's."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'results.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    # Never touch the user's ~/.vbench or ./vbench.db from a test.
+    monkeypatch.setenv("VBENCH_HOME", str(tmp_path / "vbench-home"))
+    monkeypatch.delenv("VBENCH_DB", raising=False)
+    monkeypatch.delenv("VBENCH_DISABLE_PLUGINS", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def plugin_module(tmp_path, monkeypatch):
+    """Writes source code as an importable module and returns its (unique) name."""
+    folder = tmp_path / "test-plugins"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.syspath_prepend(str(folder))
+
+    def make(source: str) -> str:
+        name = f"vbtest_{uuid.uuid4().hex[:8]}"
+        (folder / f"{name}.py").write_text(textwrap.dedent(source))
+        return name
+
+    yield make
+    for name in [m for m in sys.modules if m.startswith("vbtest_")]:
+        del sys.modules[name]
+
+
+TINY_DATASET = '''
+import torch
+import vbench
+
+class Tiny(vbench.Dataset):
+    """Paired toy data: target = a fixed colour map of the input, so a linear map fits it."""
+    name = "tiny"
+    task = "gray->rgb"
+    pairing = "paired"
+    scale = 1
+    in_channels = 1
+
+    def load(self, split):
+        g = torch.Generator().manual_seed({"train": 0, "val": 1, "test": 2}[split])
+        n, size = {"train": 6, "val": 2, "test": 4}[split], 16
+        out = []
+        for i in range(n):
+            x = torch.rand(1, size, size, generator=g)
+            y = torch.cat([x * 0.8 + 0.1, 1 - x * 0.5, x * 0.3 + 0.2])
+            out.append(vbench.Sample(id=f"{split}-{i}", input=x, target=y, truth=y))
+        return out
+
+@vbench.hookimpl
+def vbench_register_datasets(register):
+    register(Tiny)
+'''
+
+
+@pytest.fixture
+def tiny_dataset(plugin_module):
+    """Module name of a plugin registering the paired toy dataset `tiny`."""
+    return plugin_module(TINY_DATASET)

@@ -1,0 +1,198 @@
+"""The runner: statuses, failures stored while the sweep goes on, output checks, resume, budgets."""
+
+from __future__ import annotations
+
+import pytest
+
+from vbench.errors import RunInterrupted
+from vbench.plugins import load_plugins
+from vbench.runner import plan, run_sweep
+from vbench.store import Store
+
+STAINERS = '''
+import os
+import time
+import torch
+import vbench
+
+class Good(vbench.Stainer):
+    name = "good"
+    pairings = {"paired"}
+    def fit(self, train, ctx):
+        self.color = torch.stack([s.target.mean(dim=(1, 2)) for s in train]).mean(dim=0)
+    def predict(self, inputs):
+        n, _, h, w = inputs.shape
+        return self.color.view(1, 3, 1, 1).expand(n, 3, h, w).clone()
+
+class Noisy(Good):
+    """Depends on the seed: same seed, same result."""
+    name = "noisy"
+    def fit(self, train, ctx):
+        self.color = torch.rand(3)
+
+class FitRaises(Good):
+    name = "fit-raises"
+    def fit(self, train, ctx):
+        raise ValueError("bad learning rate 1e9")
+
+class PredictRaises(Good):
+    name = "predict-raises"
+    def predict(self, inputs):
+        raise RuntimeError("out of ideas")
+
+class WrongShape(Good):
+    name = "wrong-shape"
+    def predict(self, inputs):
+        return super().predict(inputs)[:, :, :8, :8]
+
+class OutOfRange(Good):
+    name = "out-of-range"
+    def predict(self, inputs):
+        return super().predict(inputs) * 3
+
+class NaNs(Good):
+    name = "nans"
+    def predict(self, inputs):
+        out = super().predict(inputs)
+        out[0, 0, 0, 0] = float("nan")
+        return out
+
+class SlightlyOver(Good):
+    name = "slightly-over"
+    def predict(self, inputs):
+        return super().predict(inputs) * 0 + 1.0005
+
+class Stepper(Good):
+    name = "stepper"
+    presets = {"quick": {"steps": 5}, "long": {"steps": 10_000_000}}
+    def fit(self, train, ctx):
+        super().fit(train, ctx)
+        while ctx.step(samples=2):
+            time.sleep(0.01)
+
+class Interrupts(Good):
+    name = "interrupts"
+    def fit(self, train, ctx):
+        raise KeyboardInterrupt
+
+class Crashes(Good):
+    name = "crashes"
+    def fit(self, train, ctx):
+        os._exit(3)
+
+class Hungry(Good):
+    name = "hungry"
+    def fit(self, train, ctx):
+        super().fit(train, ctx)
+        big = torch.ones(2**30 // 4)  # 1 GiB, touched
+        big += 1
+        del big
+
+@vbench.hookimpl
+def vbench_register_stainers(register):
+    for cls in (Good, Noisy, FitRaises, PredictRaises, WrongShape, OutOfRange, NaNs, SlightlyOver,
+                Stepper, Interrupts, Crashes, Hungry):
+        register(cls)
+'''
+
+
+@pytest.fixture
+def env(plugin_module, tiny_dataset, db_url):
+    names = [tiny_dataset, plugin_module(STAINERS)]
+    plugins = load_plugins(extra=names)
+    return plugins, Store(db_url)
+
+
+def sweep(env, stainers, seeds=(0,), isolate=False, **kw):
+    plugins, store = env
+    specs = plan(plugins, list(stainers), ["tiny"], list(seeds), metrics=kw.pop("metrics", ["psnr"]),
+                 max_seconds=kw.pop("max_seconds", None))
+    return run_sweep(specs, store, plugins, isolate=isolate, progress=False, **kw)
+
+
+def test_completed_run_stores_scores_summaries_and_runtime(env):
+    (o,) = sweep(env, ["good"])
+    store = env[1]
+    run = store.get_run(o.run_id)
+    assert run.status == "completed"
+    assert run.n_test_tiles == 4 and len(store.scores(o.run_id, "psnr")) == 4
+    (summary,) = store.summaries([o.run_id])
+    assert summary.metric == "psnr" and summary.n == 4 and summary.ci_low <= summary.mean <= summary.ci_high
+    for field in ("train_seconds", "train_samples_per_s", "infer_ms_p50", "infer_ms_p95", "tiles_per_s"):
+        assert getattr(run, field) is not None and getattr(run, field) >= 0, field
+    assert run.infer_ms_p95 >= run.infer_ms_p50
+    assert run.n_params == 3 and run.threads >= 1 and run.manifest_hash
+    assert run.vbench_version and '"torch"' in run.libraries
+
+
+def test_failures_are_stored_and_the_sweep_goes_on(env):
+    outcomes = sweep(env, ["fit-raises", "predict-raises", "good"])
+    assert [o.status for o in outcomes] == ["failed", "failed", "completed"]
+    store = env[1]
+    fit_err = store.get_run(outcomes[0].run_id).error
+    assert "raised in fit" in fit_err and "bad learning rate 1e9" in fit_err and "Traceback" in fit_err
+    assert "raised in predict" in store.get_run(outcomes[1].run_id).error
+    assert store.scores(outcomes[0].run_id, "psnr") == {}
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("wrong-shape", "shape (4, 3, 8, 8)"),
+    ("out-of-range", "outputs must lie in [0, 1]"),
+    ("nans", "NaN or inf"),
+])
+def test_bad_outputs_fail_the_run_with_a_clear_message(env, name, expected):
+    (o,) = sweep(env, [name])
+    assert o.status == "failed"
+    assert expected in o.message and name in o.message
+
+
+def test_outputs_within_tolerance_are_clamped(env):
+    (o,) = sweep(env, ["slightly-over"])
+    assert o.status == "completed"
+
+
+def test_resume_skips_completed_runs_only(env):
+    first = sweep(env, ["good", "fit-raises"])
+    again = sweep(env, ["good", "fit-raises"], resume=True)
+    assert again[0].status == "skipped" and again[0].run_id == first[0].run_id
+    assert again[1].status == "failed" and again[1].run_id != first[1].run_id
+
+
+def test_same_seed_reproduces_and_other_seed_differs(env):
+    a, b, c = sweep(env, ["noisy"], seeds=(7, 7, 8))
+    store = env[1]
+    sa, sb, sc = (store.scores(o.run_id, "psnr") for o in (a, b, c))
+    assert sa == sb
+    assert sa != sc
+
+
+def test_step_budget_is_fixed_by_the_preset(env):
+    (o,) = sweep(env, ["stepper:quick"])
+    run = env[1].get_run(o.run_id)
+    assert run.preset == "quick" and run.train_steps == 5 and not run.truncated
+    assert run.train_samples_per_s > 0
+
+
+def test_seconds_cap_marks_the_run_truncated(env):
+    (o,) = sweep(env, ["stepper:long"], max_seconds=0.3)
+    run = env[1].get_run(o.run_id)
+    assert run.status == "completed" and run.truncated and run.train_steps < 10_000_000
+
+
+def test_interrupt_marks_the_run_interrupted_and_keeps_earlier_results(env):
+    with pytest.raises(RunInterrupted, match="--resume"):
+        sweep(env, ["good", "interrupts", "good"], seeds=(0,))
+    runs = env[1].runs()
+    assert [r.status for r in runs] == ["completed", "interrupted"]
+    assert len(env[1].scores(runs[0].id, "psnr")) == 4
+
+
+@pytest.mark.slow
+def test_isolated_runs_measure_their_own_peak_memory_and_survive_crashes(env):
+    outcomes = sweep(env, ["good", "hungry", "crashes", "good"], isolate=True)
+    assert [o.status for o in outcomes] == ["completed", "completed", "failed", "completed"]
+    store = env[1]
+    good, hungry, crashed, good2 = (store.get_run(o.run_id) for o in outcomes)
+    assert hungry.peak_mem_mb - good.peak_mem_mb > 500
+    assert abs(good2.peak_mem_mb - good.peak_mem_mb) < 100  # not inherited from the hungry run
+    assert "worker process died (exit code 3)" in crashed.error
