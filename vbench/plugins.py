@@ -116,8 +116,8 @@ def load_plugins(extra: Iterable[Any] = (), entry_points: bool = True) -> Plugin
         (plugins.pm.hook.vbench_register_datasets, plugins.datasets, "dataset"),
         (plugins.pm.hook.vbench_register_metrics, plugins.metrics, "metric"),
     ):
-        # pluggy calls the newest registration first; call in load order for stable ownership.
-        for impl in reversed(hook.get_hookimpls()):
+        # Called one plugin at a time, in load order, so each registration knows its provider.
+        for impl in hook.get_hookimpls():
             info = by_name[impl.plugin_name]
             if info.status != "ok":
                 continue

@@ -1,0 +1,100 @@
+"""The results database: schema version, refusals that keep data, transactions, locations."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from vbench.errors import SchemaError, StoreError
+from vbench.store import SCHEMA_VERSION, Store
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def new_run(store, **kw):
+    fields = dict(stainer="s", run_key="k", vbench_version="0", dataset="d", seed=0)
+    fields.update(kw)
+    return store.create_run(**fields)
+
+
+def test_schema_version_is_recorded(tmp_path):
+    Store(f"sqlite:///{tmp_path / 'a.db'}")
+    con = sqlite3.connect(tmp_path / "a.db")
+    assert con.execute("select value from vbench_meta where key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def test_newer_schema_is_refused_and_the_file_is_untouched(tmp_path):
+    path = tmp_path / "new.db"
+    store = Store(f"sqlite:///{path}")
+    new_run(store)
+    store.engine.dispose()
+    con = sqlite3.connect(path)
+    con.execute("update vbench_meta set value=? where key='schema_version'", (str(SCHEMA_VERSION + 1),))
+    con.commit()
+    con.close()
+    before = digest(path)
+    with pytest.raises(SchemaError, match=r"newer vbench .*schema version 2.*Upgrade vbench"):
+        Store(f"sqlite:///{path}")
+    assert digest(path) == before
+
+
+def test_foreign_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("create table customers (id integer)")
+    con.commit()
+    con.close()
+    with pytest.raises(SchemaError, match="not a vbench results database"):
+        Store(f"sqlite:///{path}")
+
+
+def test_parent_that_is_a_file_gives_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match=r"not-a-folder is a file, not a folder.*--db"):
+        Store(f"sqlite:///{blocker / 'results.db'}")
+
+
+def test_locked_database_gives_a_clear_error_and_loses_nothing(tmp_path):
+    path = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{path}?timeout=0.2")
+    run_id = new_run(store)
+    locker = sqlite3.connect(path)
+    locker.execute("begin exclusive")
+    try:
+        with pytest.raises(StoreError, match="locked by another process"):
+            new_run(store)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert [r.id for r in store.runs()] == [run_id]
+
+
+def test_finish_run_is_one_transaction(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 't.db'}")
+    run_id = new_run(store)
+
+    def scores():
+        yield ("psnr", "tile-1", 20.0)
+        raise RuntimeError("crash while writing")
+
+    with pytest.raises(RuntimeError):
+        store.finish_run(run_id, scores(), [{"metric": "psnr", "n": 1, "mean": 20.0}])
+    run = store.get_run(run_id)
+    assert run.status == "running"
+    assert store.scores(run_id, "psnr") == {} and store.summaries([run_id]) == []
+
+
+def test_env_var_selects_the_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("VBENCH_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    store = Store()
+    assert store.path == tmp_path / "env.db" and (tmp_path / "env.db").exists()
+
+
+def test_default_database_is_vbench_db_in_the_working_directory(tmp_path):
+    store = Store()
+    assert store.url == "sqlite:///vbench.db" and (tmp_path / "vbench.db").exists()
