@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -20,8 +21,14 @@ metrics_app = typer.Typer(no_args_is_help=True, help="List metrics.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(metrics_app, name="metrics")
 
-out = Console()
-err = Console(stderr=True)
+def _console(stderr: bool = False) -> Console:
+    # Piped output (CI logs, files) gets a wide fixed width instead of Rich's 80-column default.
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=int(os.environ.get("COLUMNS", 160)))
+
+
+out = _console()
+err = _console(stderr=True)
 
 DbOption = typer.Option(None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]")
 
@@ -211,6 +218,13 @@ def datasets_add(
     """Register a folder of your own images as a dataset (checked image by image first)."""
     from vbench_datasets.folder import add_folder_dataset
 
+    plugins = _plugins()
+    if name in plugins.datasets and not replace:
+        raise ConfigError(f"a dataset named {name!r} already exists ({plugins.datasets.entry(name).provider}); "
+                          f"choose another name, or pass --replace to replace your own folder dataset")
+    if name in plugins.datasets and plugins.info_for("dataset", name).module != "vbench_datasets.folder":
+        raise ConfigError(f"{name!r} is provided by {plugins.datasets.entry(name).provider} and cannot be replaced; "
+                          f"choose another name")
     ds = add_folder_dataset(name, path, pairing=pairing, scale=scale, layout=layout, replace=replace)
     counts = ", ".join(f"{s} {len(ds.samples(s))}" for s in ("train", "val", "test"))
     out.print(f"registered dataset [bold]{name}[/] ({ds.layout}, {ds.pairing}, scale {ds.scale}, "

@@ -123,8 +123,8 @@ def rich_tables(boards: list[Board]):
     for b in boards:
         t = Table(title=f"{b.dataset} — ranked by {b.primary or '(nothing computed)'}",
                   caption="\n".join(_header_lines(b) + _pipelines(b)), caption_justify="left")
-        for col in _columns(b):
-            t.add_column(col, overflow="fold")
+        for i, col in enumerate(_columns(b)):
+            t.add_column(col, overflow="fold", no_wrap=i < 2)
         for row in b.rows:
             t.add_row(*[Text(c) for c in _cells(b, row)])
         items.append(t)

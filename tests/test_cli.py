@@ -1,0 +1,188 @@
+"""The CLI end to end: run, leaderboard formats, runs, plugins, datasets, and user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vbench.cli import main
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_run_then_leaderboard_in_every_format(capsys, db):
+    code, _, err = cli(capsys, "run", "--db", db, "--no-isolate", "-q")
+    assert code == 0, err
+    assert "completed run 1" in err and "completed run 2" in err
+    code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "json")
+    (board,) = json.loads(out)
+    assert board["dataset"] == "ihc-demo" and board["primary_metric"] == "psnr"
+    assert [r["stainer"] for r in board["rows"]] == ["baseline-linear", "baseline-mean"]
+    assert "simulated from real stained tissue" in board["note"]
+    code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "md")
+    assert "## ihc-demo" in out and "| rank |" in out and "psnr ↑" in out and "rounded to 8 bit" in out
+    code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "csv")
+    header, *rows = out.strip().splitlines()
+    assert "psnr_mean" in header and len(rows) == 2
+    code, out, _ = cli(capsys, "leaderboard", "--db", db)
+    assert code == 0 and "baseline-linear" in out
+
+    code, out, _ = cli(capsys, "runs", "--db", db)
+    assert code == 0 and "completed" in out
+    code, out, _ = cli(capsys, "runs", "1", "--db", db, "--json")
+    run = json.loads(out)
+    assert run["status"] == "completed" and run["threads"] >= 1 and run["manifest_hash"]
+    assert {s["metric"] for s in run["summaries"]} == {"psnr", "ssim"}
+
+    code, _, err = cli(capsys, "run", "--db", db, "--no-isolate", "-q", "--resume")
+    assert code == 0 and err.count("skipped") == 2
+
+
+def test_plugins_and_metrics_listing(capsys):
+    code, out, _ = cli(capsys, "plugins")
+    assert code == 0 and "baseline-mean" in out and "stainer" in out and "vbench" in out
+    code, out, _ = cli(capsys, "metrics", "list")
+    assert code == 0 and "psnr" in out and "higher" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--stainer", "baseline-mena", "--dataset", "ihc-demo"], "Did you mean 'baseline-mean'"),
+    (["run", "--stainer", "baseline-mean", "--dataset", "ihc-dmeo"], "unknown dataset 'ihc-dmeo'"),
+    (["run", "--metric", "psnrr"], "unknown metric 'psnrr'"),
+    (["run", "--stainer", "baseline-mean:fast"], "unknown preset of baseline-mean 'fast'"),
+    (["run", "--suite", "nightly"], "unknown suite 'nightly'"),
+    (["leaderboard", "--format", "xml"], "unknown format 'xml'"),
+    (["runs", "42"], "no run 42"),
+])
+def test_user_errors_are_one_message_without_traceback(capsys, db, args, message):
+    code, out, err = cli(capsys, *args, "--db", db)
+    assert code != 0
+    assert message in " ".join(err.split()) and "Traceback" not in err + out
+
+
+def test_database_from_a_newer_schema_is_refused(capsys, tmp_path):
+    path = tmp_path / "future.db"
+    db = f"sqlite:///{path}"
+    assert cli(capsys, "runs", "--db", db)[0] == 0
+    con = sqlite3.connect(path)
+    con.execute("update vbench_meta set value='99' where key='schema_version'")
+    con.commit()
+    con.close()
+    code, _, err = cli(capsys, "run", "--db", db, "--no-isolate")
+    assert code == 2 and "newer vbench" in err and "Traceback" not in err
+
+
+def test_unwritable_database_location(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    code, _, err = cli(capsys, "run", "--db", f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+    assert code == 2 and "is a file, not a folder" in " ".join(err.split())
+
+
+def test_datasets_add_then_run_on_user_data(capsys, tmp_path, db):
+    root = tmp_path / "mydata"
+    for split, n in (("train", 3), ("test", 2)):
+        for side in "AB":
+            (root / side / split).mkdir(parents=True)
+        for i in range(n):
+            Image.new("L", (16, 16), 40 * i).save(root / "A" / split / f"t{i}.png")
+            Image.new("RGB", (16, 16), (200, 40 * i, 90)).save(root / "B" / split / f"t{i}.png")
+    code, out, err = cli(capsys, "datasets", "add", "mine", str(root))
+    assert code == 0, err
+    assert "registered dataset mine" in " ".join(out.split())
+    code, out, _ = cli(capsys, "datasets", "list")
+    assert "mine" in out
+    code, _, err = cli(capsys, "datasets", "add", "ihc-demo", str(root))
+    assert code == 2 and "already exists" in err
+    code, _, err = cli(capsys, "run", "--db", db, "-s", "baseline-linear", "-d", "mine", "--no-isolate", "-q")
+    assert code == 0, err
+    (board,) = json.loads(cli(capsys, "leaderboard", "--db", db, "-d", "mine", "-f", "json")[1])
+    assert board["rows"][0]["stainer"] == "baseline-linear"
+
+
+def test_datasets_add_reports_a_missing_pair(capsys, tmp_path):
+    root = tmp_path / "broken"
+    for side in "AB":
+        for split in ("train", "test"):
+            (root / side / split).mkdir(parents=True)
+    Image.new("L", (8, 8)).save(root / "A" / "train" / "lonely.png")
+    code, _, err = cli(capsys, "datasets", "add", "broken", str(root))
+    assert code == 2 and "lonely" in err and "Traceback" not in err
+
+
+SLOW_PLUGIN = '''
+import time
+import torch
+import vbench
+
+class Slow(vbench.Stainer):
+    name = "slow"
+    pairings = {"paired"}
+    def fit(self, train, ctx):
+        self.color = torch.full((3,), 0.5)
+        while ctx.step():
+            time.sleep(0.05)
+    def predict(self, inputs):
+        n, _, h, w = inputs.shape
+        return self.color.view(1, 3, 1, 1).expand(n, 3, h, w).clone()
+
+@vbench.hookimpl
+def vbench_register_stainers(register):
+    register(Slow)
+'''
+
+
+@pytest.mark.slow
+def test_ctrl_c_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path):
+    site = tmp_path / "site"
+    info = site / "slow_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[vbench]\nslow = vbtest_slow\n")
+    (site / "vbtest_slow.py").write_text(textwrap.dedent(SLOW_PLUGIN))
+    path = tmp_path / "int.db"
+    env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}")
+    exe = Path(sys.executable).with_name("vbench")
+    proc = subprocess.Popen([str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "ihc-demo", "-q"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if path.exists():
+            con = sqlite3.connect(path)
+            try:
+                rows = con.execute("select stainer, status from runs").fetchall()
+            except sqlite3.OperationalError:
+                rows = []
+            con.close()
+            if ("slow", "running") in rows:
+                time.sleep(3)  # let the worker reach fit
+                break
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    con = sqlite3.connect(path)
+    rows = con.execute("select stainer, status from runs order by id").fetchall()
+    n_scores = con.execute("select count(*) from scores where run_id=1").fetchone()[0]
+    assert rows == [("baseline-mean", "completed"), ("slow", "interrupted")]
+    assert n_scores > 0
