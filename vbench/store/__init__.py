@@ -6,6 +6,7 @@ import json
 import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -146,14 +147,18 @@ class Store:
 
     @staticmethod
     def _insert_scores(conn, run_id: int, scores, chunk: int = 50_000) -> None:
-        batch: list[dict] = []
-        for metric, tile, value in scores:
-            batch.append({"run_id": run_id, "metric": metric, "tile": tile, "value": value})
-            if len(batch) >= chunk:
-                conn.execute(insert(Score), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(Score), batch)
+        # The INSERT is compiled once and rows go to the driver as tuples: SQLAlchemy's per-row
+        # parameter processing would otherwise cost more than SQLite's own work. Score's columns
+        # are plain Integer/String/Float, which need no type conversion on any driver.
+        cols = ["run_id", "metric", "tile", "value"]
+        sql = str(insert(Score).compile(dialect=conn.dialect, column_keys=cols))
+        rows = iter(scores)
+        while part := list(islice(rows, chunk)):
+            if conn.dialect.positional:
+                batch = [(run_id, m, t, v) for m, t, v in part]
+            else:
+                batch = [dict(zip(cols, (run_id, m, t, v))) for m, t, v in part]
+            conn.exec_driver_sql(sql, batch)
 
     def end_run(self, run_id: int, status: str, error: str | None = None, **fields) -> None:
         """Marks a run failed or interrupted (keeps whatever else is stored)."""
