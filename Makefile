@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install leaderboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,20 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The main job: the default suite, stored in ./vbench.db; `vbench run` prints the leaderboard.
 demo: $(STAMP)
 	$(BIN)/vbench run --suite default
-	$(BIN)/vbench leaderboard
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Regenerates the published leaderboard of the default suite (leaderboard/).
+leaderboard: $(STAMP)
+	rm -f leaderboard/results.db
+	$(BIN)/vbench run --suite default --db sqlite:///leaderboard/results.db -q
+	printf '# Published leaderboard: default suite\n\nRegenerate with `make leaderboard`.\n\n' > leaderboard/README.md
+	$(BIN)/vbench leaderboard --db sqlite:///leaderboard/results.db --format md >> leaderboard/README.md
+	$(BIN)/vbench leaderboard --db sqlite:///leaderboard/results.db --format json > leaderboard/leaderboard.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
