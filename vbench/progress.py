@@ -12,12 +12,15 @@ class Reporter:
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-        if not self.enabled:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not self.enabled or not console.is_terminal:  # no bars in logs and pipes
             yield lambda completed: None
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), transient=True) as bar:
+                      TimeElapsedColumn(), transient=True, console=console) as bar:
             task = bar.add_task(description, total=total)
             yield lambda completed: bar.update(task, completed=completed)
