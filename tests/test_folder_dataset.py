@@ -11,9 +11,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
-from vbench.errors import DatasetError
-from vbench.plugins import load_plugins
 from vbench_datasets import folder
 from vbench_datasets.folder import (
     FolderDataset,
@@ -21,6 +18,9 @@ from vbench_datasets.folder import (
     registered_folder_datasets,
     remove_folder_dataset,
 )
+
+from vbench.errors import DatasetError
+from vbench.plugins import load_plugins
 
 # -- helpers: tiny images made on the fly ------------------------------------------------------------
 

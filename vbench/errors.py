@@ -39,6 +39,15 @@ class OutputError(VbenchError):
     """A stainer's predict returned something the harness cannot score."""
 
 
+class MetricNotApplicable(VbenchError):
+    """A metric cannot be computed here (tiles too small, no reference...). Inside `vbench run`
+    it is recorded as 'not computed' with this message; asked for explicitly, it is an error."""
+
+
+class AssetMissingError(MetricNotApplicable):
+    """A file a metric needs (weights, parameters) is not installed."""
+
+
 class StoreError(VbenchError):
     """The results database cannot be opened or written."""
 

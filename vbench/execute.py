@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .context import Budget, RunContext
-from .errors import OutputError, VbenchError
+from .errors import MetricNotApplicable, VbenchError
 from .plugins import Plugins
 from .progress import Reporter
 from .spec import RunSpec
@@ -133,8 +133,9 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
                 advance(k + 1)
                 continue
             try:
+                metric.setup(dataset)
                 values = score_metric(metric, test, outputs, spec.batch_size)
-            except VbenchError as exc:  # e.g. a missing asset: recorded, never fatal
+            except MetricNotApplicable as exc:  # e.g. a missing asset: recorded, never fatal
                 summaries.append(dict(row, status="not computed", n=0, reason=str(exc)))
                 advance(k + 1)
                 continue

@@ -21,6 +21,14 @@ class Metric:
     higher_is_better: ClassVar[bool] = True
     pipeline: ClassVar[str] = ""
 
+    # Pairings whose default metric set includes this metric.
+    default_for: ClassVar[set[str]] = set()
+
+    def setup(self, dataset) -> None:
+        """Optional: called once with the dataset before scoring its tiles (for example to fit a
+        model on its train split). Raise ``vbench.errors.MetricNotApplicable`` when the metric
+        cannot be computed on this dataset; the run records it as not computed with the reason."""
+
     def compute(self, pred, ref):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.compute")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .errors import ConfigError, RunInterrupted, UnknownNameError, VbenchError
+from .errors import ConfigError, RunInterrupted, UnknownNameError
 from .execute import failure_text, params_json, run_one
 from .plugins import Plugins, load_plugins
 from .progress import Reporter

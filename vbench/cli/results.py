@@ -1,46 +1,16 @@
-"""The `vbench` command: parses, calls the library, renders."""
+"""`vbench run`, `vbench leaderboard`, `vbench runs`."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import List, Optional
 
-import click
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .errors import ConfigError, VbenchError
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="Benchmark virtual staining methods on shared splits.")
-datasets_app = typer.Typer(no_args_is_help=True, help="List and register datasets.")
-metrics_app = typer.Typer(no_args_is_help=True, help="List metrics.")
-app.add_typer(datasets_app, name="datasets")
-app.add_typer(metrics_app, name="metrics")
-
-def _console(stderr: bool = False) -> Console:
-    # Piped output (CI logs, files) gets a wide fixed width instead of Rich's 80-column default.
-    console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=int(os.environ.get("COLUMNS", 160)))
-
-
-out = _console()
-err = _console(stderr=True)
-
-DbOption = typer.Option(None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]")
-
-
-def _plugins():
-    from .plugins import load_plugins
-
-    plugins = load_plugins()
-    for info in plugins.infos.values():
-        if info.status == "broken":
-            err.print(f"[yellow]warning:[/] plugin {info.provider} is broken and was skipped: {info.error}")
-    return plugins
+from ..errors import ConfigError
+from .common import DbOption, _plugins, app, err, out
 
 
 @app.command()
@@ -59,11 +29,11 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
 ):
     """Train, predict, score and store every (stainer, dataset, seed), then print the leaderboard."""
-    from .provenance import default_device
-    from .report import build_leaderboard
-    from .report.render import rich_tables
-    from .runner import artifacts_root_for, load_suite, plan, run_sweep
-    from .store import Store
+    from ..provenance import default_device
+    from ..report import build_leaderboard
+    from ..report.render import rich_tables
+    from ..runner import artifacts_root_for, load_suite, plan, run_sweep
+    from ..store import Store
 
     chosen = load_suite(suite or "default")
     store = Store(db)
@@ -98,9 +68,9 @@ def leaderboard(
     db: Optional[str] = DbOption,
 ):
     """Rank stainers per dataset from the stored results."""
-    from .report import FORMATS, build_leaderboard, render
-    from .report.render import rich_tables
-    from .store import Store
+    from ..report import FORMATS, build_leaderboard, render
+    from ..report.render import rich_tables
+    from ..store import Store
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -123,7 +93,7 @@ def runs(
     db: Optional[str] = DbOption,
 ):
     """List runs, or show one with its provenance, runtime, scores and error."""
-    from .store import Store
+    from ..store import Store
 
     store = Store(db)
     if run_id is not None:
@@ -176,102 +146,3 @@ def runs(
     out.print(t)
 
 
-@app.command()
-def plugins():
-    """Installed plugins: what each registers, its distribution and version, and its status."""
-    p = _plugins()
-    t = Table(title="vbench plugins")
-    for col in ("name", "kind", "plugin", "distribution", "version", "status"):
-        t.add_column(col, overflow="fold")
-    for info in sorted(p.infos.values(), key=lambda i: i.name):
-        status = info.status if info.status == "ok" else f"{info.status}: {info.error}" if info.error else info.status
-        if not info.registered:
-            t.add_row("-", "-", info.name, info.dist or "-", info.version or "-", status)
-        for kind, name in sorted(info.registered):
-            t.add_row(name, kind, info.name, info.dist or "-", info.version or "-", status)
-    out.print(t)
-
-
-@datasets_app.command("list")
-def datasets_list():
-    """Registered datasets with task, pairing, scale and input channels."""
-    p = _plugins()
-    t = Table(title="datasets")
-    for col in ("name", "task", "pairing", "scale", "in channels", "provider", "note"):
-        t.add_column(col, overflow="fold")
-    for e in p.datasets.entries():
-        d = p.datasets.get(e.name)
-        t.add_row(e.name, d.task, d.pairing, str(d.scale), str(d.in_channels), e.provider,
-                  getattr(d, "simulated", "") or d.description)
-    out.print(t)
-
-
-@datasets_app.command("add")
-def datasets_add(
-    name: str = typer.Argument(..., help="Name to register the dataset under"),
-    path: str = typer.Argument(..., help="Folder (pix2pix A/B or trainA/trainB/testA/testB layout) or CSV manifest"),
-    pairing: Optional[str] = typer.Option(None, help="paired | misaligned | unpaired (default from the layout)"),
-    scale: int = typer.Option(1, min=1, help="Output/input pixel ratio"),
-    layout: str = typer.Option("auto", help="auto | pix2pix | cyclegan | csv"),
-    replace: bool = typer.Option(False, "--replace", help="Replace a dataset already registered under NAME"),
-):
-    """Register a folder of your own images as a dataset (checked image by image first)."""
-    from vbench_datasets.folder import add_folder_dataset
-
-    plugins = _plugins()
-    if name in plugins.datasets and not replace:
-        raise ConfigError(f"a dataset named {name!r} already exists ({plugins.datasets.entry(name).provider}); "
-                          f"choose another name, or pass --replace to replace your own folder dataset")
-    if name in plugins.datasets and plugins.info_for("dataset", name).module != "vbench_datasets.folder":
-        raise ConfigError(f"{name!r} is provided by {plugins.datasets.entry(name).provider} and cannot be replaced; "
-                          f"choose another name")
-    ds = add_folder_dataset(name, path, pairing=pairing, scale=scale, layout=layout, replace=replace)
-    counts = ", ".join(f"{s} {len(ds.samples(s))}" for s in ("train", "val", "test"))
-    out.print(f"registered dataset [bold]{name}[/] ({ds.layout}, {ds.pairing}, scale {ds.scale}, "
-              f"{ds.in_channels} input channel(s)): {counts} tiles")
-
-
-@datasets_app.command("remove")
-def datasets_remove(name: str = typer.Argument(...)):
-    """Forget a folder dataset registered with `vbench datasets add` (its files are kept)."""
-    from vbench_datasets.folder import remove_folder_dataset
-
-    remove_folder_dataset(name)
-    out.print(f"removed dataset {name}")
-
-
-@metrics_app.command("list")
-def metrics_list():
-    """Metrics: kind, direction, the pairings they are default for, and their real pipeline."""
-    p = _plugins()
-    t = Table(title="metrics")
-    for col in ("name", "kind", "better", "default for", "pipeline", "provider"):
-        t.add_column(col, overflow="fold")
-    for e in p.metrics.entries():
-        m = p.metrics.get(e.name)
-        t.add_row(e.name, m.kind, "higher" if m.higher_is_better else "lower",
-                  ", ".join(sorted(getattr(m, "default_for", ()))), m.pipeline, e.provider)
-    out.print(t)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point: user errors print one message and exit non-zero, without a traceback."""
-    try:
-        rv = app(args=argv, standalone_mode=False)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return (exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return (130)
-    except VbenchError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        return (exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return (130)
-    return (rv if isinstance(rv, int) else 0)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Shared pieces of the CLI: the Typer apps, consoles and options."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Benchmark virtual staining methods on shared splits.")
+datasets_app = typer.Typer(no_args_is_help=True, help="List and register datasets.")
+metrics_app = typer.Typer(no_args_is_help=True, help="List metrics.")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(metrics_app, name="metrics")
+
+def _console(stderr: bool = False) -> Console:
+    # Piped output (CI logs, files) gets a wide fixed width instead of Rich's 80-column default.
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=int(os.environ.get("COLUMNS", 160)))
+
+
+out = _console()
+err = _console(stderr=True)
+
+DbOption = typer.Option(None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]")
+
+
+def _plugins():
+    from ..plugins import load_plugins
+
+    plugins = load_plugins()
+    for info in plugins.infos.values():
+        if info.status == "broken":
+            err.print(f"[yellow]warning:[/] plugin {info.provider} is broken and was skipped: {info.error}")
+    return plugins
+
+
