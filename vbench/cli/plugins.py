@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .common import _plugins, app, metrics_app, out
+from .common import _plugins, app, out
 
 
 @app.command()
@@ -21,19 +21,3 @@ def plugins():
         for kind, name in sorted(info.registered):
             t.add_row(name, kind, info.name, info.dist or "-", info.version or "-", status)
     out.print(t)
-
-
-@metrics_app.command("list")
-def metrics_list():
-    """Metrics: kind, direction, the pairings they are default for, and their real pipeline."""
-    p = _plugins()
-    t = Table(title="metrics")
-    for col in ("name", "kind", "better", "default for", "pipeline", "provider"):
-        t.add_column(col, overflow="fold")
-    for e in p.metrics.entries():
-        m = p.metrics.get(e.name)
-        t.add_row(e.name, m.kind, "higher" if m.higher_is_better else "lower",
-                  ", ".join(sorted(getattr(m, "default_for", ()))), m.pipeline, e.provider)
-    out.print(t)
-
-
