@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vbench.errors import RunInterrupted
@@ -88,10 +90,39 @@ class Hungry(Good):
         big += 1
         del big
 
+class Sampler(vbench.Stainer):
+    """Stochastic: predicts the mean colour plus noise; `smooth` (a variant) removes the noise."""
+    name = "sampler"
+    pairings = {"paired"}
+    stochastic = True
+    repeats = 4
+    presets = {"quick": {"steps": 3}}
+    variants = {"smooth": {"noise": 0.0}, "loud": {"noise": 0.2}}
+    fits = 0
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.noise = 0.05
+        self.net = torch.nn.Conv2d(1, 3, 1)
+
+    def fit(self, train, ctx):
+        type(self).fits += 1
+        with open(os.environ["VBTEST_FIT_LOG"], "a") as f:
+            f.write("fit ")
+        torch.nn.init.constant_(self.net.weight, 0.0)
+        torch.nn.init.constant_(self.net.bias, 0.5)
+        while ctx.step(samples=1):
+            pass
+
+    def predict(self, inputs):
+        out = self.net(inputs)
+        return (out + self.noise * torch.randn_like(out)).clamp(0, 1)
+
+
 @vbench.hookimpl
 def vbench_register_stainers(register):
     for cls in (Good, Noisy, FitRaises, PredictRaises, WrongShape, OutOfRange, NaNs, SlightlyOver,
-                Stepper, Interrupts, Crashes, Hungry):
+                Stepper, Interrupts, Crashes, Hungry, Sampler):
         register(cls)
 '''
 
@@ -106,7 +137,7 @@ def env(plugin_module, tiny_dataset, db_url):
 def sweep(env, stainers, seeds=(0,), isolate=False, **kw):
     plugins, store = env
     specs = plan(plugins, list(stainers), ["tiny"], list(seeds), metrics=kw.pop("metrics", ["psnr"]),
-                 max_seconds=kw.pop("max_seconds", None))
+                 max_seconds=kw.pop("max_seconds", None), repeats=kw.pop("repeats", None))
     return run_sweep(specs, store, plugins, isolate=isolate, progress=False, **kw)
 
 
@@ -196,3 +227,30 @@ def test_isolated_runs_measure_their_own_peak_memory_and_survive_crashes(env):
     assert hungry.peak_mem_mb - good.peak_mem_mb > 500
     assert abs(good2.peak_mem_mb - good.peak_mem_mb) < 100  # not inherited from the hungry run
     assert "worker process died (exit code 3)" in crashed.error
+
+
+def test_variants_reuse_one_trained_model_and_repeats_measure_variance(env, tmp_path, monkeypatch):
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("VBTEST_FIT_LOG", str(log))
+    base, smooth, loud = sweep(env, ["sampler:quick", "sampler:quick+smooth", "sampler:quick+loud"])
+    assert log.read_text().count("fit") == 1  # trained once, evaluated three ways
+    store = env[1]
+    runs = [store.get_run(o.run_id) for o in (base, smooth, loud)]
+    assert [r.preset for r in runs] == ["quick", "quick+smooth", "quick+loud"]
+    assert runs[1].trained_by == runs[0].id and runs[2].trained_by == runs[0].id
+    assert runs[1].train_seconds == runs[0].train_seconds and runs[0].repeats == 4
+    std = {r.preset: {s.metric: s for s in store.summaries([r.id])}["pixel_std"].mean for r in runs}
+    assert std["quick+smooth"] == 0.0 < std["quick"] < std["quick+loud"]
+    assert (tmp_path / "vbench-artifacts").exists() or runs[0].artifacts
+    assert (Path(runs[0].artifacts) / "samples.png").exists()
+    assert runs[0].flops_per_tile > 0
+    # Fixed seed: a rerun samples the same noise.
+    (again,) = sweep(env, ["sampler:quick+loud"])
+    assert store.scores(again.run_id, "psnr") == store.scores(loud.run_id, "psnr")
+
+
+def test_unknown_variant_is_named(env):
+    from vbench.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="Did you mean 'smooth'"):
+        sweep(env, ["sampler:quick+smoth"])

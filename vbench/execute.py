@@ -1,4 +1,4 @@
-"""One run: seed, fit under budget, predict in batches, check, score, store."""
+"""One run: seed, fit under budget (or reuse the trained model), predict, check, score, store."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from . import checkpoint
 from .context import Budget, RunContext
 from .errors import MetricNotApplicable, VbenchError
+from .grid import save_sample_grid
 from .plugins import Plugins
 from .progress import Reporter
 from .spec import RunSpec
@@ -23,6 +24,10 @@ from .store import Store
 from .validate import check_output
 
 log = logging.getLogger("vbench.run")
+
+# Per-pixel spread across repeated predictions of a stochastic stainer, stored as metrics.
+VARIANCE_PIPELINE = ("std (and std / mean) across R predictions of each output pixel, RGB float [0,1], "
+                     "averaged over the pixels of the tile")
 
 
 def seed_everything(seed: int) -> None:
@@ -40,151 +45,204 @@ class StainerFailure(Exception):
     """A stainer's own code raised; the message names the phase."""
 
 
+def _call(spec: RunSpec, phase: str, fn, *args):
+    try:
+        return fn(*args)
+    except (KeyboardInterrupt, VbenchError):
+        raise
+    except Exception as exc:
+        raise StainerFailure(f"stainer {spec.stainer!r} raised in {phase}: {type(exc).__name__}: {exc}") from exc
+
+
 def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter,
             isolated: bool) -> dict:
     """Executes the run and stores its results. Raises on failure (the caller records it)."""
     import numpy as np
-    import torch
 
     seed_everything(spec.seed)
     dataset = plugins.datasets.get(spec.dataset)
     cls = plugins.stainers.get(spec.stainer)
-    device = spec.device
-    train = dataset.samples("train")
-    val = dataset.samples("val")
-    test = dataset.samples("test")
+    train, val, test = (dataset.samples(s) for s in ("train", "val", "test"))
     if not test:
         raise VbenchError(f"dataset {spec.dataset!r} has no test tiles; nothing to score")
 
     ctx = RunContext(
-        scale=dataset.scale, device=device, seed=spec.seed, val=val,
+        scale=dataset.scale, device=spec.device, seed=spec.seed, val=val,
         budget=Budget(steps=spec.params.get("steps"), seconds=spec.max_seconds),
         pairing=dataset.pairing, in_channels=dataset.in_channels,
         logger=logging.getLogger(f"vbench.stainer.{spec.stainer}"),
     )
     stainer = cls(**spec.params)
     stainer.ctx = ctx
-
-    # --- fit ---------------------------------------------------------------------------------
-    with reporter.task(f"fit {spec.label}", total=ctx.budget.steps) as advance:
-        ctx.on_progress = lambda done, total, logs: advance(done)
-        ctx.start_clock()
-        try:
-            stainer.fit(train, ctx)
-        except (KeyboardInterrupt, VbenchError):
-            raise
-        except Exception as exc:
-            raise StainerFailure(f"stainer {spec.stainer!r} raised in fit: {type(exc).__name__}: {exc}") from exc
-        train_seconds = ctx.elapsed
-    truncated = ctx.truncated or (spec.max_seconds is not None and train_seconds > spec.max_seconds)
-    samples_seen = ctx.samples_seen or len(train)
-
     artifacts = Path(spec.artifacts_root) / f"run-{run_id}"
-    state_saved = checkpoint.save(stainer, artifacts, spec)
-    n_params = stainer.parameter_count()
+    fields = _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts)
 
-    # --- predict -----------------------------------------------------------------------------
-    groups: dict[tuple, list] = defaultdict(list)
-    for s in test:
-        groups[tuple(s.input.shape)].append(s)
-    outputs: dict[str, object] = {}
-    per_tile_ms: list[float] = []
-    predict_seconds = 0.0
-    s_ = dataset.scale
-    with reporter.task(f"predict {spec.label}", total=len(test)) as advance, torch.inference_mode():
-        done = 0
-        for shape, samples in groups.items():
-            for i in range(0, len(samples), spec.batch_size):
-                batch = samples[i:i + spec.batch_size]
-                x = torch.stack([b.input for b in batch]).to(device)
-                t0 = time.perf_counter()
-                try:
-                    out = stainer.predict(x)
-                    if device.startswith("cuda"):
-                        torch.cuda.synchronize()
-                except (KeyboardInterrupt, VbenchError):
-                    raise
-                except Exception as exc:
-                    raise StainerFailure(
-                        f"stainer {spec.stainer!r} raised in predict: {type(exc).__name__}: {exc}") from exc
-                dt = time.perf_counter() - t0
-                predict_seconds += dt
-                per_tile_ms.extend([dt * 1000.0 / len(batch)] * len(batch))
-                expected = (len(batch), 3, shape[1] * s_, shape[2] * s_)
-                out = check_output(out, expected, [b.id for b in batch], spec.stainer)
-                for b, o in zip(batch, out):
-                    outputs[b.id] = o
-                done += len(batch)
-                advance(done)
-
-    # --- score -------------------------------------------------------------------------------
-    scores: list[tuple[str, str, float | None]] = []
-    summaries: list[dict] = []
-    metric_names = spec.metrics or default_metrics(plugins, dataset.pairing)
-    with reporter.task(f"score {spec.label}", total=len(metric_names)) as advance:
-        for k, name in enumerate(metric_names):
-            metric = plugins.metrics.get(name)
-            row = {"metric": name, "higher_is_better": bool(metric.higher_is_better), "pipeline": metric.pipeline}
-            missing_ref = metric.needs_reference and any(s.reference is None for s in test)
-            if missing_ref:
-                summaries.append(dict(row, status="not computed", n=0, reason=(
-                    f"{name} is full-reference and dataset {spec.dataset!r} ({dataset.pairing}) has no "
-                    f"aligned reference for its test tiles")))
-                advance(k + 1)
-                continue
-            try:
-                metric.setup(dataset)
-                values = score_metric(metric, test, outputs, spec.batch_size)
-            except MetricNotApplicable as exc:  # e.g. a missing asset: recorded, never fatal
-                summaries.append(dict(row, status="not computed", n=0, reason=str(exc)))
-                advance(k + 1)
-                continue
-            scores.extend((name, tid, v) for tid, v in values.items())
-            summaries.append(dict(row, status="computed", reason=None, **summarize(values.values(), seed=spec.seed)))
-            advance(k + 1)
+    for key, value in spec.eval_params.items():  # evaluation variants act on the trained model
+        setattr(stainer, key, value)
+    seed_everything(spec.seed)  # predictions reproduce whether the model was trained or reused
+    outputs, repeats, per_tile_ms, predict_seconds = _predict(spec, dataset, stainer, test, reporter)
+    scores, summaries = _score(spec, plugins, dataset, test, outputs, reporter)
+    if spec.repeats > 1:
+        _variance(repeats, test, scores, summaries, spec.seed)
 
     peak_mb = None
     if isolated:  # ru_maxrss is the lifetime maximum of this process, which only ran this run
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        if sys.platform == "darwin":
-            peak_mb /= 1024.0
-    if device.startswith("cuda"):
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+    if spec.device.startswith("cuda"):
+        import torch
+
         peak_mb = torch.cuda.max_memory_allocated() / 2**20  # device memory matters more there
+    try:
+        save_sample_grid(artifacts / "samples.png", test[:4], outputs, dataset.scale)
+    except OSError as exc:
+        log.warning("could not write the sample grid: %s", exc)
 
     ms = np.asarray(per_tile_ms)
-    fields = dict(
-        train_seconds=train_seconds,
-        train_steps=ctx.steps_done,
-        train_samples_per_s=samples_seen / train_seconds if train_seconds > 0 else None,
+    fields.update(
         infer_ms_p50=float(np.percentile(ms, 50)),
         infer_ms_p95=float(np.percentile(ms, 95)),
         tiles_per_s=len(test) / predict_seconds if predict_seconds > 0 else None,
         peak_mem_mb=peak_mb,
-        n_params=n_params,
+        n_params=stainer.parameter_count(),
+        flops_per_tile=_flops_per_tile(spec, stainer, test),
         n_test_tiles=len(test),
-        truncated=bool(truncated),
-        artifacts=str(artifacts) if state_saved else None,
+        repeats=spec.repeats,
     )
     store.finish_run(run_id, scores, summaries, **fields)
     return fields
 
 
+def _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts) -> dict:
+    """Fits the stainer, or, for an evaluation variant, loads the model a completed run trained."""
+    train_key = spec.train_key(dataset.manifest_hash)
+    source = store.trained_run(train_key) if spec.variants else None
+    if source is not None and (Path(source.artifacts) / checkpoint.WEIGHTS).exists():
+        checkpoint.load(stainer, Path(source.artifacts), device=spec.device)
+        return dict(train_key=train_key, trained_by=source.id, artifacts=source.artifacts,
+                    train_seconds=source.train_seconds, train_steps=source.train_steps,
+                    train_samples_per_s=source.train_samples_per_s, truncated=source.truncated)
+
+    with reporter.task(f"fit {spec.label}", total=ctx.budget.steps) as advance:
+        ctx.on_progress = lambda done, total, logs: advance(done)
+        ctx.start_clock()
+        _call(spec, "fit", stainer.fit, train, ctx)
+        train_seconds = ctx.elapsed
+    checkpoint.save(stainer, artifacts, spec)
+    return dict(
+        train_key=train_key, artifacts=str(artifacts), train_seconds=train_seconds, train_steps=ctx.steps_done,
+        train_samples_per_s=(ctx.samples_seen or len(train)) / train_seconds if train_seconds > 0 else None,
+        truncated=bool(ctx.truncated or (spec.max_seconds is not None and train_seconds > spec.max_seconds)),
+    )
+
+
+def _batches(samples, size: int):
+    """Equal-shape batches (test tiles may differ in size)."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for s in samples:
+        groups[tuple(s.input.shape)].append(s)
+    for group in groups.values():
+        for i in range(0, len(group), size):
+            yield group[i:i + size]
+
+
+def _predict(spec, dataset, stainer, test, reporter):
+    import torch
+
+    outputs: dict[str, object] = {}
+    repeats: dict[str, list] = defaultdict(list)
+    per_tile_ms: list[float] = []
+    seconds = 0.0
+    s = dataset.scale
+    with reporter.task(f"predict {spec.label}", total=len(test) * spec.repeats) as advance, torch.inference_mode():
+        done = 0
+        for r in range(spec.repeats):
+            for batch in _batches(test, spec.batch_size):
+                x = torch.stack([b.input for b in batch]).to(spec.device)
+                t0 = time.perf_counter()
+                out = _call(spec, "predict", stainer.predict, x)
+                if spec.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                dt = time.perf_counter() - t0
+                if r == 0:  # latency of one prediction per tile
+                    seconds += dt
+                    per_tile_ms.extend([dt * 1000.0 / len(batch)] * len(batch))
+                _, _, h, w = x.shape
+                out = check_output(out, (len(batch), 3, h * s, w * s), [b.id for b in batch], spec.stainer)
+                for b, o in zip(batch, out):
+                    if r == 0:
+                        outputs[b.id] = o
+                    if spec.repeats > 1:
+                        repeats[b.id].append(o)
+                done += len(batch)
+                advance(done)
+    return outputs, repeats, per_tile_ms, seconds
+
+
+def _score(spec, plugins, dataset, test, outputs, reporter):
+    scores: list[tuple[str, str, float | None]] = []
+    summaries: list[dict] = []
+    names = spec.metrics or default_metrics(plugins, dataset.pairing)
+    with reporter.task(f"score {spec.label}", total=len(names)) as advance:
+        for k, name in enumerate(names):
+            metric = plugins.metrics.get(name)
+            row = {"metric": name, "higher_is_better": bool(metric.higher_is_better), "pipeline": metric.pipeline}
+            try:
+                if metric.needs_reference and any(s.reference is None for s in test):
+                    raise MetricNotApplicable(
+                        f"{name} is full-reference and dataset {spec.dataset!r} ({dataset.pairing}) has no "
+                        f"aligned reference for its test tiles")
+                metric.setup(dataset)
+                values = score_metric(metric, test, outputs, spec.batch_size)
+            except MetricNotApplicable as exc:  # e.g. a missing asset: recorded, never fatal
+                summaries.append(dict(row, status="not computed", n=0, reason=str(exc)))
+            else:
+                scores.extend((name, tid, v) for tid, v in values.items())
+                summaries.append(dict(row, status="computed", reason=None, **summarize(values.values(), seed=spec.seed)))
+            advance(k + 1)
+    return scores, summaries
+
+
+def _variance(repeats, test, scores, summaries, seed) -> None:
+    import torch
+
+    std, cv = {}, {}
+    for s in test:
+        stack = torch.stack(repeats[s.id]).double()
+        pixel_std = stack.std(dim=0, unbiased=True)
+        std[s.id] = float(pixel_std.mean())
+        cv[s.id] = float((pixel_std / stack.mean(dim=0).clamp_min(1e-3)).mean())
+    for name, values in (("pixel_std", std), ("pixel_cv", cv)):
+        scores.extend((name, tid, v) for tid, v in values.items())
+        summaries.append(dict(metric=name, status="computed", reason=None, higher_is_better=False,
+                              pipeline=VARIANCE_PIPELINE, **summarize(values.values(), seed=seed)))
+
+
+def _flops_per_tile(spec, stainer, test) -> float | None:
+    """FLOPs of predicting one test tile, counted by torch's FlopCounterMode (None if it fails)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = test[0].input.unsqueeze(0).to(spec.device)
+    try:
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            stainer.predict(x)
+        return float(counter.get_total_flops())
+    except Exception as exc:  # counting is best effort; it must never fail a scored run
+        log.warning("FLOP counting failed for %s: %s", spec.stainer, exc)
+        return None
+
+
 def score_metric(metric, test, outputs, batch_size: int) -> dict[str, float | None]:
     import torch
 
-    groups: dict[tuple, list] = defaultdict(list)
-    for s in test:
-        groups[tuple(outputs[s.id].shape)].append(s)
     values: dict[str, float | None] = {}
     with torch.inference_mode():
-        for samples in groups.values():
-            for i in range(0, len(samples), batch_size):
-                batch = samples[i:i + batch_size]
-                pred = torch.stack([outputs[b.id] for b in batch])
-                ref = torch.stack([b.reference for b in batch]).float() if metric.needs_reference else None
-                res = torch.as_tensor(metric.compute(pred, ref)).reshape(-1).double().tolist()
-                for b, v in zip(batch, res):
-                    values[b.id] = v
+        for batch in _batches(test, batch_size):
+            pred = torch.stack([outputs[b.id] for b in batch])
+            ref = torch.stack([b.reference for b in batch]).float() if metric.needs_reference else None
+            res = torch.as_tensor(metric.compute(pred, ref)).reshape(-1).double().tolist()
+            for b, v in zip(batch, res):
+                values[b.id] = v
     return values
 
 

@@ -54,13 +54,19 @@ def load_suite(name: str) -> Suite:
         raise ConfigError(f"suite {name!r} has no {exc.args[0]!r} list") from None
 
 
-def split_stainer(text: str) -> tuple[str, str]:
-    name, _, preset = text.partition(":")
-    return name, preset
+def split_stainer(text: str) -> tuple[str, str, list[str]]:
+    """``name[:preset][+variant...]`` -> (name, preset, variants)."""
+    name, _, rest = text.partition(":")
+    if "+" in name:
+        name, _, extra = name.partition("+")
+        rest = "+" + extra
+    preset, *variants = rest.split("+")
+    return name, preset, [v for v in variants if v]
 
 
 def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list[int], *,
          metrics: list[str] = (), device: str = "cpu", max_seconds: float | None = None,
+         repeats: int | None = None,
          batch_size: int = 8, suite: str | None = None, artifacts_root: str = "vbench-artifacts",
          warn: Callable[[str], None] = lambda m: None) -> list[RunSpec]:
     """Resolves names and presets; incompatible stainer/dataset pairs are skipped with a warning."""
@@ -68,7 +74,7 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
         plugins.metrics.entry(m)
     specs = []
     for text in stainers:
-        name, preset = split_stainer(text)
+        name, preset, variants = split_stainer(text)
         cls = plugins.stainers.get(name)
         presets = dict(getattr(cls, "presets", {}) or {})
         if preset and preset not in presets:
@@ -77,6 +83,13 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
             preset = next(iter(presets))
         params = dict(presets.get(preset, {}))
         cap = params.pop("max_seconds", None)
+        known_variants = dict(getattr(cls, "variants", {}) or {})
+        eval_params: dict = {}
+        for v in variants:
+            if v not in known_variants:
+                raise UnknownNameError(f"evaluation variant of {name}", v, list(known_variants))
+            eval_params.update(known_variants[v])
+        n_repeats = repeats if repeats is not None else int(getattr(cls, "repeats", 1) or 1)
         for ds_name in datasets:
             ds = plugins.datasets.get(ds_name)
             pairings = set(getattr(cls, "pairings", {"paired"}))
@@ -90,6 +103,7 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
                 continue
             for seed in seeds:
                 specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset, params=params,
+                                     variants=variants, eval_params=eval_params, repeats=n_repeats,
                                      metrics=list(metrics), device=device,
                                      max_seconds=max_seconds if max_seconds is not None else cap,
                                      batch_size=batch_size, suite=suite, artifacts_root=artifacts_root))
@@ -130,7 +144,8 @@ def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: b
         import torch
 
         run_id = store.create_run(
-            stainer=spec.stainer, preset=spec.preset, params=params_json(spec.params), run_key=key,
+            stainer=spec.stainer, preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
+            run_key=key, train_key=spec.train_key(manifest), repeats=spec.repeats,
             plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
             vbench_version=__version__, git_commit=commit, dataset=spec.dataset, manifest_hash=manifest,
             dataset_note=getattr(dataset, "simulated", "") or "", seed=spec.seed, suite=spec.suite,

@@ -1,4 +1,4 @@
-"""What one run is: stainer + preset + params, dataset, seed and settings."""
+"""What one run is: stainer + preset (+ evaluation variants) + params, dataset, seed, settings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ class RunSpec:
     dataset: str
     seed: int = 0
     preset: str = ""
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # training parameters (the preset's)
+    variants: list[str] = field(default_factory=list)  # evaluation variants, e.g. ["mean", "avg3"]
+    eval_params: dict = field(default_factory=dict)  # parameters the variants set after training
     metrics: list[str] = field(default_factory=list)  # empty: the dataset pairing's defaults
+    repeats: int = 1  # predictions per test tile (> 1 measures the variance of stochastic stainers)
     device: str = "cpu"
     max_seconds: float | None = None
     batch_size: int = 8
@@ -22,16 +25,28 @@ class RunSpec:
     artifacts_root: str = "vbench-artifacts"
 
     @property
+    def preset_label(self) -> str:
+        """The preset with its variants, as stored and shown: ``quick+mean+avg3``."""
+        return "+".join([self.preset] + self.variants) if self.variants else self.preset
+
+    @property
     def label(self) -> str:
-        name = f"{self.stainer}:{self.preset}" if self.preset else self.stainer
+        name = f"{self.stainer}:{self.preset_label}" if self.preset_label else self.stainer
         return f"{name} on {self.dataset} seed {self.seed}"
 
+    def train_key(self, manifest_hash: str | None) -> str:
+        """Identifies the trained model: runs that differ only in evaluation share it."""
+        return _digest({"stainer": self.stainer, "preset": self.preset, "params": self.params,
+                        "dataset": self.dataset, "manifest": manifest_hash, "seed": self.seed})
+
     def key(self, manifest_hash: str | None) -> str:
-        """Identifies the run for --resume: same stainer, preset, params, data, seed and metrics."""
-        ident = {"stainer": self.stainer, "preset": self.preset, "params": self.params,
-                 "dataset": self.dataset, "manifest": manifest_hash, "seed": self.seed,
-                 "metrics": sorted(self.metrics)}
-        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        """Identifies the run for --resume: the trained model plus how it is evaluated."""
+        return _digest({"train": self.train_key(manifest_hash), "variants": self.variants,
+                        "eval": self.eval_params, "metrics": sorted(self.metrics), "repeats": self.repeats})
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _digest(ident: dict) -> str:
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]

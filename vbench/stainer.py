@@ -18,6 +18,10 @@ class Stainer:
         A preset may hold ``steps`` (the training budget) and ``max_seconds`` (a cap).
     ``scales``: the output/input scale factors the stainer can produce (None = any).
     ``stochastic``: True when ``predict`` samples.
+    ``repeats``: default number of predictions per test tile (> 1 stores the per-pixel spread).
+    ``variants``: evaluation variant name -> attributes set on the *trained* model before
+        predicting (``-s name:preset+variant``); runs that differ only in variants reuse one
+        trained checkpoint, so create every module in ``__init__`` for it to be restored.
     """
 
     name: ClassVar[str] = ""
@@ -25,6 +29,8 @@ class Stainer:
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     scales: ClassVar[set[int] | None] = None
     stochastic: ClassVar[bool] = False
+    repeats: ClassVar[int] = 1
+    variants: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, **params: Any):
         self.params = dict(params)

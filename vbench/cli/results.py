@@ -25,6 +25,7 @@ def run(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
     max_seconds: Optional[float] = typer.Option(None, help="Cap on training seconds; a run that hits it is marked truncated"),
     batch_size: int = typer.Option(8, min=1, help="Tiles per predict/score batch"),
+    repeats: Optional[int] = typer.Option(None, min=1, help="Predictions per test tile; > 1 stores the per-pixel std/CV across them (default: the stainer's)"),
     isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each run in its own process (isolates crashes, measures peak memory per run)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
 ):
@@ -39,7 +40,7 @@ def run(
     store = Store(db)
     plugins = _plugins()
     specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
-                 metrics=metric or [], device=device or default_device(), max_seconds=max_seconds,
+                 metrics=metric or [], device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
                  batch_size=batch_size, suite=chosen.name if not (stainer or dataset) else None,
                  artifacts_root=artifacts_root_for(store), warn=lambda m: err.print(f"[yellow]{m}[/]"))
     err.print(f"{len(specs)} run(s) → {store.url}")

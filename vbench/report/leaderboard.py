@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..store import Run, Store
 
 RUNTIME_FIELDS = ("train_seconds", "train_samples_per_s", "infer_ms_p50", "infer_ms_p95", "tiles_per_s",
-                  "peak_mem_mb", "n_params")
+                  "peak_mem_mb", "n_params", "flops_per_tile")
 PREFERRED_PRIMARY = ("psnr", "ssim")
 
 

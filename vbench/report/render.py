@@ -10,7 +10,8 @@ from .leaderboard import Board
 
 FORMATS = ("table", "md", "csv", "json")
 RUNTIME_COLUMNS = (("train_seconds", "train s", "{:.1f}"), ("infer_ms_p50", "ms/tile p50", "{:.2f}"),
-                   ("peak_mem_mb", "peak MB", "{:.0f}"), ("n_params", "params", "{:,.0f}"))
+                   ("peak_mem_mb", "peak MB", "{:.0f}"), ("n_params", "params", "{:,.0f}"),
+                   ("flops_per_tile", "GFLOP/tile", "{:.3g}"))
 
 
 def _arrow(info: dict) -> str:
@@ -36,7 +37,9 @@ def _name(row: dict) -> str:
 
 
 def _runtime(row: dict, key: str, fmt: str) -> str:
-    return "-" if row.get(key) is None else fmt.format(row[key])
+    if row.get(key) is None:
+        return "-"
+    return fmt.format(row[key] / 1e9 if key == "flops_per_tile" else row[key])
 
 
 def _header_lines(board: Board) -> list[str]:

@@ -193,6 +193,19 @@ class Store:
             s.expunge_all()
             return rows
 
+    def trained_run(self, train_key: str) -> Run | None:
+        """The latest completed run that trained this model and kept a checkpoint."""
+        from sqlalchemy.orm import Session
+
+        stmt = (select(Run).where(Run.train_key == train_key, Run.status == "completed",
+                                  Run.artifacts.is_not(None), Run.trained_by.is_(None))
+                .order_by(Run.id.desc()).limit(1))
+        with self._errors("read"), Session(self.engine) as s:
+            run = s.scalars(stmt).first()
+            if run is not None:
+                s.expunge(run)
+            return run
+
     def completed_run(self, run_key: str) -> int | None:
         stmt = select(Run.id).where(Run.run_key == run_key, Run.status == "completed").limit(1)
         with self._errors("read"), self.engine.connect() as conn:

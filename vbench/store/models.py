@@ -29,6 +29,9 @@ class Run(Base):
     preset: Mapped[str] = mapped_column(String(64), default="")
     params: Mapped[str] = mapped_column(Text, default="{}")  # JSON
     run_key: Mapped[str] = mapped_column(String(64), index=True)  # identifies the run for --resume
+    train_key: Mapped[str | None] = mapped_column(String(64), index=True)  # identifies the trained model
+    trained_by: Mapped[int | None] = mapped_column(Integer)  # run whose checkpoint this run evaluated
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
     plugin_dist: Mapped[str | None] = mapped_column(String(128))
     plugin_version: Mapped[str | None] = mapped_column(String(64))
     vbench_version: Mapped[str] = mapped_column(String(32))
@@ -57,6 +60,7 @@ class Run(Base):
     tiles_per_s: Mapped[float | None] = mapped_column(Float)
     peak_mem_mb: Mapped[float | None] = mapped_column(Float)
     n_params: Mapped[int | None] = mapped_column(Integer)
+    flops_per_tile: Mapped[float | None] = mapped_column(Float)
     n_test_tiles: Mapped[int | None] = mapped_column(Integer)
 
 
