@@ -71,6 +71,7 @@ def test_plugins_and_metrics_listing(capsys):
     (["run", "--stainer", "baseline-mean:fast"], "unknown preset of baseline-mean 'fast'"),
     (["run", "--suite", "nightly"], "unknown suite 'nightly'"),
     (["leaderboard", "--format", "xml"], "unknown format 'xml'"),
+    (["run", "-s", "baseline-linear:x"], "unknown preset of baseline-linear 'x'"),
     (["runs", "42"], "no run 42"),
 ])
 def test_user_errors_are_one_message_without_traceback(capsys, db, args, message):

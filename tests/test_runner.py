@@ -254,3 +254,50 @@ def test_unknown_variant_is_named(env):
 
     with pytest.raises(UnknownNameError, match="Did you mean 'smooth'"):
         sweep(env, ["sampler:quick+smoth"])
+
+
+SCALED = '''
+import torch
+import vbench
+
+class Scale2(vbench.Dataset):
+    name = "tiny-x2"
+    pairing = "paired"
+    scale = 2
+    in_channels = 1
+    def load(self, split):
+        return [vbench.Sample(id="a", input=torch.rand(1, 8, 8), target=torch.rand(3, 16, 16))]
+
+class Unpaired(Scale2):
+    name = "tiny-unpaired"
+    pairing = "unpaired"
+    scale = 1
+
+class OnlyScale1(vbench.Stainer):
+    name = "only-scale-1"
+    pairings = {"paired"}
+    scales = {1}
+
+@vbench.hookimpl
+def vbench_register_datasets(register):
+    register(Scale2)
+    register(Unpaired)
+
+@vbench.hookimpl
+def vbench_register_stainers(register):
+    register(OnlyScale1)
+'''
+
+
+def test_incompatible_pairs_are_an_error_when_named_and_skipped_in_suites(plugin_module):
+    from vbench.errors import ConfigError
+
+    plugins = load_plugins(extra=[plugin_module(SCALED)])
+    with pytest.raises(ConfigError, match=r"only-scale-1 produces output/input scales \[1\], tiny-x2 needs scale 2"):
+        plan(plugins, ["only-scale-1"], ["tiny-x2"], [0], strict=True)
+    with pytest.raises(ConfigError, match="supports paired data, tiny-unpaired is unpaired"):
+        plan(plugins, ["only-scale-1"], ["tiny-unpaired"], [0], strict=True)
+    warnings = []
+    with pytest.raises(ConfigError, match="nothing to run"):
+        plan(plugins, ["only-scale-1"], ["tiny-x2", "tiny-unpaired"], [0], warn=warnings.append)
+    assert len(warnings) == 2 and "skipping only-scale-1 on tiny-x2" in warnings[0]

@@ -68,8 +68,9 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
          metrics: list[str] = (), device: str = "cpu", max_seconds: float | None = None,
          repeats: int | None = None,
          batch_size: int = 8, suite: str | None = None, artifacts_root: str = "vbench-artifacts",
-         warn: Callable[[str], None] = lambda m: None) -> list[RunSpec]:
-    """Resolves names and presets; incompatible stainer/dataset pairs are skipped with a warning."""
+         strict: bool = False, warn: Callable[[str], None] = lambda m: None) -> list[RunSpec]:
+    """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
+    (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning."""
     for m in metrics:
         plugins.metrics.entry(m)
     specs = []
@@ -93,13 +94,17 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
         for ds_name in datasets:
             ds = plugins.datasets.get(ds_name)
             pairings = set(getattr(cls, "pairings", {"paired"}))
-            if ds.pairing not in pairings:
-                warn(f"skipping {name} on {ds_name}: {name} supports {', '.join(sorted(pairings))} data, "
-                     f"{ds_name} is {ds.pairing}")
-                continue
             scales = getattr(cls, "scales", None)
-            if scales is not None and ds.scale not in scales:
-                warn(f"skipping {name} on {ds_name}: {name} produces scale {sorted(scales)}, {ds_name} needs {ds.scale}")
+            problem = None
+            if ds.pairing not in pairings:
+                problem = f"{name} supports {', '.join(sorted(pairings))} data, {ds_name} is {ds.pairing}"
+            elif scales is not None and ds.scale not in scales:
+                problem = (f"{name} produces output/input scales {sorted(scales)}, "
+                           f"{ds_name} needs scale {ds.scale}")
+            if problem:
+                if strict:
+                    raise ConfigError(f"cannot run {name} on {ds_name}: {problem}. Choose another dataset or stainer.")
+                warn(f"skipping {name} on {ds_name}: {problem}")
                 continue
             for seed in seeds:
                 specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset, params=params,

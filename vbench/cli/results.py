@@ -42,7 +42,8 @@ def run(
     specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
                  metrics=metric or [], device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
                  batch_size=batch_size, suite=chosen.name if not (stainer or dataset) else None,
-                 artifacts_root=artifacts_root_for(store), warn=lambda m: err.print(f"[yellow]{m}[/]"))
+                 artifacts_root=artifacts_root_for(store), strict=bool(stainer and dataset),
+                 warn=lambda m: err.print(f"[yellow]{m}[/]"))
     err.print(f"{len(specs)} run(s) → {store.url}")
 
     def report(o):
