@@ -13,6 +13,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="List and register dataset
 metrics_app = typer.Typer(no_args_is_help=True, help="List metrics.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(metrics_app, name="metrics")
+assets_app = typer.Typer(no_args_is_help=True, help="Files metrics need: status, fetch, import."); app.add_typer(assets_app, name="assets")
 
 def _console(stderr: bool = False) -> Console:
     # Piped output (CI logs, files) gets a wide fixed width instead of Rich's 80-column default.

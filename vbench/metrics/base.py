@@ -1,0 +1,110 @@
+"""Shared behaviour of vbench's metrics: applicability checks and input validation.
+
+Metric kinds: ``full-reference`` (each prediction against the aligned stain of the same tissue),
+``no-reference`` (each prediction alone) and ``distribution`` (the set of predictions against the
+set of real stained targets, one number per run; for unpaired data).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..errors import MetricNotApplicable
+from ..metric import FULL_REFERENCE, NO_REFERENCE, Metric
+
+DISTRIBUTION = "distribution"
+KINDS = (FULL_REFERENCE, NO_REFERENCE, DISTRIBUTION)
+
+
+def full_reference_problem(name: str, dataset) -> str | None:
+    """Why a full-reference metric cannot score ``dataset``'s test split, or None when it can."""
+    if dataset is None:
+        return None
+    test = dataset.samples("test")
+    if dataset.pairing == "unpaired" and any(s.truth is None for s in test):
+        return (f"{name} is full-reference (it compares each prediction with the aligned stain of the same "
+                f"tissue), but dataset {dataset.name!r} is unpaired: its targets are independent tiles and it "
+                f"has no aligned ground truth. Use no-reference or distribution metrics for it "
+                f"(`vbench metrics list` shows each metric's kind)")
+    if any(s.reference is None for s in test):
+        return f"{name} is full-reference and dataset {dataset.name!r} has test tiles without a reference stain"
+    return None
+
+
+def smallest_test_tile(dataset) -> tuple[int, int] | None:
+    sizes = [tuple(s.reference.shape[-2:]) if s.reference is not None else None for s in dataset.samples("test")]
+    sizes = [sz for sz in sizes if sz is not None]
+    return min(sizes, key=min) if sizes else None
+
+
+class ImageMetric(Metric):
+    """Base of vbench's per-tile metrics (and of the pyiqa wrappers).
+
+    ``min_size``: the smallest tile side the metric is defined on; smaller tiles raise
+    MetricNotApplicable instead of returning a number computed on too few pixels.
+    ``assets``: names of asset files the metric needs (see ``vbench assets status``).
+    """
+
+    min_size: ClassVar[int] = 1
+    assets: ClassVar[tuple[str, ...]] = ()
+
+    def setup(self, dataset) -> None:
+        if self.kind == FULL_REFERENCE:
+            problem = full_reference_problem(self.name, dataset)
+            if problem:
+                raise MetricNotApplicable(problem)
+        if dataset is not None and self.min_size > 1:
+            small = smallest_test_tile(dataset)
+            if small is not None and min(small) < self.min_size:
+                raise MetricNotApplicable(self.too_small_message(small, f"dataset {dataset.name!r}'s test tiles"))
+
+    def too_small_message(self, size, what: str = "the tiles") -> str:
+        return (f"{self.name} needs images of at least {self.min_size} x {self.min_size} px and {what} are "
+                f"{size[0]} x {size[1]} px; it is not computed on smaller tiles (score larger tiles or "
+                f"stitched regions)")
+
+    def check(self, pred, ref):
+        """Validates a batch: N x 3 x H x W predictions, a reference of the same shape when needed."""
+        if pred.ndim != 4 or pred.shape[1] != 3:
+            raise ValueError(f"{self.name}: predictions must be N x 3 x H x W, got {tuple(pred.shape)}")
+        if self.kind == FULL_REFERENCE:
+            if ref is None:
+                raise MetricNotApplicable(f"{self.name} is full-reference and no reference images were given")
+            if tuple(ref.shape) != tuple(pred.shape):
+                raise ValueError(f"{self.name}: prediction batch {tuple(pred.shape)} and reference batch "
+                                 f"{tuple(ref.shape)} differ in shape")
+        if min(pred.shape[-2:]) < self.min_size:
+            raise MetricNotApplicable(self.too_small_message(tuple(pred.shape[-2:])))
+
+    def compute(self, pred, ref):
+        self.check(pred, ref)
+        return self.score(pred, ref)
+
+    def score(self, pred, ref):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class DistributionMetric(ImageMetric):
+    """A metric of the whole set of predictions against the set of real stained targets.
+
+    ``compute_set(preds, targets)`` takes iterables of N x 3 x H x W batches and returns one number.
+    Per-tile scoring (``compute``) is not defined for it.
+    """
+
+    kind: ClassVar[str] = DISTRIBUTION
+    per_tile: ClassVar[bool] = False
+
+    def setup(self, dataset) -> None:
+        return None
+
+    def compute(self, pred, ref):
+        raise MetricNotApplicable(
+            f"{self.name} is a distribution metric: it compares the set of predictions with the set of real "
+            f"stained targets, not tile by tile, and this scorer only computes per-tile metrics")
+
+    def compute_set(self, preds, targets) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+__all__ = ["DISTRIBUTION", "FULL_REFERENCE", "NO_REFERENCE", "KINDS", "ImageMetric", "DistributionMetric",
+           "full_reference_problem", "smallest_test_tile"]

@@ -1,0 +1,169 @@
+"""Reading folders of predictions and targets for ``vbench score``, with the checks that make a
+comparison fair: matched file names, equal sizes, no grayscale/RGB mix, explicit bit depths."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, VbenchError
+
+EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
+
+
+class ImageInputError(VbenchError):
+    """A folder of images cannot be scored as given."""
+
+
+@dataclass
+class Image:
+    path: Path
+    pixels: np.ndarray  # H x W x C, uint8 / uint16 / float32, C = 1 or 3
+    bits: int  # 8, 16 or 32 (float)
+
+    @property
+    def channels(self) -> int:
+        return self.pixels.shape[2]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+    def tensor(self):
+        """3 x H x W float32 in [0, 1] (grey replicated to 3 channels)."""
+        import torch
+
+        scale = {8: 255.0, 16: 65535.0, 32: 1.0}[self.bits]
+        arr = self.pixels.astype(np.float32) / scale
+        if arr.shape[2] == 1:
+            arr = np.repeat(arr, 3, axis=2)
+        return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def images_by_stem(folder: str | Path, role: str) -> dict[str, Path]:
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"{role} folder {folder} does not exist or is not a folder")
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."):
+            if p.stem in out:
+                raise ImageInputError(
+                    f"{role} folder {folder} has two images named {p.stem!r} ({out[p.stem].name} and {p.name}); "
+                    f"images are matched by name without extension, so keep one of them")
+            out[p.stem] = p
+    if not out:
+        raise ImageInputError(f"{role} folder {folder} holds no images ({', '.join(EXTENSIONS)})")
+    return out
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return head[24]
+    return None
+
+
+def read(path: Path) -> Image:
+    """Reads one image as 8-bit, 16-bit or float; refuses what would be scored wrongly."""
+    arr = None
+    try:
+        import cv2
+
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is not None and arr.ndim == 3:
+            arr = arr[..., ::-1] if arr.shape[2] in (3, 4) else arr  # BGR(A) -> RGB(A)
+    except ImportError:  # pragma: no cover - opencv comes with pyiqa
+        pass
+    if arr is None:
+        from PIL import Image as PILImage
+
+        try:
+            with PILImage.open(path) as im:
+                if im.mode == "P":
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                arr = np.asarray(im)
+        except Exception as exc:
+            raise ImageInputError(f"cannot read {path} as an image: {exc}") from None
+        if _png_bit_depth(path) == 16 and arr.dtype == np.uint8:
+            raise ImageInputError(f"{path} is a 16-bit PNG that could not be read at full depth; save it as a "
+                                  f"16-bit TIFF or 8-bit PNG")
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ImageInputError(f"{path} has {arr.ndim} dimensions; expected a single 2-D image (not a stack)")
+    c = arr.shape[2]
+    if c in (2, 4):  # grey + alpha / RGBA: the alpha must be opaque everywhere
+        alpha = arr[..., -1]
+        full = np.iinfo(arr.dtype).max if arr.dtype.kind in "ui" else 1.0
+        if alpha.min() < full:
+            raise ImageInputError(
+                f"{path} has transparent pixels (alpha down to {alpha.min()}); transparency has no stain value. "
+                f"Save it without an alpha channel")
+        arr = arr[..., :-1]
+    elif c != 3 and c != 1:
+        raise ImageInputError(f"{path} has {c} channels; expected RGB (3) or grayscale (1)")
+    if arr.dtype == np.uint8:
+        bits = 8
+    elif arr.dtype == np.uint16:
+        bits = 16
+        top = int(arr.max())
+        if top <= 255 and top > 0:
+            raise ImageInputError(
+                f"{path} is a 16-bit image whose largest value is {top}: it holds 8-bit data in a 16-bit file, which "
+                f"would be scored as almost black. Save it as 8-bit, or rescale it to 0..65535")
+    elif arr.dtype.kind == "f":
+        bits = 32
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        if not (math.isfinite(lo) and math.isfinite(hi)) or np.isnan(arr).any():
+            raise ImageInputError(f"{path} contains NaN or infinite values")
+        if lo < 0.0 or hi > 1.0:
+            raise ImageInputError(
+                f"{path} is a floating-point image with values in [{lo:.4g}, {hi:.4g}]; float images must lie in "
+                f"[0, 1]. Rescale it, or save it as 8- or 16-bit")
+        arr = arr.astype(np.float32)
+    else:
+        raise ImageInputError(f"{path} has pixel type {arr.dtype}; save it as 8-bit, 16-bit or float in [0, 1]")
+    return Image(path, np.ascontiguousarray(arr), bits)
+
+
+def check_pair(pred: Image, target: Image) -> None:
+    if pred.size != target.size:
+        raise ImageInputError(
+            f"prediction {pred.path} is {pred.size[1]} x {pred.size[0]} px but target {target.path} is "
+            f"{target.size[1]} x {target.size[0]} px (width x height). vbench does not resample, since that would "
+            f"change the scores: save predictions at the target's size")
+    if pred.channels != target.channels:
+        kinds = {1: "grayscale", 3: "RGB"}
+        raise ImageInputError(
+            f"prediction {pred.path} is {kinds[pred.channels]} but target {target.path} is "
+            f"{kinds[target.channels]}; a stain is a colour image, so save both as RGB (a grayscale "
+            f"prediction of an RGB stain cannot be scored fairly)")
+
+
+def match(pred_files: dict[str, Path], target_files: dict[str, Path], pred_dir, target_dir) -> list[str]:
+    """The names present in both folders; any name in only one is an error."""
+    only_pred = sorted(set(pred_files) - set(target_files))
+    only_target = sorted(set(target_files) - set(pred_files))
+    if only_pred or only_target:
+        parts = []
+        if only_target:
+            parts.append(f"{len(only_target)} target(s) without a prediction in {pred_dir}: "
+                         f"{_few(target_files, only_target)}")
+        if only_pred:
+            parts.append(f"{len(only_pred)} prediction(s) without a target in {target_dir}: {_few(pred_files, only_pred)}")
+        raise ImageInputError(
+            "images are matched by file name (without extension) and " + "; ".join(parts) +
+            ". Every test image needs both files: add the missing ones or move the extra ones out")
+    return sorted(pred_files)
+
+
+def _few(files: dict[str, Path], names: list[str], k: int = 5) -> str:
+    shown = ", ".join(files[n].name for n in names[:k])
+    return shown + (f" (and {len(names) - k} more)" if len(names) > k else "")

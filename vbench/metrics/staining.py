@@ -1,0 +1,124 @@
+"""vbench's staining-specific metrics: colour fidelity (CIEDE2000), stain-density agreement after
+colour deconvolution, and ``niqe-stain`` (NIQE with a model fitted on the dataset's own stains)."""
+
+from __future__ import annotations
+
+import logging
+
+from ..errors import MetricNotApplicable
+from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric
+from .standard import ALL_PAIRINGS, NIQE_PIPELINE, PAIRED, matlab_gray8
+
+log = logging.getLogger("vbench.metrics")
+
+
+class CIEDE2000(ImageMetric):
+    name = "ciede2000"
+    kind = FULL_REFERENCE
+    higher_is_better = False
+    default_for = PAIRED
+    pipeline = ("sRGB in [0,1] -> CIELAB (D65, 2 deg observer), float64, no 8-bit rounding; per-pixel CIEDE2000 "
+                "(kL = kC = kH = 1, Sharma et al. 2005), mean over the tile")
+
+    def score(self, pred, ref):
+        from .ciede2000 import mean_delta_e00
+
+        return mean_delta_e00(pred, ref)
+
+
+DECONV = ("colour deconvolution (Ruifrok & Johnston H/E/DAB vectors), OD = -log10(max(I, 1/255)), amounts "
+          "clipped at 0")
+
+
+class StainAgreement(ImageMetric):
+    """Agreement of stain amounts between prediction and reference. ``stain`` None means the
+    two stains of the dataset's task (H&E: haematoxylin and eosin; IHC: haematoxylin and DAB)."""
+
+    kind = FULL_REFERENCE
+    stain: str | None = None
+    statistic = "corr"  # corr | mae
+
+    def __init__(self):
+        self._stains = (self.stain,) if self.stain else None
+
+    def setup(self, dataset) -> None:
+        super().setup(dataset)
+        if self.stain is None:
+            from .stain import stains_of_task
+
+            stains = stains_of_task(getattr(dataset, "task", ""))
+            if stains is None:
+                raise MetricNotApplicable(
+                    f"{self.name} needs the stains of the dataset's task to deconvolve colours, and task "
+                    f"{dataset.task!r} of {dataset.name!r} is neither H&E ('...->he') nor IHC ('...->ihc'); use the "
+                    f"per-stain metrics (stain-h-{self.statistic}, ...) if they apply")
+            self._stains = stains
+
+    def score(self, pred, ref):
+        import torch
+
+        from .stain import agreement
+
+        stains = self._stains
+        if stains is None:
+            raise MetricNotApplicable(
+                f"{self.name} averages over the stains of a dataset's task; without a dataset use stain-h-"
+                f"{self.statistic}, stain-e-{self.statistic} or stain-dab-{self.statistic}")
+        corr, mae = agreement(pred, ref, stains)
+        if self.statistic == "mae":
+            return mae.mean(dim=1)
+        return torch.nanmean(corr, dim=1)  # a stain absent from both tiles has no correlation
+
+
+def _stain_metric(name, stain, statistic, default_for=frozenset()):
+    from .stain import STAIN_NAMES
+
+    what = f"{STAIN_NAMES[stain]} amount" if stain else "amount of each stain of the dataset's task (H&E: H, E; IHC: H, DAB)"
+    if statistic == "corr":
+        stat, better = "Pearson correlation over the tile's pixels (undefined when a map is constant)", True
+    else:
+        stat, better = "mean absolute difference (OD units)", False
+    mean = ", mean over the two stains" if stain is None else ""
+    return type(name.replace("-", "_").title().replace("_", ""), (StainAgreement,), dict(
+        name=name, stain=stain, statistic=statistic, higher_is_better=better, default_for=default_for,
+        pipeline=f"{DECONV}; {stat} of the {what}{mean}", __module__=__name__))
+
+
+STAIN_METRICS = [
+    _stain_metric("stain-corr", None, "corr", PAIRED),
+    _stain_metric("stain-mae", None, "mae", PAIRED),
+] + [_stain_metric(f"stain-{s}-{stat}", s, stat) for s in ("h", "e", "dab") for stat in ("corr", "mae")]
+
+
+class NIQEStain(ImageMetric):
+    """NIQE whose model is fitted on the real stained targets of the dataset's train split."""
+
+    name = "niqe-stain"
+    kind = NO_REFERENCE
+    higher_is_better = False
+    default_for = ALL_PAIRINGS
+    min_size = 192
+    pipeline = (NIQE_PIPELINE + "; model fitted on this dataset's train-split targets (96 px blocks every 32 px "
+                "of tiles or stitched regions, sharpest 75% per image), cached per manifest hash; tiles >= 192 px")
+
+    def __init__(self):
+        self._model = None
+        self._for = None
+
+    def setup(self, dataset) -> None:
+        super().setup(dataset)
+        from .niqe_stain import model_for
+
+        self._model, self._for = model_for(dataset), dataset.name
+
+    def score(self, pred, ref):
+        from . import niqe
+
+        if self._model is None:
+            raise MetricNotApplicable(
+                "niqe-stain is fitted on a dataset's train-split targets; score with a dataset "
+                "(`vbench score --dataset NAME`, or inside `vbench run`)")
+        return niqe.niqe(matlab_gray8(pred), self._model)
+
+
+__all__ = ["CIEDE2000", "NIQEStain", "STAIN_METRICS", "StainAgreement", "log"]

@@ -1,0 +1,129 @@
+"""vbench's own implementations of the standard image-quality metrics: PSNR, SSIM, NIQE.
+
+Each class states its real pipeline; the numerical code lives in ``psnr.py``, ``ssim.py`` and
+``niqe.py`` and is imported on first use (the CLI starts without importing torch).
+"""
+
+from __future__ import annotations
+
+from ..errors import MetricNotApplicable
+from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric
+
+PAIRED = frozenset({"paired", "misaligned"})
+ALL_PAIRINGS = frozenset({"paired", "misaligned", "unpaired"})
+BT601 = "BT.601 luma (0.299 R + 0.587 G + 0.114 B)"
+MATLAB_GRAY = "MATLAB rgb2gray luma (0.2989 R + 0.5870 G + 0.1140 B)"
+SSIM_WINDOW = "11x11 Gaussian sigma 1.5, 'valid' filtering, K1 0.01, K2 0.03, L 255, mean of the SSIM map"
+
+
+class PSNR(ImageMetric):
+    name = "psnr"
+    kind = FULL_REFERENCE
+    higher_is_better = True
+    default_for = PAIRED
+    pipeline = ("RGB float64 in [0,1] as predicted (no 8-bit rounding), MSE over all 3 channels and pixels, "
+                "peak 1, MSE + 1e-8 (identical tiles: 80 dB), no border crop")
+
+    def score(self, pred, ref):
+        from .psnr import psnr
+
+        return psnr(pred, ref)
+
+
+class PSNRLuma(ImageMetric):
+    name = "psnr-y"
+    kind = FULL_REFERENCE
+    higher_is_better = True
+    pipeline = f"{BT601} scaled to 255 and rounded to 8 bit, float64, peak 255, MSE + 1e-8 x 255^2, no border crop"
+
+    def score(self, pred, ref):
+        from .psnr import psnr_luma
+
+        return psnr_luma(pred, ref)
+
+
+class SSIM(ImageMetric):
+    name = "ssim"
+    kind = FULL_REFERENCE
+    higher_is_better = True
+    default_for = PAIRED
+    min_size = 11
+    pipeline = (f"{BT601} scaled to 255 and rounded to 8 bit, float64; {SSIM_WINDOW}; no downsampling, no "
+                f"clamping (Wang et al. 2004, MATLAB ssim_index.m)")
+
+    def score(self, pred, ref):
+        from .ssim import ssim_luma
+
+        return ssim_luma(pred, ref)
+
+
+class SSIMRGB(ImageMetric):
+    name = "ssim-rgb"
+    kind = FULL_REFERENCE
+    higher_is_better = True
+    min_size = 11
+    pipeline = (f"R, G and B each scaled to 255 and rounded to 8 bit, float64; SSIM per channel ({SSIM_WINDOW}), "
+                f"mean over the 3 channels; no downsampling, no clamping")
+
+    def score(self, pred, ref):
+        from .ssim import ssim_rgb
+
+        return ssim_rgb(pred, ref)
+
+
+NIQE_PIPELINE = (f"{MATLAB_GRAY} rounded to 8 bit, float64; whole 96 px blocks at 2 scales (MATLAB imresize 0.5, "
+                 f"bicubic antialiased); MSCN with 7x7 Gaussian sigma 7/6, replicated borders; 36 AGGD features "
+                 f"per block; distance of the tile's feature Gaussian to the model (pinv)")
+
+
+class NIQE(ImageMetric):
+    """NIQE with the pristine natural-image model of Mittal et al. (asset ``niqe-pristine``)."""
+
+    name = "niqe"
+    kind = NO_REFERENCE
+    higher_is_better = False
+    default_for = ALL_PAIRINGS
+    min_size = 192
+    assets = ("niqe-pristine",)
+    pipeline = NIQE_PIPELINE + "; pristine model of Mittal et al. 2013 (BasicSR niqe_pris_params.npz); tiles >= 192 px"
+
+    def __init__(self):
+        self._model = None
+
+    def setup(self, dataset) -> None:
+        super().setup(dataset)
+        self.model()  # a missing parameter file is reported before any tile is scored
+
+    def model(self):
+        if self._model is None:
+            import numpy as np
+
+            from .assets import require
+            from .niqe import NiqeModel
+
+            path = require("niqe-pristine", self.name)
+            with np.load(path) as params:
+                self._model = NiqeModel(mu=params["mu_pris_param"].ravel(), cov=params["cov_pris_param"],
+                                        source=str(path))
+        return self._model
+
+    def score(self, pred, ref):
+        from . import niqe
+
+        return niqe.niqe(matlab_gray8(pred), self.model())
+
+
+def matlab_gray8(rgb):
+    """MATLAB rgb2gray of 8-bit images: the luma weights MATLAB derives from the NTSC matrix,
+    rounded half away from zero; float64 N x H x W in 0..255."""
+    import torch
+
+    from .color import matlab_round
+
+    w = torch.tensor(MATLAB_GRAY_WEIGHTS, dtype=torch.float64, device=rgb.device)
+    return matlab_round(torch.einsum("c,nchw->nhw", w, rgb.to(torch.float64)) * 255.0)
+
+
+MATLAB_GRAY_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+
+__all__ = ["PSNR", "PSNRLuma", "SSIM", "SSIMRGB", "NIQE", "MetricNotApplicable", "matlab_gray8"]

@@ -1,0 +1,215 @@
+"""pyiqa's metric zoo as vbench metrics (pyiqa is PolyForm-Noncommercial: used as a dependency,
+never copied).
+
+The list of pyiqa metrics is read from pyiqa's ``default_model_configs.py`` without importing
+pyiqa (which takes seconds), so listing metrics stays fast; pyiqa is imported and the network
+built on first use, with downloads blocked (see ``assets.no_downloads``). pyiqa metrics whose
+names vbench implements itself (psnr, ssim, niqe) are available as ``pyiqa-<name>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import MetricNotApplicable
+from .base import DISTRIBUTION, FULL_REFERENCE, NO_REFERENCE, DistributionMetric, ImageMetric
+
+RENAMED = {"psnr": "pyiqa-psnr", "ssim": "pyiqa-ssim", "niqe": "pyiqa-niqe"}
+DEFAULT_FOR = {"lpips": frozenset({"paired", "misaligned"}), "fid": frozenset({"unpaired"})}
+# pyiqa metrics that load no weight or parameter file.
+NO_FILES = {"psnr", "psnry", "ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "vif", "gmsd", "nlpd", "mad", "vsi",
+            "piqe", "entropy"}
+PIPELINES = {
+    "psnr": "pyiqa psnr: RGB float in [0,1] as given, MSE over all 3 channels, peak 1, MSE + 1e-8, no crop",
+    "psnry": "pyiqa psnry: YIQ luma (0.299/0.587/0.114) in [0,1], not rounded, peak 1, MSE + 1e-8",
+    "ssim": "pyiqa ssim: YIQ luma x 255 rounded to 8 bit, float64, 11x11 Gaussian sigma 1.5, valid, contrast-"
+            "structure term clamped at 0, no downsampling",
+    "ssimc": "pyiqa ssimc: RGB x 255 rounded to 8 bit, float64, 11x11 Gaussian sigma 1.5, valid, contrast-structure "
+             "term clamped at 0, mean over channels, no downsampling",
+    "ms_ssim": "pyiqa ms_ssim: YIQ luma x 255 rounded to 8 bit, 5 scales (2x2 average pooling), weights "
+               "0.0448/0.2856/0.3001/0.2363/0.1333",
+    "fsim": "pyiqa fsim (FSIMc, Zhang et al. 2011): RGB x 255 (not rounded), average-pooled by max(1, round(min(H,W)"
+            "/256)), YIQ; phase congruency and gradient similarity with chromatic I/Q terms",
+    "gmsd": "pyiqa gmsd (Xue et al. 2014): YIQ luma x 255 rounded to 8 bit, 2x2 average downsampling, 3x3 Prewitt "
+            "gradients, T 170, standard deviation of the gradient-magnitude similarity map",
+    "vif": "pyiqa vif (Sheikh & Bovik 2006): YIQ luma x 255 rounded to 8 bit, steerable-pyramid VIF",
+    "piqe": "pyiqa piqe (Venkatanath et al. 2015): YIQ luma divided by its maximum, x 255 rounded, block-wise "
+            "distortion estimate",
+    "lpips": "pyiqa lpips (Zhang et al. 2018, v0.1): RGB [0,1] mapped to [-1,1], AlexNet ImageNet features, "
+             "learned linear layers, spatial mean",
+    "lpips-vgg": "pyiqa lpips-vgg (Zhang et al. 2018, v0.1): RGB [0,1] mapped to [-1,1], VGG16 ImageNet features, "
+                 "learned linear layers, spatial mean",
+    "niqe": "pyiqa niqe: YIQ luma x 255 rounded, NIQE with pyiqa's copy of the pristine model (float32 resize)",
+    "fid": "pyiqa fid (clean-fid): predictions and targets written as 8-bit PNGs, Inception-v3 pool features, "
+           "Frechet distance between the two sets",
+}
+
+
+@lru_cache(maxsize=1)
+def pyiqa_configs() -> dict:
+    """pyiqa's DEFAULT_CONFIGS, read from its source file without importing pyiqa ({} if absent)."""
+    spec = importlib.util.find_spec("pyiqa")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_model_configs.py"
+    if not path.is_file():
+        return {}
+    mod_spec = importlib.util.spec_from_file_location("_vbench_pyiqa_configs", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(module)
+    except Exception:  # a future pyiqa may lay this out differently: no zoo rather than no CLI
+        return {}
+    return dict(getattr(module, "DEFAULT_CONFIGS", {}))
+
+
+def pyiqa_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("pyiqa")
+    except md.PackageNotFoundError:
+        return "?"
+
+
+def _is_distribution(name: str) -> bool:
+    return "fid" in name or name == "inception_score"
+
+
+class PyiqaMetric(ImageMetric):
+    """A pyiqa metric, created on first use with downloads blocked."""
+
+    pyiqa_name = ""
+
+    def __init__(self):
+        self._net = None
+
+    def setup(self, dataset) -> None:
+        super().setup(dataset)
+        from .assets import require_for_metric
+
+        require_for_metric(self.name)  # missing known files are reported before pyiqa is imported
+
+    def net(self, device):
+        if self._net is None:
+            from .assets import no_downloads, require_for_metric
+
+            require_for_metric(self.name)
+            import pyiqa
+            import torch
+
+            with no_downloads(self.name), contextlib.redirect_stdout(sys.stderr):
+                self._net = pyiqa.create_metric(self.pyiqa_name, as_loss=False, device=torch.device(device))
+        return self._net
+
+    def score(self, pred, ref):
+        import torch
+
+        net = self.net(pred.device)
+        try:
+            with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
+                out = net(pred.float(), ref.float()) if self.kind == FULL_REFERENCE else net(pred.float())
+        except (RuntimeError, ValueError, AssertionError, IndexError) as exc:
+            raise MetricNotApplicable(
+                f"pyiqa's {self.pyiqa_name} failed on tiles of {tuple(pred.shape[-2:])} px: {type(exc).__name__}: "
+                f"{str(exc)[:300]}") from None
+        return torch.as_tensor(out).reshape(-1)
+
+
+class PyiqaDistributionMetric(DistributionMetric):
+    """pyiqa's FID-style metrics: two folders of 8-bit PNGs, one number."""
+
+    pyiqa_name = ""
+
+    def __init__(self):
+        self._net = None
+
+    def compute_set(self, preds, targets) -> float:
+        import tempfile
+
+        import numpy as np
+        import pyiqa
+        import torch
+        from PIL import Image
+
+        from .assets import no_downloads, require_for_metric
+
+        require_for_metric(self.name)
+        with tempfile.TemporaryDirectory(prefix="vbench-fid-") as tmp:
+            dirs = []
+            for side, batches in (("pred", preds), ("target", targets)):
+                folder = Path(tmp) / side
+                folder.mkdir()
+                k = 0
+                for batch in batches:
+                    arr = (batch.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+                    for img in arr.cpu().numpy():
+                        Image.fromarray(np.ascontiguousarray(img)).save(folder / f"{k:06d}.png")
+                        k += 1
+                dirs.append(str(folder))
+            with no_downloads(self.name), contextlib.redirect_stdout(sys.stderr):
+                if self._net is None:
+                    self._net = pyiqa.create_metric(self.pyiqa_name, device=torch.device("cpu"))
+                value = self._net(dirs[0], dirs[1], device=torch.device("cpu"), num_workers=0, verbose=False)
+        return float(value)
+
+
+def metric_classes() -> list[type]:
+    """One vbench metric class per pyiqa metric."""
+    version = pyiqa_version()
+    out = []
+    for pname, cfg in sorted(pyiqa_configs().items()):
+        mode = cfg.get("metric_mode", "NR")
+        dist = _is_distribution(pname)
+        kind = DISTRIBUTION if dist else (FULL_REFERENCE if mode == "FR" else NO_REFERENCE)
+        opts = dict(cfg.get("metric_opts", {}))
+        arch = opts.pop("type", "?")
+        described = PIPELINES.get(pname) or (
+            f"pyiqa {pname} ({arch}{', ' + ', '.join(f'{k}={v}' for k, v in opts.items()) if opts else ''}): takes "
+            f"RGB float in [0,1] and applies pyiqa's own conversions")
+        name = RENAMED.get(pname, pname)
+        base = PyiqaDistributionMetric if dist else PyiqaMetric
+        out.append(type(f"Pyiqa_{pname}", (base,), dict(
+            name=name, pyiqa_name=pname, kind=kind, higher_is_better=not cfg.get("lower_better", False),
+            default_for=DEFAULT_FOR.get(pname, frozenset()), pipeline=f"{described} [pyiqa {version}]",
+            score_range=cfg.get("score_range", ""), __module__=__name__)))
+    return out
+
+
+def assets_state(metric) -> str:
+    """What `vbench metrics list` shows in its assets column."""
+    from . import assets
+
+    known = assets.assets_for_metric(metric.name)
+    names = tuple(getattr(metric, "assets", ())) or tuple(a.name for a in known)
+    if names:
+        states = {n: assets.status(assets.KNOWN[n]).state for n in names}
+        bad = [f"{n} {s}" for n, s in states.items() if s in ("missing", "corrupt")]
+        return "missing: " + ", ".join(bad) if bad else "present"
+    pname = getattr(metric, "pyiqa_name", None)
+    if pname and pname not in NO_FILES:
+        return "pyiqa downloads (checked on first use)"
+    return "none needed"
+
+
+def fetch_metric(name: str, log=lambda m: None) -> list[str]:
+    """Lets pyiqa download what metric ``name`` needs into its cache (online)."""
+    import pyiqa
+    import torch
+
+    from . import assets
+
+    cfg_name = {v: k for k, v in RENAMED.items()}.get(name, name)
+    if cfg_name not in pyiqa_configs():
+        raise MetricNotApplicable(f"{name!r} is not a pyiqa metric; `vbench assets status` lists the files vbench knows")
+    import pyiqa.utils.download_util as du
+
+    du.DEFAULT_CACHE_DIR = str(assets.location_dir("pyiqa"))
+    log(f"creating pyiqa metric {cfg_name} (pyiqa downloads its files into {du.DEFAULT_CACHE_DIR})")
+    with contextlib.redirect_stdout(sys.stderr):
+        pyiqa.create_metric(cfg_name, device=torch.device("cpu"))
+    return [cfg_name]
