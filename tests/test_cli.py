@@ -30,16 +30,16 @@ def db(tmp_path):
 
 
 def test_run_then_leaderboard_in_every_format(capsys, db):
-    code, _, err = cli(capsys, "run", "--db", db, "--no-isolate", "-q")
+    code, _, err = cli(capsys, "run", "-d", "qpi-ihc", "--db", db, "--no-isolate", "-q")
     assert code == 0, err
     assert "completed run 1" in err and "completed run 2" in err
     code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "json")
     (board,) = json.loads(out)
-    assert board["dataset"] == "ihc-demo" and board["primary_metric"] == "psnr"
+    assert board["dataset"] == "qpi-ihc" and board["primary_metric"] == "psnr"
     assert [r["stainer"] for r in board["rows"]] == ["baseline-linear", "baseline-mean"]
     assert "simulated from real stained tissue" in board["note"]
     code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "md")
-    assert "## ihc-demo" in out and "| rank |" in out and "psnr ↑" in out and "rounded to 8 bit" in out
+    assert "## qpi-ihc" in out and "| rank |" in out and "psnr ↑" in out and "rounded to 8 bit" in out
     code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "csv")
     header, *rows = out.strip().splitlines()
     assert "psnr_mean" in header and len(rows) == 2
@@ -53,7 +53,7 @@ def test_run_then_leaderboard_in_every_format(capsys, db):
     assert run["status"] == "completed" and run["threads"] >= 1 and run["manifest_hash"]
     assert {s["metric"] for s in run["summaries"]} == {"psnr", "ssim"}
 
-    code, _, err = cli(capsys, "run", "--db", db, "--no-isolate", "-q", "--resume")
+    code, _, err = cli(capsys, "run", "-d", "qpi-ihc", "--db", db, "--no-isolate", "-q", "--resume")
     assert code == 0 and err.count("skipped") == 2
 
 
@@ -65,7 +65,7 @@ def test_plugins_and_metrics_listing(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "--stainer", "baseline-mena", "--dataset", "ihc-demo"], "Did you mean 'baseline-mean'"),
+    (["run", "--stainer", "baseline-mena", "--dataset", "qpi-ihc"], "Did you mean 'baseline-mean'"),
     (["run", "--stainer", "baseline-mean", "--dataset", "ihc-dmeo"], "unknown dataset 'ihc-dmeo'"),
     (["run", "--metric", "psnrr"], "unknown metric 'psnrr'"),
     (["run", "--stainer", "baseline-mean:fast"], "unknown preset of baseline-mean 'fast'"),
@@ -111,7 +111,7 @@ def test_datasets_add_then_run_on_user_data(capsys, tmp_path, db):
     assert "registered dataset mine" in " ".join(out.split())
     code, out, _ = cli(capsys, "datasets", "list")
     assert "mine" in out
-    code, _, err = cli(capsys, "datasets", "add", "ihc-demo", str(root))
+    code, _, err = cli(capsys, "datasets", "add", "qpi-ihc", str(root))
     assert code == 2 and "already exists" in err
     code, _, err = cli(capsys, "run", "--db", db, "-s", "baseline-linear", "-d", "mine", "--no-isolate", "-q")
     assert code == 0, err
@@ -162,7 +162,7 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path):
     path = tmp_path / "int.db"
     env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}")
     exe = Path(sys.executable).with_name("vbench")
-    proc = subprocess.Popen([str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "ihc-demo", "-q"],
+    proc = subprocess.Popen([str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "qpi-ihc", "-q"],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + 120

@@ -46,7 +46,7 @@ def site(tmp_path, monkeypatch):
 def test_bundled_plugins_come_through_entry_points():
     p = load_plugins()
     assert {"baseline-mean", "baseline-linear"} <= set(p.stainers.names())
-    assert "ihc-demo" in p.datasets.names() and {"psnr", "ssim"} <= set(p.metrics.names())
+    assert "qpi-ihc" in p.datasets.names() and {"psnr", "ssim"} <= set(p.metrics.names())
     info = p.info_for("stainer", "baseline-mean")
     assert info.dist == "vbench" and info.version == vbench.__version__
 

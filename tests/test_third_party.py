@@ -76,12 +76,12 @@ def test_separately_installed_plugin_runs_through_the_cli(installed):
     assert listed.returncode == 0, listed.stderr
     assert "mean-color-ext" in listed.stdout and "my-stain-ext" in listed.stdout and "0.3.1" in listed.stdout
 
-    ran = vbench(env, "run", "--stainer", "mean-color-ext", "--dataset", "ihc-demo", "-q", cwd=root)
+    ran = vbench(env, "run", "--stainer", "mean-color-ext", "--dataset", "qpi-ihc", "-q", cwd=root)
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
     board = vbench(env, "leaderboard", "--format", "json", cwd=root)
     assert board.returncode == 0, board.stderr
-    (ihc,) = [b for b in json.loads(board.stdout) if b["dataset"] == "ihc-demo"]
+    (ihc,) = [b for b in json.loads(board.stdout) if b["dataset"] == "qpi-ihc"]
     (row,) = [r for r in ihc["rows"] if r["stainer"] == "mean-color-ext"]
     assert row["rank"] == 1 and {"psnr", "ssim"} <= set(row["metrics"])
 

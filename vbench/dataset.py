@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+from dataclasses import dataclass, field
 from typing import ClassVar, Sequence
 
 SPLITS = ("train", "val", "test")
@@ -53,10 +53,52 @@ class Dataset:
 
     @property
     def manifest_hash(self) -> str:
+        """sha256 of the canonical JSON of ``manifest()`` (see :mod:`vbench.manifest`)."""
         if "_manifest_hash" not in self.__dict__:
-            text = json.dumps(self.manifest(), sort_keys=True, separators=(",", ":"))
-            self.__dict__["_manifest_hash"] = hashlib.sha256(text.encode()).hexdigest()
+            from .manifest import manifest_hash
+
+            self.__dict__["_manifest_hash"] = manifest_hash(self.manifest())
         return self.__dict__["_manifest_hash"]
+
+    def committed_manifest(self) -> dict | None:
+        """The manifest these tiles must reproduce (shipped with the dataset, or recorded when it was
+        registered), or None when there is none. ``verify`` compares against it."""
+        return None
+
+    def verify(self, expected: dict | None = None) -> Verification:
+        """Rebuilds (re-reads and re-hashes) every tile and compares with ``expected`` (default: the
+        committed manifest). Every differing tile is named in ``differences``."""
+        from .errors import DatasetError
+        from .manifest import compare, manifest_hash
+
+        expected = expected if expected is not None else self.committed_manifest()
+        if expected is None:
+            raise DatasetError(
+                f"dataset {self.name!r} has no committed manifest to verify against; "
+                f"`vbench datasets manifest {self.name} -o FILE` writes the current one, and "
+                f"`vbench datasets verify {self.name} --manifest FILE` checks against a file"
+            )
+        built = self.manifest()
+        return Verification(self.name, manifest_hash(expected), manifest_hash(built), compare(expected, built),
+                            len(built.get("tiles", [])))
+
+    def info(self) -> dict:
+        """Label -> text for ``vbench datasets show``. The default loads every split."""
+        counts = ", ".join(f"{split} {len(self.samples(split))}" for split in SPLITS)
+        return {"tiles": counts, "manifest hash": self.manifest_hash}
+
+
+@dataclass
+class Verification:
+    dataset: str
+    expected_hash: str
+    actual_hash: str
+    differences: list[str] = field(default_factory=list)
+    tiles: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.expected_hash == self.actual_hash
 
 
 def _quantised_bytes(tensor) -> bytes:

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import vbench
+from vbench import manifest as mf
 from vbench.dataset import PAIRINGS, SPLITS
 from vbench.errors import DatasetError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-LAYOUTS = ("pix2pix", "cyclegan", "csv")
+LAYOUTS = ("pix2pix", "cyclegan", "csv", "bci", "mist")  # bci and mist: public.py
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 REGISTRY_FILE = "datasets.json"
+MANIFESTS = "manifests"  # $VBENCH_HOME/manifests/NAME.json: the manifest recorded when NAME was added
 
 # Pillow modes we accept for inputs; 16-bit PNGs open as "I" or "I;16" depending on the Pillow version.
 GRAY_MODES = ("1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N")
@@ -33,6 +35,8 @@ TREES = """Expected one of these layouts:
   pix2pix:  ROOT/A/{train,val,test}/NAME.png (inputs) and ROOT/B/{train,val,test}/NAME.png (targets); val is optional
   cyclegan: ROOT/trainA, ROOT/trainB, ROOT/testA, ROOT/testB (+ optional ROOT/valA, ROOT/valB)
   csv:      ROOT/NAME.csv with a header input,target,split (paths relative to the CSV file's folder)
+  bci:      ROOT/HE/{train,test}/NAME.png and ROOT/IHC/{train,test}/NAME.png (the BCI dataset)
+  mist:     ROOT/TrainValAB/{trainA,trainB,valA,valB}/NAME.jpg, ROOT being one stain of MIST (e.g. MIST/HER2)
 Image files may be .png .jpg .jpeg .tif .tiff .bmp."""
 
 
@@ -88,8 +92,11 @@ class FolderDataset(vbench.Dataset):
         if self.layout == "auto":
             self.layout = detect_layout(self.root, self.name)
         if self._pairing_given is None:
-            self.pairing = "unpaired" if self.layout == "cyclegan" else "paired"
+            self.pairing = self._default_pairing()
         self.description = f"user images in {self.root} ({self.layout} layout)"
+
+    def _default_pairing(self) -> str:
+        return "unpaired" if self.layout == "cyclegan" else "paired"
 
     def _where(self) -> str:
         return f"folder dataset {self.name!r}"
@@ -103,9 +110,8 @@ class FolderDataset(vbench.Dataset):
                     f"with its new location (replace=True), or remove it."
                 )
             self._resolve_layout()
-            build = {"pix2pix": self._index_pix2pix, "cyclegan": self._index_cyclegan, "csv": self._index_csv}
             try:
-                index = build[self.layout]()
+                index = self._index_layout()
             except OSError as exc:  # e.g. a folder without read permission
                 raise DatasetError(f"{self._where()}: cannot list {self.root}: {exc}") from exc
             for split in ("train", "test"):
@@ -116,6 +122,16 @@ class FolderDataset(vbench.Dataset):
                     )
             self.__dict__["_index_cache"] = index
         return self.__dict__["_index_cache"]
+
+    def _index_layout(self) -> dict[str, list[_Entry]]:
+        if self.layout not in ("pix2pix", "cyclegan", "csv"):
+            raise DatasetError(f"{self._where()}: the {self.layout} layout needs its adapter class; register the "
+                               f"dataset with `vbench datasets add NAME PATH --layout {self.layout}`")
+        return {"pix2pix": self._index_pix2pix, "cyclegan": self._index_cyclegan, "csv": self._index_csv}[self.layout]()
+
+    def counts(self) -> dict[str, int]:
+        """Images per split, from file names only."""
+        return {split: len(entries) for split, entries in self._index().items()}
 
     def _index_pix2pix(self) -> dict[str, list[_Entry]]:
         for side in ("A", "B"):
@@ -253,8 +269,18 @@ class FolderDataset(vbench.Dataset):
         """Yields (entry, input, target, truth) as float32 C x H x W arrays, checking every file."""
         index = self._index()[split]
         memo = {}  # unpaired targets are reused by several inputs
+        first = None  # (path, height, width) of the split's first input
         for e in index:
             x = _read_image(e.input, "input", self._where())
+            if split != "test":  # stainers batch train and val tiles; test tiles are grouped by size
+                if first is None:
+                    first = (e.input, *x.shape[1:])
+                elif tuple(x.shape[1:]) != first[1:]:
+                    raise DatasetError(
+                        f"{self._where()}: the {split} split mixes image sizes: {e.input} is {x.shape[2]}x{x.shape[1]} "
+                        f"but {first[0]} is {first[2]}x{first[1]} (width x height). Crop or resize the {split} images "
+                        f"to one size (the test split may mix sizes)."
+                    )
             if x.shape[0] != self.in_channels:
                 raise DatasetError(
                     f"{self._where()}: inputs have mixed channel counts: {e.input} is {_channels_word(x.shape[0])} "
@@ -317,21 +343,55 @@ class FolderDataset(vbench.Dataset):
                 digests[path] = _sha256_file(path, self._where())
             return digests[path]
 
+        base = self.root if self.root.is_dir() else self.root.parent
+
+        def rel(path: Path) -> str:
+            return path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+
         rows = []
         for split in SPLITS:
             for e in index[split]:
-                row = {"id": e.id, "split": split, "input_sha256": sha(e.input), "target_sha256": sha(e.target)}
+                row = {"id": e.id, "split": split, "input": rel(e.input), "input_sha256": sha(e.input),
+                       "target": rel(e.target), "target_sha256": sha(e.target)}
                 if e.truth is not None and e.truth != e.target:
-                    row["truth_sha256"] = sha(e.truth)
+                    row["truth"], row["truth_sha256"] = rel(e.truth), sha(e.truth)
                 rows.append(row)
         # pairing and scale change what the same files mean, so they are part of the split's identity.
         return {
+            "format": mf.FORMAT,
+            "version": mf.VERSION,
             "dataset": self.name,
             "layout": self.layout,
             "pairing": self.pairing,
             "scale": self.scale,
             "tiles": rows,
         }
+
+    def recorded_path(self) -> Path:
+        return vbench_home() / MANIFESTS / f"{self.name}.json"
+
+    def committed_manifest(self) -> dict | None:
+        """The manifest recorded by `vbench datasets add`, so `verify` finds files changed since."""
+        path = self.recorded_path()
+        return mf.read(path) if path.is_file() else None
+
+    def info(self) -> dict:
+        counts = self.counts()
+        recorded = self.committed_manifest()
+        out = {
+            "files": f"{self.root} ({self.layout} layout)",
+            "tiles": ", ".join(f"{split} {counts[split]}" for split in SPLITS),
+            "splits": self.split_note,
+        }
+        if recorded is not None:
+            out["manifest hash"] = f"{mf.manifest_hash(recorded)} (recorded when added; `vbench datasets verify "\
+                                   f"{self.name}` re-hashes the files)"
+            out["manifest"] = str(self.recorded_path())
+        else:
+            out["manifest hash"] = f"{self.manifest_hash} (of the files now; none was recorded)"
+        return out
+
+    split_note = "as given by the folders / CSV"
 
 
 def detect_layout(root: Path, name: str = "") -> str:
@@ -349,15 +409,23 @@ def detect_layout(root: Path, name: str = "") -> str:
         names = {p.name for p in root.iterdir()}
     except OSError as exc:
         raise DatasetError(f"{who}cannot list {root}: {exc}") from exc
+    if names & {"HER2", "ER", "Ki67", "PR"} and "TrainValAB" not in names:
+        stains = ", ".join(sorted(names & {"HER2", "ER", "Ki67", "PR"}))
+        raise DatasetError(
+            f"{who}{root} looks like the top of MIST ({stains}); MIST holds one dataset per stain: register one "
+            f"stain folder, e.g. `vbench datasets add mist-her2 {root / 'HER2'} --layout mist`."
+        )
     found = []
+    if names & {"HE", "IHC"}:
+        found.append("bci")
+    if "TrainValAB" in names:
+        found.append("mist")
     if names & {"A", "B"}:
         found.append("pix2pix")
     if names & {f"{s}{side}" for s in SPLITS for side in "AB"}:
         found.append("cyclegan")
     if len(found) > 1:
-        raise DatasetError(
-            f"{who}{root} has both pix2pix (A, B) and cyclegan (trainA...) folders; pass layout= to choose"
-        )
+        raise DatasetError(f"{who}{root} has folders of several layouts ({', '.join(found)}); pass layout= to choose")
     if found:
         return found[0]
     # A stray notes.csv beside image folders should not win, hence csv last.
@@ -505,6 +573,18 @@ def _write_registry(entries: dict) -> None:
         raise
 
 
+def folder_dataset(name, root, *, layout="auto", **kwargs) -> FolderDataset:
+    """A FolderDataset, or the adapter class of a public dataset layout (BCI, MIST)."""
+    if layout == "auto":
+        with contextlib.suppress(DatasetError):  # a vanished folder is reported on load
+            layout = detect_layout(Path(root).expanduser(), name)
+    if layout in ("bci", "mist"):
+        from .public import ADAPTERS
+
+        return ADAPTERS[layout](name, root, **kwargs)
+    return FolderDataset(name, root, layout=layout, **kwargs)
+
+
 def add_folder_dataset(name, path, *, pairing=None, scale=1, layout="auto", replace=False) -> FolderDataset:
     """Validates every image of the folder and registers it under ``name``."""
     _check_name(name)
@@ -517,7 +597,8 @@ def add_folder_dataset(name, path, *, pairing=None, scale=1, layout="auto", repl
     root = Path(path).expanduser()
     if not root.exists():
         raise DatasetError(f"cannot add dataset {name!r}: {root} does not exist. Check the path.")
-    ds = FolderDataset(name, root.resolve(), layout=layout, pairing=pairing, scale=scale).validate()
+    ds = folder_dataset(name, root.resolve(), layout=layout, pairing=pairing, scale=scale).validate()
+    mf.write(ds.recorded_path(), ds.manifest())
     entries[name] = {
         "path": str(ds.root),
         "layout": ds.layout,
@@ -539,6 +620,8 @@ def remove_folder_dataset(name) -> dict:
         raise DatasetError(f"no folder dataset named {name!r} is registered.{hint} Registered: {known}")
     cfg = entries.pop(name)
     _write_registry(entries)
+    with contextlib.suppress(FileNotFoundError):
+        (vbench_home() / MANIFESTS / f"{name}.json").unlink()
     return cfg
 
 
@@ -546,7 +629,7 @@ def remove_folder_dataset(name) -> dict:
 def vbench_register_datasets(register):
     for name, cfg in registered_folder_datasets().items():
         try:
-            ds = FolderDataset(
+            ds = folder_dataset(
                 name,
                 cfg["path"],
                 layout=cfg.get("layout", "auto"),

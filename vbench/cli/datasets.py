@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError
-from .common import _plugins, datasets_app, out
+from ..errors import ConfigError, DatasetError
+from .common import _plugins, datasets_app, err, out
+
+SPLITS = ("train", "val", "test")
+
+
+def _dataset(name: str):
+    return _plugins().datasets.get(name)
+
+
+def _split(split: str) -> str:
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+    return split
 
 
 @datasets_app.command("list")
@@ -25,13 +38,102 @@ def datasets_list():
     out.print(t)
 
 
+@datasets_app.command("show")
+def datasets_show(name: str = typer.Argument(..., help="Dataset name")):
+    """Task, pairing, scale, channels, tiles per split, manifest hash, sources and licences."""
+    d = _dataset(name)
+    t = Table(show_header=False, title=f"dataset {name}", title_justify="left")
+    t.add_column("field", style="bold", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    for label, value in (("task", d.task), ("pairing", d.pairing), ("scale", str(d.scale)),
+                         ("input channels", str(d.in_channels)), ("description", d.description)):
+        t.add_row(label, value)
+    for label, value in d.info().items():
+        t.add_row(label, str(value))
+    out.print(t)
+
+
+@datasets_app.command("verify")
+def datasets_verify(
+    names: list[str] = typer.Argument(..., help="Dataset name(s)"),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Compare with this manifest file instead "
+                                            "of the committed one (for example one another lab sent)"),
+):
+    """Rebuild and re-hash every tile; name every tile that differs from the manifest."""
+    from .. import manifest as mf
+
+    failed = []
+    for name in names:
+        d = _dataset(name)
+        expected = mf.read(manifest) if manifest is not None else None
+        result = d.verify(expected)
+        if result.ok:
+            out.print(f"[green]ok[/] {name}: {result.tiles} tiles match manifest {result.expected_hash}")
+            continue
+        failed.append(name)
+        err.print(f"[red]FAILED[/] {name}: built manifest {result.actual_hash} differs from "
+                  f"{result.expected_hash} in {len(result.differences)} place(s):", highlight=False)
+        for line in result.differences:
+            err.print(f"  {line}", highlight=False, markup=False)
+    if failed:
+        raise DatasetError(f"verification failed for {', '.join(failed)}: the tiles built here are not the ones "
+                           f"of the manifest (see the list above)")
+
+
+@datasets_app.command("manifest")
+def datasets_manifest(
+    name: str = typer.Argument(..., help="Dataset name"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file (default: print)"),
+):
+    """Build the dataset and print (or write) its manifest, to share or to commit."""
+    from .. import manifest as mf
+
+    m = _dataset(name).manifest()
+    if output is None:
+        typer.echo(mf.dumps(m), nl=False)
+        return
+    mf.write(output, m)
+    err.print(f"wrote {output} ({len(m.get('tiles', []))} tiles, manifest hash {mf.manifest_hash(m)})")
+
+
+@datasets_app.command("preview")
+def datasets_preview(
+    name: str = typer.Argument(..., help="Dataset name"),
+    output: Path = typer.Option(..., "-o", "--output", help="PNG file to write"),
+    split: str = typer.Option("test", help="train | val | test"),
+    count: int = typer.Option(4, min=1, max=64, help="Number of tiles"),
+):
+    """Write a PNG grid of input / target (/ aligned truth) tiles."""
+    from ..preview import preview
+
+    if output.suffix.lower() != ".png":
+        raise ConfigError(f"the preview is a PNG: give a file name ending in .png, not {output.name!r}")
+    path = preview(_dataset(name), output, split=_split(split), count=count)
+    out.print(f"wrote {path}")
+
+
+@datasets_app.command("export")
+def datasets_export(
+    name: str = typer.Argument(..., help="Dataset name"),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder to write (new or empty)"),
+    split: str = typer.Option("test", help="train | val | test"),
+    targets: bool = typer.Option(False, "--targets", help="Also write targets and aligned truth as PNG"),
+):
+    """Write a split's inputs as image files (+ index.csv) for methods outside vbench."""
+    from ..export import export
+
+    d = _dataset(name)
+    index = export(d, output, split=_split(split), targets=targets)
+    out.print(f"wrote {len(d.samples(split))} {split} inputs of {name} to {output} (index: {index.name})")
+
+
 @datasets_app.command("add")
 def datasets_add(
     name: str = typer.Argument(..., help="Name to register the dataset under"),
-    path: str = typer.Argument(..., help="Folder (pix2pix A/B or trainA/trainB/testA/testB layout) or CSV manifest"),
+    path: str = typer.Argument(..., help="Folder (pix2pix, cyclegan, BCI or MIST layout) or CSV manifest"),
     pairing: Optional[str] = typer.Option(None, help="paired | misaligned | unpaired (default from the layout)"),
     scale: int = typer.Option(1, min=1, help="Output/input pixel ratio"),
-    layout: str = typer.Option("auto", help="auto | pix2pix | cyclegan | csv"),
+    layout: str = typer.Option("auto", help="auto | pix2pix | cyclegan | csv | bci | mist"),
     replace: bool = typer.Option(False, "--replace", help="Replace a dataset already registered under NAME"),
 ):
     """Register a folder of your own images as a dataset (checked image by image first)."""
@@ -45,9 +147,9 @@ def datasets_add(
         raise ConfigError(f"{name!r} is provided by {plugins.datasets.entry(name).provider} and cannot be replaced; "
                           f"choose another name")
     ds = add_folder_dataset(name, path, pairing=pairing, scale=scale, layout=layout, replace=replace)
-    counts = ", ".join(f"{s} {len(ds.samples(s))}" for s in ("train", "val", "test"))
+    counts = ", ".join(f"{s} {len(ds.samples(s))}" for s in SPLITS)
     out.print(f"registered dataset [bold]{name}[/] ({ds.layout}, {ds.pairing}, scale {ds.scale}, "
-              f"{ds.in_channels} input channel(s)): {counts} tiles")
+              f"{ds.in_channels} input channel(s)): {counts} tiles; manifest {ds.manifest_hash[:12]}")
 
 
 @datasets_app.command("remove")
@@ -57,5 +159,3 @@ def datasets_remove(name: str = typer.Argument(...)):
 
     remove_folder_dataset(name)
     out.print(f"removed dataset {name}")
-
-

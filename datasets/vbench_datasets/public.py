@@ -1,0 +1,97 @@
+"""Adapters for public H&E -> IHC datasets, read from a copy the user downloaded.
+
+Both pair an H&E image with the IHC image of the *consecutive* section, so their pairing is
+``misaligned`` and no aligned truth exists: full-reference metrics compare with that section, as
+the papers that publish on these datasets do. Each applies the dataset's official split; neither
+has a validation split (``val`` is empty). Register one with
+``vbench datasets add NAME PATH --layout bci|mist``; the manifest of its files is recorded then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vbench.dataset import SPLITS
+from vbench.errors import DatasetError
+
+from .folder import EXTENSIONS, FolderDataset, _Entry, _images_by_stem
+
+BCI_TREE = """Expected the BCI layout (https://bupt-ai-cz.github.io/BCI, Liu et al. 2022):
+  ROOT/
+    HE/train/NAME.png    H&E inputs      IHC/train/NAME.png    HER2 IHC targets (same NAME)
+    HE/test/NAME.png                     IHC/test/NAME.png
+Official split: train -> train, test -> test (no validation split)."""
+
+MIST_TREE = """Expected one stain of the MIST layout (Li et al. 2023), ROOT being e.g. MIST/HER2:
+  ROOT/
+    TrainValAB/trainA/NAME.jpg   H&E inputs    TrainValAB/trainB/NAME.jpg   IHC targets (same NAME)
+    TrainValAB/valA/NAME.jpg                   TrainValAB/valB/NAME.jpg
+Official split: train -> train, val -> test (MIST publishes no separate test set; no validation split)."""
+
+MIST_STAINS = ("HER2", "ER", "Ki67", "PR")
+
+
+class _PublicDataset(FolderDataset):
+    """A fixed folder layout with an official split; reports everything missing at once."""
+
+    layout_name = ""
+    tree = ""
+    split_note = ""
+    folders: dict = {}  # split -> (input folder, target folder), relative to the root
+
+    def __init__(self, name, root, *, layout=None, pairing=None, scale=1, in_channels=None):
+        super().__init__(name, root, layout=self.layout_name, pairing=pairing, scale=scale, in_channels=in_channels)
+
+    def _default_pairing(self) -> str:
+        return "misaligned"
+
+    def _index_layout(self) -> dict[str, list[_Entry]]:
+        missing = [rel for pair in self.folders.values() for rel in pair if not (self.root / rel).is_dir()]
+        if missing:
+            raise DatasetError(
+                f"{self._where()}: {self.root} is not a complete {self.layout_name.upper()} copy; missing folder(s): "
+                f"{', '.join(missing)}.\n{self.tree}"
+            )
+        index: dict[str, list[_Entry]] = {s: [] for s in SPLITS}
+        problems = []
+        for split, (a_rel, b_rel) in self.folders.items():
+            inputs, targets = _images_by_stem(self.root / a_rel), _images_by_stem(self.root / b_rel)
+            if not inputs:
+                problems.append(f"{a_rel} has no images ({' '.join(EXTENSIONS)})")
+            problems += [f"{b_rel}/{p.stem}.* (partner of {a_rel}/{p.name})" for k, p in inputs.items() if k not in targets]
+            problems += [f"{a_rel}/{p.stem}.* (partner of {b_rel}/{p.name})" for k, p in targets.items() if k not in inputs]
+            index[split] = [self._entry(k, inputs[k], targets[k]) for k in sorted(inputs) if k in targets]
+        if problems:
+            shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+            raise DatasetError(
+                f"{self._where()}: {self.root} is a partial {self.layout_name.upper()} copy; missing:\n  {shown}\n"
+                f"Download the missing files again, or remove the unpaired ones.\n{self.tree}"
+            )
+        return index
+
+
+class BciDataset(_PublicDataset):
+    """BCI: H&E -> HER2 IHC, 1024 x 1024 px pairs of consecutive breast cancer sections."""
+
+    layout_name = "bci"
+    tree = BCI_TREE
+    task = "he->ihc-her2"
+    folders = {"train": ("HE/train", "IHC/train"), "test": ("HE/test", "IHC/test")}
+    split_note = "BCI's official split: train and test (no val)"
+
+
+class MistDataset(_PublicDataset):
+    """MIST: H&E -> one IHC stain (HER2, ER, Ki67 or PR) of consecutive breast cancer sections."""
+
+    layout_name = "mist"
+    tree = MIST_TREE
+    folders = {"train": ("TrainValAB/trainA", "TrainValAB/trainB"), "test": ("TrainValAB/valA", "TrainValAB/valB")}
+    split_note = "MIST's official split: train -> train, val -> test (no val)"
+
+    def __init__(self, name, root, **kwargs):
+        super().__init__(name, root, **kwargs)
+        stain = next((s for s in MIST_STAINS if s.lower() == Path(root).name.lower()), None)
+        self.task = f"he->ihc-{stain.lower()}" if stain else "he->ihc"
+
+
+ADAPTERS = {"bci": BciDataset, "mist": MistDataset}
