@@ -258,10 +258,47 @@ def test_manifest_hashes_files(tmp_path):
     root = make_pix2pix(tmp_path / "d")
     first = FolderDataset("p", root)
     rows = first.manifest()["tiles"]
-    assert len(rows) == 6 and set(rows[0]) == {"id", "split", "input_sha256", "target_sha256"}
+    assert len(rows) == 6 and set(rows[0]) == {"id", "split", "input", "input_sha256", "target", "target_sha256"}
+    assert rows[0]["input"] == "A/train/train0.png" and rows[0]["target"] == "B/train/train0.png"
     assert FolderDataset("p", root).manifest_hash == first.manifest_hash
     rgb(root / "B" / "test" / "test0.png", seed=999)
     assert FolderDataset("p", root).manifest_hash != first.manifest_hash
+
+
+def test_mixed_sizes_in_train_or_val_are_refused(tmp_path):
+    root = make_pix2pix(tmp_path / "d")
+    gray(root / "A" / "train" / "train1.png", (20, 20))
+    rgb(root / "B" / "train" / "train1.png", (20, 20))
+    msg = raises("mixes image sizes", FolderDataset("p", root).validate)
+    assert str(root / "A" / "train" / "train1.png") in msg and "20x20" in msg and "16x16" in msg
+    assert "train0.png" in msg
+
+
+def test_mixed_sizes_in_test_are_allowed(tmp_path):
+    root = make_pix2pix(tmp_path / "d")
+    gray(root / "A" / "test" / "test1.png", (24, 20))
+    rgb(root / "B" / "test" / "test1.png", (24, 20))
+    shapes = {tuple(s.input.shape) for s in FolderDataset("p", root).validate().load("test")}
+    assert shapes == {(1, 16, 16), (1, 20, 24)}
+
+
+def test_add_records_the_manifest_and_verify_names_changed_files(tmp_path, home):
+    root = make_pix2pix(tmp_path / "d")
+    ds = add_folder_dataset("mine", root)
+    recorded = home / "manifests" / "mine.json"
+    assert recorded.is_file() and ds.committed_manifest() == ds.manifest()
+    assert FolderDataset("mine", root).verify().ok
+    rgb(root / "B" / "test" / "test1.png", seed=999)  # a tampered target
+    (root / "A" / "val" / "val0.png").unlink()
+    (root / "B" / "val" / "val0.png").unlink()
+    result = FolderDataset("mine", root).verify()
+    assert not result.ok
+    text = "\n".join(result.differences)
+    assert "tile test1 (test): target_sha256 differ" in text and "tile val0: in the manifest, not built" in text
+    remove_folder_dataset("mine")
+    assert not recorded.exists()
+    with pytest.raises(DatasetError, match="no committed manifest"):
+        FolderDataset("mine", root).verify()
 
 
 # -- registry and plugin hook -------------------------------------------------------------------------
@@ -276,7 +313,7 @@ def test_registry_round_trip(tmp_path, home):
     raises("already registered", add_folder_dataset, "mine", root)
     add_folder_dataset("mine", make_cyclegan(tmp_path / "cg"), replace=True)
     assert registered_folder_datasets()["mine"]["layout"] == "cyclegan"
-    assert [p.name for p in home.iterdir()] == ["datasets.json"]  # no temp file left behind
+    assert sorted(p.name for p in home.iterdir()) == ["datasets.json", "manifests"]  # no temp file left behind
     remove_folder_dataset("mine")
     assert registered_folder_datasets() == {}
     raises("mine", remove_folder_dataset, "mine")

