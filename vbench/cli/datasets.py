@@ -147,7 +147,7 @@ def datasets_add(
         raise ConfigError(f"{name!r} is provided by {plugins.datasets.entry(name).provider} and cannot be replaced; "
                           f"choose another name")
     ds = add_folder_dataset(name, path, pairing=pairing, scale=scale, layout=layout, replace=replace)
-    counts = ", ".join(f"{s} {len(ds.samples(s))}" for s in SPLITS)
+    counts = ", ".join(f"{split} {n}" for split, n in ds.counts().items())  # file names only: BCI is GBs
     out.print(f"registered dataset [bold]{name}[/] ({ds.layout}, {ds.pairing}, scale {ds.scale}, "
               f"{ds.in_channels} input channel(s)): {counts} tiles; manifest {ds.manifest_hash[:12]}")
 
