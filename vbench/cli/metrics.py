@@ -416,7 +416,7 @@ def assets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Asset o
             todo.append(assets.KNOWN[n])
             continue
         for_metric = assets.assets_for_metric(n)
-        pyiqa_names = set(zoo.pyiqa_configs()) | set(zoo.RENAMED.values())
+        pyiqa_names = {zoo.RENAMED.get(k, k) for k in zoo.pyiqa_configs()}
         if not for_metric and n not in pyiqa_names:
             raise UnknownNameError("asset or metric", n, list(assets.KNOWN) + sorted(pyiqa_names))
         todo += for_metric

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import torch
 
-# ITU-R BT.601 luma weights (the Y of YIQ / MATLAB rgb2ntsc, and of pyiqa's default Y channel).
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# Luma as MATLAB's rgb2gray computes it: the first row of the inverse of the NTSC (YIQ) matrix, i.e.
+# BT.601's 0.299 / 0.587 / 0.114 to the precision MATLAB derives them. The official SSIM and NIQE
+# values were computed on rgb2gray images (pyiqa uses 0.299 / 0.587 / 0.114 exactly, which moves a
+# few pixels by one grey level after rounding).
+LUMA_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 
 # sRGB (IEC 61966-2-1) linear RGB -> CIE XYZ, D65 white, and the D65 / 2-degree reference white.
 SRGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
@@ -21,8 +24,8 @@ def matlab_round(x: torch.Tensor) -> torch.Tensor:
 
 
 def luma8(rgb: torch.Tensor) -> torch.Tensor:
-    """N x 3 x H x W RGB in [0, 1] -> N x H x W BT.601 luma scaled to 0..255 and rounded to
-    integers (8-bit), float64."""
+    """N x 3 x H x W RGB in [0, 1] -> N x H x W luma as MATLAB ``rgb2gray`` gives it for 8-bit
+    images: scaled to 0..255 and rounded half away from zero; float64."""
     rgb = rgb.to(torch.float64)
     r, g, b = LUMA_WEIGHTS
     y = (rgb[:, 0] * r + rgb[:, 1] * g + rgb[:, 2] * b) * 255.0

@@ -11,8 +11,7 @@ from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric
 
 PAIRED = frozenset({"paired", "misaligned"})
 ALL_PAIRINGS = frozenset({"paired", "misaligned", "unpaired"})
-BT601 = "BT.601 luma (0.299 R + 0.587 G + 0.114 B)"
-MATLAB_GRAY = "MATLAB rgb2gray luma (0.2989 R + 0.5870 G + 0.1140 B)"
+LUMA = "luma as MATLAB rgb2gray (0.2989 R + 0.5870 G + 0.1140 B)"
 SSIM_WINDOW = "11x11 Gaussian sigma 1.5, 'valid' filtering, K1 0.01, K2 0.03, L 255, mean of the SSIM map"
 
 
@@ -34,7 +33,7 @@ class PSNRLuma(ImageMetric):
     name = "psnr-y"
     kind = FULL_REFERENCE
     higher_is_better = True
-    pipeline = f"{BT601} scaled to 255 and rounded to 8 bit, float64, peak 255, MSE + 1e-8 x 255^2, no border crop"
+    pipeline = f"{LUMA} scaled to 255 and rounded to 8 bit, float64, peak 255, MSE + 1e-8 x 255^2, no border crop"
 
     def score(self, pred, ref):
         from .psnr import psnr_luma
@@ -48,7 +47,7 @@ class SSIM(ImageMetric):
     higher_is_better = True
     default_for = PAIRED
     min_size = 11
-    pipeline = (f"{BT601} scaled to 255 and rounded to 8 bit, float64; {SSIM_WINDOW}; no downsampling, no "
+    pipeline = (f"{LUMA} scaled to 255 and rounded to 8 bit, float64; {SSIM_WINDOW}; no downsampling, no "
                 f"clamping (Wang et al. 2004, MATLAB ssim_index.m)")
 
     def score(self, pred, ref):
@@ -71,7 +70,7 @@ class SSIMRGB(ImageMetric):
         return ssim_rgb(pred, ref)
 
 
-NIQE_PIPELINE = (f"{MATLAB_GRAY} rounded to 8 bit, float64; whole 96 px blocks at 2 scales (MATLAB imresize 0.5, "
+NIQE_PIPELINE = (f"{LUMA} rounded to 8 bit, float64; whole 96 px blocks at 2 scales (MATLAB imresize 0.5, "
                  f"bicubic antialiased); MSCN with 7x7 Gaussian sigma 7/6, replicated borders; 36 AGGD features "
                  f"per block; distance of the tile's feature Gaussian to the model (pinv)")
 
@@ -114,14 +113,10 @@ class NIQE(ImageMetric):
 
 
 def matlab_gray8(rgb):
-    """MATLAB rgb2gray of 8-bit images: the luma weights MATLAB derives from the NTSC matrix,
-    rounded half away from zero; float64 N x H x W in 0..255."""
-    import torch
+    """MATLAB rgb2gray of 8-bit images (float64 N x H x W in 0..255); see ``color.luma8``."""
+    from .color import luma8
 
-    from .color import matlab_round
-
-    w = torch.tensor(MATLAB_GRAY_WEIGHTS, dtype=torch.float64, device=rgb.device)
-    return matlab_round(torch.einsum("c,nchw->nhw", w, rgb.to(torch.float64)) * 255.0)
+    return luma8(rgb)
 
 
 MATLAB_GRAY_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)

@@ -210,6 +210,15 @@ def fetch_metric(name: str, log=lambda m: None) -> list[str]:
 
     du.DEFAULT_CACHE_DIR = str(assets.location_dir("pyiqa"))
     log(f"creating pyiqa metric {cfg_name} (pyiqa downloads its files into {du.DEFAULT_CACHE_DIR})")
-    with contextlib.redirect_stdout(sys.stderr):
-        pyiqa.create_metric(cfg_name, device=torch.device("cpu"))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            pyiqa.create_metric(cfg_name, device=torch.device("cpu"))
+    except Exception as exc:
+        if assets._looks_like_network(exc):
+            from ..errors import VbenchError
+
+            raise VbenchError(
+                f"pyiqa could not download the files of {name!r} ({type(exc).__name__}: {str(exc)[:200]}). Run this "
+                f"where the internet is reachable, then copy {du.DEFAULT_CACHE_DIR} to this machine") from None
+        raise
     return [cfg_name]
