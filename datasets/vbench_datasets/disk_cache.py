@@ -1,8 +1,8 @@
 """Built tiles kept on disk, so each run's process does not simulate the dataset again.
 
 ``$VBENCH_HOME/cache/datasets/NAME-KEY.npz`` (default ``~/.vbench``). KEY hashes the dataset's
-parameters, the code that builds tiles (this package's ``simulated``, ``tiling``, ``sources`` and
-``forward`` modules) and the versions of the numerical libraries, so any change builds afresh.
+parameters, the code that builds tiles (this package's ``simulated``, ``tiling``, ``sources``,
+``tissue`` and ``forward`` modules) and the versions of the numerical libraries, so any change builds afresh.
 Every tile read back is re-hashed against the hash stored with it; a damaged or edited cache file
 is ignored (with a warning) and rebuilt. ``vbench datasets verify`` never reads the cache.
 """
@@ -28,7 +28,7 @@ def _code_digest() -> str:
     if not _CODE:
         here = Path(__file__).parent
         digest = hashlib.sha256()
-        for path in sorted([here / "simulated.py", here / "tiling.py", here / "sources.py",
+        for path in sorted([here / "simulated.py", here / "tiling.py", here / "sources.py", here / "tissue.py",
                             *(here / "forward").glob("*.py")]):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
         for lib in LIBRARIES:

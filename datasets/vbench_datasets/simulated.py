@@ -2,7 +2,8 @@
 
 A subclass names its source, its colour deconvolution, an input forward model (``forward/``), the
 split regions and its pairing. Nothing is read or computed until ``load``/``manifest``: then the
-source is checked (sha256) and read, the whole image is simulated once, and tiles are cut from it.
+source is checked (sha256) and read, the work area (the tiles' bounding box) is simulated once,
+whole, and tiles are cut from it.
 Inputs are quantised to 16 bit and targets are the 8-bit stain, so the tiles (and their hashes in
 the manifest) are integers. Built tiles are kept per process, so many instances share one build.
 
@@ -70,7 +71,7 @@ class SimulatedDataset(vbench.Dataset):
     deconvolution: ClassVar[Deconvolution] = Deconvolution()
     model: ClassVar[object]  # the input forward model
     section: ClassVar[object | None] = None  # forward.section.AdjacentSection for misaligned targets
-    defaults: ClassVar[dict] = {"train_tile": 64, "val_tile": 256, "test_tile": 256}
+    defaults: ClassVar[dict] = {"train_tile": 64, "train_stride": 64, "val_tile": 128, "test_tile": 256}
     size_note: ClassVar[str] = ""
 
     def __init__(self, **tiles):
