@@ -12,7 +12,7 @@ from typing import Callable
 from ..errors import MetricNotApplicable
 from ..metric import FULL_REFERENCE
 from ..stats import summarize
-from .base import DISTRIBUTION
+from .base import DISTRIBUTION, full_reference_problem
 
 
 @dataclass
@@ -47,10 +47,13 @@ def score(metrics: list[tuple[str, object]], items: list[Item], dataset=None, ex
         on_metric(name)
         row = {"metric": name, "higher_is_better": bool(metric.higher_is_better), "pipeline": metric.pipeline}
         try:
-            if metric.kind == FULL_REFERENCE and any(it.reference is None for it in items):
-                raise MetricNotApplicable(
-                    f"{name} is full-reference and there are no reference images to compare with: pass a target "
-                    f"folder, or --dataset with a paired dataset")
+            if metric.kind == FULL_REFERENCE:
+                problem = full_reference_problem(name, dataset) if dataset is not None else None
+                if problem is None and any(it.reference is None for it in items):
+                    problem = (f"{name} is full-reference and there are no reference images to compare with: pass "
+                               f"a target folder, or --dataset with a paired dataset")
+                if problem:
+                    raise MetricNotApplicable(problem)
             if dataset is not None:
                 metric.setup(dataset)
             if metric.kind == DISTRIBUTION or not getattr(metric, "per_tile", True):

@@ -18,6 +18,8 @@ from ..errors import SchemaError, StoreError
 from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
 
 DEFAULT_URL = "sqlite:///vbench.db"
+# Every row of one executemany must carry the same keys; "not computed" rows have no statistics.
+SUMMARY_DEFAULTS = {"reason": None, "pipeline": "", "n": 0, "mean": None, "std": None, "ci_low": None, "ci_high": None}
 DB_ENV = "VBENCH_DB"
 
 __all__ = ["Store", "Run", "Score", "Summary", "resolve_url", "SCHEMA_VERSION"]
@@ -138,7 +140,7 @@ class Store:
         with self._errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
             if summaries:
-                conn.execute(insert(Summary), [dict(s, run_id=run_id) for s in summaries])
+                conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=run_id) for s in summaries])
             conn.execute(update(Run).where(Run.id == run_id).values(**fields))
 
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:

@@ -1,0 +1,97 @@
+"""`vbench compare RUN_A RUN_B`: a paired test on the same test tiles, which run is better and
+whether the difference is significant; and the statistics behind it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vbench.cli import main
+from vbench.stats import paired_compare, summarize
+from vbench.store import Store
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def add_run(store: Store, stainer: str, values: dict, metric: str = "psnr", higher: bool = True,
+            manifest: str = "m1", status: str = "completed") -> int:
+    rid = store.create_run(stainer=stainer, run_key=stainer, vbench_version="0", dataset="ds", manifest_hash=manifest,
+                           seed=0)
+    summary = dict(metric=metric, status="computed", reason=None, higher_is_better=higher, pipeline="",
+                   **summarize(values.values()))
+    store.finish_run(rid, [(metric, t, v) for t, v in values.items()], [summary], status=status)
+    return rid
+
+
+@pytest.fixture
+def runs(db_url):
+    rng = np.random.default_rng(0)
+    base = {f"t{i}": float(v) for i, v in enumerate(rng.normal(25, 2, 40))}
+    better = {t: v + 0.6 + float(rng.normal(0, 0.3)) for t, v in base.items()}
+    same = {t: v + float(rng.normal(0, 0.3)) for t, v in base.items()}
+    store = Store(db_url)
+    return store, add_run(store, "a", better), add_run(store, "b", base), add_run(store, "c", same)
+
+
+def test_compare_says_which_is_better_and_whether_it_is_significant(capsys, runs, db_url):
+    store, a, b, c = runs
+    code, out, err = cli(capsys, "compare", a, b, "--db", db_url, "-f", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)["metrics"]
+    assert row["metric"] == "psnr" and row["n"] == 40 and row["better"] == "a" and row["significant"]
+    assert row["ci_low"] > 0 and row["p"] < 0.01
+
+    code, out, _ = cli(capsys, "compare", b, a, "--db", db_url, "--test", "wilcoxon", "-f", "json")
+    (row,) = json.loads(out)["metrics"]
+    assert row["better"] == "b" and row["significant"] and row["test"] == "wilcoxon"
+
+    code, out, _ = cli(capsys, "compare", b, c, "--db", db_url, "-f", "json")
+    (row,) = json.loads(out)["metrics"]
+    assert not row["significant"] and row["ci_low"] < 0 < row["ci_high"]
+
+    code, out, _ = cli(capsys, "compare", a, b, "--db", db_url)
+    assert code == 0 and "A better (higher is better), significant" in " ".join(out.split())
+
+
+def test_lower_is_better_metrics(capsys, db_url):
+    store = Store(db_url)
+    lo = add_run(store, "lo", {f"t{i}": 1.0 + 0.01 * i for i in range(30)}, metric="ciede2000", higher=False)
+    hi = add_run(store, "hi", {f"t{i}": 2.0 + 0.01 * i for i in range(30)}, metric="ciede2000", higher=False)
+    code, out, _ = cli(capsys, "compare", lo, hi, "--db", db_url, "-f", "json")
+    (row,) = json.loads(out)["metrics"]
+    assert row["better"] == "a" and row["significant"] and row["diff"] == pytest.approx(-1.0)
+
+
+def test_compare_refuses_what_is_not_comparable(capsys, runs, db_url):
+    store, a, b, c = runs
+    other = add_run(store, "elsewhere", {"t0": 1.0}, manifest="m2")
+    failed = add_run(store, "broken", {"t0": 1.0}, status="failed")
+    for args, message in [
+        ((a, other), "a paired test needs the same test tiles"),
+        ((a, 99), "no run 99"),
+        ((a, failed), "not completed"),
+        ((a, b, "-m", "ssim"), "metric 'ssim' was not computed in run"),
+        ((a, b, "--test", "t-test"), "unknown test 't-test'"),
+    ]:
+        code, _, err = cli(capsys, "compare", *args, "--db", db_url)
+        assert code != 0 and message in " ".join(err.split()), (args, err)
+
+
+def test_paired_statistics():
+    a = {"x": 1.0, "y": 2.0, "z": None, "w": 3.0}
+    b = {"x": 1.0, "y": 2.0, "w": 3.0, "only-b": 9.0}
+    res = paired_compare(a, b)
+    assert res["n"] == 3 and res["diff"] == 0.0 and res["better"] is None and not res["significant"]
+    assert paired_compare({}, b)["n"] == 0
+    one = paired_compare({"x": 2.0}, {"x": 1.0})
+    assert one["n"] == 1 and one["p"] is None and not one["significant"] and one["better"] == "a"
+    s = summarize([1.0, 2.0, 3.0, float("nan"), None])
+    assert s["n"] == 3 and s["ci_low"] <= 2.0 <= s["ci_high"]
+    with pytest.raises(ValueError):
+        paired_compare(a, b, test="magic")
