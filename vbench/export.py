@@ -5,7 +5,7 @@ Layout of the output folder::
     DIR/inputs/ID.png     1-channel inputs: 16-bit greyscale PNG (value / 65535)
     DIR/inputs/ID.tif     other channel counts: 16-bit TIFF, channels first (C x H x W)
     DIR/targets/ID.png    with targets=True: the target, 8-bit RGB PNG
-    DIR/truth/ID.png      with targets=True, where known: the aligned truth, 8-bit RGB PNG
+    DIR/truth/ID.png      with targets=True, where known and not the target: the aligned truth
     DIR/index.csv         id, input, channels, height, width, output_height, output_width, target, truth
     DIR/README.txt        what a prediction must look like
 
@@ -88,7 +88,7 @@ def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> P
         if targets:
             Image.fromarray(_uint8_rgb(s.target)).save(out / "targets" / f"{s.id}.png")
             row["target"] = f"targets/{s.id}.png"
-            if s.truth is not None:
+            if s.truth is not None and s.truth is not s.target:  # paired: the target is the truth
                 Image.fromarray(_uint8_rgb(s.truth)).save(out / "truth" / f"{s.id}.png")
                 row["truth"] = f"truth/{s.id}.png"
         rows.append(row)
