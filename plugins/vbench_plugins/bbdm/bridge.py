@@ -31,12 +31,10 @@ class Bridge:
 
     # --- forward process ----------------------------------------------------------------------
     def marginal(self, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, noise: torch.Tensor):
-        """(x_t, objective): a draw of x_t per batch item and the regression target of the
-        network, m_t (y - x0) + sqrt(d_t) eps = x_t - x0 (the reference code's 'grad' objective)."""
+        """A draw of x_t per batch item (t: one int time per item)."""
         m = self.m.to(x0.device)[t].view(-1, 1, 1, 1).to(x0.dtype)
         sd = self.var.to(x0.device)[t].sqrt().view(-1, 1, 1, 1).to(x0.dtype)
-        objective = m * (y - x0) + sd * noise
-        return x0 + objective, objective
+        return (1 - m) * x0 + m * y + sd * noise
 
     # --- reverse process ----------------------------------------------------------------------
     def step_coefs(self, t: int, s: int) -> tuple[float, float, float, float]:
@@ -72,13 +70,27 @@ class Bridge:
         return plan
 
 
+# What the network regresses (the reference code's options): 'grad' is the paper's
+# m_t (y - x0) + sqrt(d_t) eps = x_t - x0; 'ysubx' is y - x0, which leaves the noise out.
+OBJECTIVES = ("grad", "ysubx")
+
+
+def objective_target(objective: str, x_t, x0, y):
+    return x_t - x0 if objective == "grad" else y - x0
+
+
+def x0_from(objective: str, out, x_t, y, into=None):
+    """The x0 estimate from the network output (``into``: an optional buffer to write)."""
+    return torch.sub(x_t if objective == "grad" else y, out, out=into)
+
+
 @torch.inference_mode()
 def sample(eps_fn, y: torch.Tensor, bridge: Bridge, steps: int, exit_t: int = 0, jump: bool = False,
-           generator: torch.Generator | None = None, clip: float | None = 1.0) -> torch.Tensor:
+           generator: torch.Generator | None = None, clip: float | None = 1.0, objective: str = "grad") -> torch.Tensor:
     """Runs the reverse bridge from x_T = y down to an x0 estimate, batched over y's first axis.
 
     ``eps_fn(inp, t)`` gets ``inp = [x_t | y]`` (N x 2C x H x W, one buffer reused every step)
-    and an int time; it returns the objective estimate, so x0 = x_t - eps_fn(...). ``clip``
+    and an int time; it returns the objective estimate (x0 = x_t - out for 'grad'). ``clip``
     bounds each x0 estimate (the reference code's clip_denoised); None leaves it free.
     Returns the final x0 estimate; the number of network evaluations is ``len(bridge.plan(...))``.
     """
@@ -90,7 +102,7 @@ def sample(eps_fn, y: torch.Tensor, bridge: Bridge, steps: int, exit_t: int = 0,
     x0 = torch.empty_like(y)
     noise = torch.empty_like(y)
     for t, s, noisy in bridge.plan(steps, exit_t, jump):
-        torch.sub(x, eps_fn(inp, t), out=x0)
+        x0_from(objective, eps_fn(inp, t), x, y, into=x0)
         if clip is not None:
             x0.clamp_(-clip, clip)
         if s is None or s == 0:

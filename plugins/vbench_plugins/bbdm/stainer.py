@@ -74,7 +74,7 @@ class BBDM(vbench.Stainer):
 
     def __init__(self, **params):
         # Defaults first; the preset's and the variants' values override them.
-        self.timesteps, self.max_var = 1000, 1.0
+        self.timesteps, self.max_var, self.objective = 1000, 1.0, "grad"
         self.sampler, self.sample_steps, self.exit_t, self.n_avg = "skip", 200, 50, 1
         self.clip, self.use_ema = True, True
         self.batch_size, self.crop, self.lr, self.warmup, self.schedule = 8, 64, 1e-4, 0, "cosine"
@@ -126,6 +126,10 @@ class BBDM(vbench.Stainer):
 
     # --- sampling -----------------------------------------------------------------------------
     def _check_sampler(self) -> None:
+        from .bridge import OBJECTIVES
+
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"bbdm: unknown objective {self.objective!r}; use one of {', '.join(OBJECTIVES)}")
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"bbdm: unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
         if not 1 <= int(self.sample_steps) <= self.timesteps:
@@ -163,7 +167,7 @@ class BBDM(vbench.Stainer):
 
             exit_t = int(self.exit_t) if self.sampler in ("mean", "mean-skip") else 0
             x0 = sample(eps, y, self.bridge, int(self.sample_steps), exit_t, jump=self.sampler == "mean-skip",
-                        generator=generator, clip=1.0 if self.clip else None)
+                        generator=generator, clip=1.0 if self.clip else None, objective=self.objective)
             if k > 1:
                 x0 = x0.view(k, n, *x0.shape[1:]).mean(dim=0)
         self.last_nfe = self.nfe

@@ -58,6 +58,8 @@ def _scheduler(stainer, optimizer, steps: int):
 def train_bridge(stainer, samples, ctx) -> None:
     from timm.optim import create_optimizer_v2
 
+    from .bridge import objective_target
+
     net, ema, bridge = stainer.net, stainer.ema, stainer.bridge
     device = ctx.device
     g = torch.Generator().manual_seed(ctx.seed)
@@ -73,9 +75,9 @@ def train_bridge(stainer, samples, ctx) -> None:
         y = net.match(x)
         t = torch.randint(1, bridge.T + 1, (n,), generator=g).to(device)
         noise = torch.randn(x0.shape, generator=g).to(device)
-        x_t, objective = bridge.marginal(x0, y, t, noise)
+        x_t = bridge.marginal(x0, y, t, noise)
         pred = net.unet(torch.cat([x_t, y], dim=1), t)
-        loss = F.l1_loss(pred, objective)
+        loss = F.l1_loss(pred, objective_target(stainer.objective, x_t, x0, y))
         if stainer.match_weight:
             loss = loss + stainer.match_weight * F.l1_loss(y, x0)
         optimizer.zero_grad(set_to_none=True)

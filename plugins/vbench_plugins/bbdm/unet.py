@@ -31,22 +31,25 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 class DimensionMatch(nn.Module):
     """Maps the C_in x h x w input to a 3 x (h*scale) x (w*scale) image: the bridge's end y.
 
-    Shallow sub-pixel CNN: two 3x3 convolutions at input resolution, then a convolution to
-    3 * scale^2 channels rearranged by PixelShuffle (a learnt upsampling).
+    Shallow CNN: a per-pixel linear colour map of the bicubically upsampled input, plus a
+    sub-pixel branch (two 3x3 convolutions at input resolution, then a convolution to
+    3 * scale^2 channels rearranged by PixelShuffle) that learns the detail interpolation misses.
     """
 
     def __init__(self, in_channels: int, scale: int, width: int = 32):
         super().__init__()
         self.scale = int(scale)
-        self.body = nn.Sequential(
+        self.color = nn.Conv2d(in_channels, 3, 1)
+        self.detail = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1, padding_mode="reflect"), nn.SiLU(),
             nn.Conv2d(width, width, 3, padding=1, padding_mode="reflect"), nn.SiLU(),
-            nn.Conv2d(width, 3 * self.scale ** 2, 3, padding=1, padding_mode="reflect"),
+            _zero(nn.Conv2d(width, 3 * self.scale ** 2, 3, padding=1, padding_mode="reflect")),
             nn.PixelShuffle(self.scale),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        up = x if self.scale == 1 else F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return self.color(up) + self.detail(x)
 
 
 class ResBlock(nn.Module):
