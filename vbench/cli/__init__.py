@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import VbenchError
-from . import datasets, metrics, plugins, results  # noqa: F401  (they register their commands)
+from . import datasets, metrics, plugins, predict, results  # noqa: F401  (they register their commands)
 from .common import app, err
 
 __all__ = ["app", "main"]

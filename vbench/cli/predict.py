@@ -1,0 +1,35 @@
+"""`vbench predict`: stain whole images with a trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import DbOption, _plugins, app, err
+
+
+@app.command()
+def predict(
+    inputs: List[Path] = typer.Argument(..., help="Images to stain: PNG/TIFF/JPEG (8 or 16 bit) or .npy arrays in [0, 1]"),
+    run: int = typer.Option(..., "--run", help="Id of the run whose trained model stains (see `vbench runs`)"),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the stained PNGs (created if missing)"),
+    db: Optional[str] = DbOption,
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
+    tile: int = typer.Option(512, min=16, help="Tile side in input pixels"),
+    overlap: int = typer.Option(64, min=0, help="Overlap of neighbouring tiles in input pixels, blended with a raised-cosine ramp"),
+    batch_size: int = typer.Option(4, min=1, help="Tiles per predict call"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
+):
+    """Stain images of any size with a trained run: overlapping tiles, blended without seams."""
+    from ..predict import load_run, predict_files
+    from ..progress import Reporter
+    from ..provenance import default_device
+    from ..store import Store
+
+    loaded = load_run(Store(db), run, _plugins(), device=device or default_device())
+    written = predict_files(loaded, inputs, out_dir, tile=tile, overlap=overlap, batch_size=batch_size,
+                            reporter=Reporter(not quiet))
+    for path in written:
+        err.print(f"wrote {path}")

@@ -1,0 +1,220 @@
+"""Applies a trained run to whole images of any size.
+
+The image is cut into overlapping tiles, each tile is stained by the run's stainer, and the
+tiles are blended with a raised-cosine (Hann) ramp over every overlap: a tile's pixels near an
+edge it shares with a neighbour fade out while the neighbour's fade in, and the two weights sum to
+one. Edge pixels of a tile (where convolution padding makes a network guess) therefore get almost
+no weight, and no seam shows. Image borders keep full weight.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import checkpoint
+from .context import RunContext
+from .errors import ConfigError
+from .progress import Reporter
+from .validate import check_output
+
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".npy"}
+
+
+@dataclass
+class LoadedRun:
+    run_id: int
+    stainer: object
+    name: str
+    dataset: str
+    scale: int
+    in_channels: int
+
+
+def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
+    """The run's stainer, constructed with the stored params and restored from its checkpoint."""
+    from .runner import artifacts_root_for
+
+    run = store.get_run(run_id)
+    if run is None:
+        raise ConfigError(f"no run {run_id} in {store.url}; `vbench runs` lists them")
+    folder = Path(run.artifacts) if run.artifacts else Path(artifacts_root_for(store)) / f"run-{run_id}"
+    if not (folder / checkpoint.WEIGHTS).is_file():
+        raise ConfigError(
+            f"run {run_id} ({run.stainer}, {run.status}) has no checkpoint: {folder / checkpoint.WEIGHTS} does not "
+            f"exist. Only runs whose training finished keep one, and only stainers with weights write it.")
+    config_path = folder / checkpoint.CONFIG
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    if config.get("stainer", run.stainer) != run.stainer:
+        raise ConfigError(
+            f"the checkpoint in {folder} was written by stainer {config['stainer']!r}, but run {run_id} is "
+            f"{run.stainer!r}; refusing to load it")
+    cls = plugins.stainers.get(run.stainer)
+    scale, in_channels = _data_shape(plugins, run.dataset, config)
+    params = json.loads(run.params or "{}")
+    stainer = cls(**params)
+    stainer.ctx = RunContext(scale=scale, device=device, seed=run.seed, in_channels=in_channels)
+    try:
+        checkpoint.load(stainer, folder, device=device)
+    except (RuntimeError, KeyError, ValueError, ConfigError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"the checkpoint of run {run_id} does not fit stainer {run.stainer!r} with the run's params "
+            f"({first}); was it written by another version of the stainer or another config?") from None
+    return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels)
+
+
+def _data_shape(plugins, dataset: str, config: dict) -> tuple[int, int]:
+    """(scale, input channels) of the run's dataset: from the registry, else from the config."""
+    from .errors import UnknownNameError
+
+    try:
+        ds = plugins.datasets.get(dataset)
+        return int(ds.scale), int(ds.in_channels)
+    except UnknownNameError:
+        if config.get("scale") is not None and config.get("in_channels") is not None:
+            return int(config["scale"]), int(config["in_channels"])
+        raise ConfigError(
+            f"dataset {dataset!r} of this run is not registered any more, and the checkpoint config does not "
+            f"record its scale and input channels; register the dataset again (`vbench datasets add`)") from None
+
+
+def read_image(path: Path):
+    """C x H x W float32 in [0, 1]. PNG/TIFF/JPEG (8 or 16 bit; grey is one channel) or a .npy
+    array (H x W, C x H x W or H x W x C; floats in [0, 1] or unsigned integers)."""
+    import numpy as np
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"input {path} does not exist")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigError(f"input {path}: unsupported file type; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    try:
+        if path.suffix.lower() == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif path.suffix.lower() in {".tif", ".tiff"}:
+            import tifffile
+
+            arr = tifffile.imread(path)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "YCbCr") else im)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"input {path} cannot be read as an image: {exc}") from None
+    if arr.ndim == 2:
+        arr = arr[None]
+    elif arr.ndim == 3:
+        if arr.shape[-1] <= 8 and arr.shape[0] > 8:  # H x W x C (the usual file layout)
+            arr = arr.transpose(2, 0, 1)
+    else:
+        raise ConfigError(f"input {path}: expected a 2-D image or a 3-D channel stack, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float64) / float(np.iinfo(arr.dtype).max)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise ConfigError(f"input {path}: floating-point values must lie in [0, 1] (and be finite)")
+    elif arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    else:
+        raise ConfigError(f"input {path}: unsupported pixel type {arr.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def write_png(tensor, path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rgb = (tensor.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(rgb).save(path)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins along one axis: every ``tile - overlap`` pixels, the last flush with the end."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, tile - overlap))
+    return starts + [length - tile]
+
+
+def ramp(n: int, width: int, left: bool, right: bool):
+    """Per-pixel weight along one axis of a tile: a raised cosine over ``width`` pixels at each
+    side that has a neighbour, 1 elsewhere. A falling and a rising ramp sum to exactly 1."""
+    import torch
+
+    w = torch.ones(n, dtype=torch.float64)
+    width = min(width, n // 2)
+    if width > 0:
+        rise = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(width, dtype=torch.float64) + 0.5) / width)
+        if left:
+            w[:width] = rise
+        if right:
+            w[n - width:] = rise.flip(0)
+    return w
+
+
+def stain_image(loaded: LoadedRun, image, *, tile: int = 512, overlap: int = 64, batch_size: int = 4,
+                reporter: Reporter | None = None, label: str = "stain"):
+    """Stains a C x H x W image of any size; returns 3 x H*scale x W*scale in [0, 1] (on the CPU)."""
+    import torch
+
+    if overlap < 0 or tile < 1 or 2 * overlap >= tile:
+        raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
+    c, h, w = image.shape
+    if c != loaded.in_channels:
+        raise ConfigError(
+            f"{label}: the image has {c} channel(s), but run {loaded.run_id} ({loaded.name}, trained on "
+            f"{loaded.dataset}) takes {loaded.in_channels}-channel input")
+    s = loaded.scale
+    device = loaded.stainer.ctx.device
+    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    out = torch.zeros(3, h * s, w * s, dtype=torch.float32)
+    weight = torch.zeros(h * s, w * s, dtype=torch.float32)
+    boxes = [(y, x) for y in ys for x in xs]
+    reporter = reporter or Reporter(False)
+    with reporter.task(label, total=len(boxes)) as advance, torch.inference_mode():
+        for i in range(0, len(boxes), batch_size):
+            chunk = boxes[i:i + batch_size]
+            x_in = torch.stack([image[:, y:y + th, x:x + tw] for y, x in chunk]).to(device)
+            pred = loaded.stainer.predict(x_in)
+            pred = check_output(pred, (len(chunk), 3, th * s, tw * s), [f"{label}@y{y}x{x}" for y, x in chunk],
+                                loaded.name)
+            for (y, x), p in zip(chunk, pred):
+                wy = ramp(th * s, overlap * s, y > 0, y + th < h)
+                wx = ramp(tw * s, overlap * s, x > 0, x + tw < w)
+                wt = (wy[:, None] * wx[None, :]).float()
+                out[:, y * s:(y + th) * s, x * s:(x + tw) * s] += p * wt
+                weight[y * s:(y + th) * s, x * s:(x + tw) * s] += wt
+            advance(min(i + batch_size, len(boxes)))
+    return out / weight
+
+
+def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile: int = 512, overlap: int = 64,
+                  batch_size: int = 4, reporter: Reporter | None = None) -> list[Path]:
+    """Stains every input file and writes ``OUT_DIR/<input stem>.png``; returns the written paths."""
+    inputs = [Path(p) for p in inputs]
+    stems = [p.stem for p in inputs]
+    clash = sorted({s for s in stems if stems.count(s) > 1})
+    if clash:
+        raise ConfigError(f"inputs share a file name stem ({', '.join(clash)}); outputs would overwrite each other")
+    images = [read_image(p) for p in inputs]  # every input checked before any work is done
+    for p, img in zip(inputs, images):
+        if img.shape[0] != loaded.in_channels:
+            raise ConfigError(
+                f"input {p}: {img.shape[0]} channel(s), but run {loaded.run_id} ({loaded.name}, trained on "
+                f"{loaded.dataset}) takes {loaded.in_channels}-channel input")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p, img in zip(inputs, images):
+        stained = stain_image(loaded, img, tile=tile, overlap=overlap, batch_size=batch_size, reporter=reporter,
+                              label=f"stain {p.name}")
+        target = out_dir / f"{p.stem}.png"
+        write_png(stained, target)
+        written.append(target)
+    return written
