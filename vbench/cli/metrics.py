@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError
+from ..errors import ConfigError, VbenchError
 from .common import DbOption, _plugins, app, assets_app, err, metrics_app, out
 
 FORMATS = ("table", "csv", "json")
@@ -34,7 +34,7 @@ def _names(values: Optional[List[str]]) -> list[str]:
 def metrics_list(
     kind: Optional[str] = typer.Option(None, help="Only this kind: full-reference | no-reference | distribution"),
     pairing: Optional[str] = typer.Option(None, help="Only the default set of this pairing (paired, misaligned, unpaired)"),
-    provider: Optional[str] = typer.Option(None, help="Only metrics whose provider contains this text (e.g. vbench, pyiqa)"),
+    provider: Optional[str] = typer.Option(None, help="Only metrics of plugins whose name contains this text (e.g. vbench-metrics, pyiqa)"),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
 ):
     """Metrics: kind, direction, the pairings they are default for, their real pipeline, and
@@ -47,7 +47,8 @@ def metrics_list(
     for e in p.metrics.entries():
         m = p.metrics.get(e.name)
         defaults = sorted(getattr(m, "default_for", ()))
-        if kind and m.kind != kind or pairing and pairing not in defaults or provider and provider not in e.provider:
+        if kind and m.kind != kind or pairing and pairing not in defaults or \
+                provider and provider not in e.provider.split(" ")[0]:
             continue
         rows.append({"name": e.name, "kind": m.kind, "better": "higher" if m.higher_is_better else "lower",
                      "default_for": defaults, "pipeline": m.pipeline, "assets": assets_state(m),
@@ -425,12 +426,22 @@ def assets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Asset o
     if not todo and not pyiqa_metrics:
         out.print("every known asset is installed")
         return
+    failures = []
+    log = lambda m: err.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
     for a in dict.fromkeys(todo):
-        path = assets.fetch(a, log=lambda m: err.print(f"[dim]{m}[/]", highlight=False))
+        try:
+            path = assets.fetch(a, log=log)
+        except VbenchError as exc:  # go on with the others; report all at the end
+            failures.append(str(exc))
+            continue
         out.print(f"installed {a.name}: {path}", highlight=False)
     for n in pyiqa_metrics:
-        zoo.fetch_metric(n, log=lambda m: err.print(f"[dim]{m}[/]", highlight=False))
+        if failures:
+            break  # pyiqa would stumble over the same missing files
+        zoo.fetch_metric(n, log=log)
         out.print(f"pyiqa metric {n} has its files", highlight=False)
+    if failures:
+        raise VbenchError("\n".join(failures))
 
 
 @assets_app.command("import")

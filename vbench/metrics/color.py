@@ -25,11 +25,11 @@ def matlab_round(x: torch.Tensor) -> torch.Tensor:
 
 def luma8(rgb: torch.Tensor) -> torch.Tensor:
     """N x 3 x H x W RGB in [0, 1] -> N x H x W luma as MATLAB ``rgb2gray`` gives it for 8-bit
-    images: scaled to 0..255 and rounded half away from zero; float64."""
-    rgb = rgb.to(torch.float64)
-    r, g, b = LUMA_WEIGHTS
-    y = (rgb[:, 0] * r + rgb[:, 1] * g + rgb[:, 2] * b) * 255.0
-    return matlab_round(y)
+    images: scaled to 0..255 and rounded half away from zero (floor(y + 0.5): y >= 0); float64."""
+    r, g, b = (w * 255.0 for w in LUMA_WEIGHTS)
+    y = rgb[:, 0].to(torch.float64) * r
+    y.add_(rgb[:, 1].to(torch.float64), alpha=g).add_(rgb[:, 2].to(torch.float64), alpha=b)
+    return y.add_(0.5).floor_()
 
 
 def rgb8(rgb: torch.Tensor) -> torch.Tensor:

@@ -64,13 +64,16 @@ def aggd_fit(v: torch.Tensor):
     without negative (or positive) values gets NaN scales and, since MATLAB's ``min`` returns the
     first index when every difference is NaN, the smallest shape of the grid (0.2).
     """
-    neg, pos = v < 0, v > 0
+    neg = v < 0
     sq = v * v
-    n_neg, n_pos = neg.sum(dim=1), pos.sum(dim=1)
-    left = torch.sqrt((sq * neg).sum(dim=1) / n_neg)  # 0/0 -> NaN, as mean([]) in MATLAB
-    right = torch.sqrt((sq * pos).sum(dim=1) / n_pos)
+    m = v.shape[1]
+    n_neg, n_pos = neg.sum(dim=1), (v > 0).sum(dim=1)
+    sq_all = sq.sum(dim=1)
+    sq_neg = torch.where(neg, sq, 0.0).sum(dim=1)
+    left = torch.sqrt(sq_neg / n_neg)  # 0/0 -> NaN, as mean([]) in MATLAB
+    right = torch.sqrt((sq_all - sq_neg) / n_pos)  # zeros add nothing to either side
     gamma_hat = left / right
-    r_hat = v.abs().mean(dim=1) ** 2 / sq.mean(dim=1)
+    r_hat = (v.abs().sum(dim=1) / m) ** 2 / (sq_all / m)
     r_norm = r_hat * (gamma_hat ** 3 + 1) * (gamma_hat + 1) / (gamma_hat ** 2 + 1) ** 2
     shapes, ratio = _gamma_table()
     shapes, ratio = shapes.to(v.device), ratio.to(v.device)
@@ -199,7 +202,10 @@ def score(feats: torch.Tensor, model: NiqeModel) -> torch.Tensor:
     diff = (mu_p - mu_d).unsqueeze(-1)  # N x 36 x 1
     bad = torch.isnan(diff).any(dim=(1, 2)) | torch.isnan(cov_d).any(dim=(1, 2))
     pooled = torch.where(bad[:, None, None], 0.0, (cov_p + cov_d) / 2.0)
-    inv = torch.linalg.pinv(pooled)
+    # MATLAB pinv: singular values below max(size) * eps * the largest one are dropped. numpy's
+    # batched SVD is much faster than torch's for many small matrices on the CPU.
+    inv = torch.from_numpy(np.linalg.pinv(pooled.cpu().numpy(), rcond=N_FEATURES * np.finfo(np.float64).eps))
+    inv = inv.to(feats.device)
     q = (diff.transpose(1, 2) @ inv @ torch.nan_to_num(diff)).reshape(-1)
     q = torch.sqrt(q.clamp(min=0.0))
     return torch.where(bad, torch.nan, q)

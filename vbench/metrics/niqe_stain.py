@@ -21,6 +21,7 @@ datasets (each dataset has its own model).
 from __future__ import annotations
 
 import logging
+import numbers
 from pathlib import Path
 
 from ..errors import MetricNotApplicable
@@ -76,9 +77,16 @@ def regions(samples):
         if s.target is None:
             continue
         meta = s.meta or {}
-        y, x = meta.get("y"), meta.get("x")
-        if isinstance(y, int) and isinstance(x, int):
-            placed.setdefault(str(meta.get("source", "")), []).append((y, x, s.target))
+        # unpaired datasets draw the target elsewhere (target_y/x); positions are in the units of
+        # meta["size"] (the input tile's side), so a super-resolved target scales them up
+        y, x = meta.get("target_y", meta.get("y")), meta.get("target_x", meta.get("x"))
+        if isinstance(y, numbers.Integral) and isinstance(x, numbers.Integral):
+            side = meta.get("size") or (s.input.shape[-1] if s.input is not None else s.target.shape[-1])
+            f = s.target.shape[-1] / side
+            if f != int(f):
+                lone.append(s.target)
+                continue
+            placed.setdefault(str(meta.get("source", "")), []).append((int(y * f), int(x * f), s.target))
         else:
             lone.append(s.target)
     out = []

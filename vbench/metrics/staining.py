@@ -70,9 +70,10 @@ class StainAgreement(ImageMetric):
         return torch.nanmean(corr, dim=1)  # a stain absent from both tiles has no correlation
 
 
-def _stain_metric(name, stain, statistic, default_for=frozenset()):
-    from .stain import STAIN_NAMES
+STAIN_NAMES = {"h": "haematoxylin", "e": "eosin", "dab": "DAB"}  # as in stain.py, which imports torch
 
+
+def _stain_metric(name, stain, statistic, default_for=frozenset()):
     what = f"{STAIN_NAMES[stain]} amount" if stain else "amount of each stain of the dataset's task (H&E: H, E; IHC: H, DAB)"
     if statistic == "corr":
         stat, better = "Pearson correlation over the tile's pixels (undefined when a map is constant)", True
@@ -99,7 +100,8 @@ class NIQEStain(ImageMetric):
     default_for = ALL_PAIRINGS
     min_size = 192
     pipeline = (NIQE_PIPELINE + "; model fitted on this dataset's train-split targets (96 px blocks every 32 px "
-                "of tiles or stitched regions, sharpest 75% per image), cached per manifest hash; tiles >= 192 px")
+                "of tiles or stitched regions, those sharper than 0.75 x each image's sharpest), cached per manifest "
+                "hash; tiles >= 192 px")
 
     def __init__(self):
         self._model = None
