@@ -59,11 +59,23 @@ class Unpaired(Stainy):
         return samples
 
 
+class Scattered(Stainy):
+    """Train tiles of 64 px that never touch (as unpaired targets are drawn): no 96 px block."""
+    name = "scattered"
+
+    def load(self, split):
+        if split != "train":
+            return super().load(split)
+        return [vbench.Sample(id=f"train-{y}-{x}", input=_RGB[:1, y:y + 64, x:x + 64], target=_RGB[:, y:y + 64, x:x + 64],
+                              meta={"source": "ihc", "y": y, "x": x}) for y in range(0, 448, 96) for x in range(0, 512, 96)]
+
+
 @vbench.hookimpl
 def vbench_register_datasets(register):
     register(Stainy)
     register(Masson)
     register(Unpaired)
+    register(Scattered)
 '''
 
 
@@ -92,6 +104,14 @@ def test_niqe_stain_is_fitted_on_train_targets_and_cached_per_manifest(plugins, 
     fresh = type(metric)()
     fresh.setup(ds)  # read back from the cache file
     assert torch.allclose(fresh.compute(real, None), real_score)
+
+
+def test_niqe_stain_fits_smaller_blocks_on_scattered_small_tiles(plugins):
+    metric = plugins.metrics.get("niqe-stain")
+    metric.setup(plugins.datasets.get("scattered"))
+    assert metric._model.block == 64 and metric._model.n_patches >= 10
+    real = torch.stack([s.target for s in plugins.datasets.get("scattered").samples("test")])
+    assert torch.isfinite(metric.compute(real, None)).all()
 
 
 def test_niqe_metrics_refuse_small_tiles_and_niqe_stain_needs_a_dataset(plugins):

@@ -42,6 +42,7 @@ class NiqeModel:
     cov: np.ndarray  # (36, 36)
     n_patches: int | None = None
     source: str = ""
+    block: int = BLOCK  # side of the blocks the model was fitted on (and images are scored with)
 
 
 @lru_cache(maxsize=1)
@@ -213,11 +214,12 @@ def score(feats: torch.Tensor, model: NiqeModel) -> torch.Tensor:
 
 def niqe(gray: torch.Tensor, model: NiqeModel) -> torch.Tensor:
     """NIQE of N x H x W grey images (0..255 float64)."""
-    feats, _ = features(gray)
+    feats, _ = features(gray, model.block)
     return score(feats, model)
 
 
-def fit(images, keeps=None, stride: int | None = None, threshold: float = SHARPNESS_THRESHOLD) -> NiqeModel:
+def fit(images, keeps=None, stride: int | None = None, threshold: float = SHARPNESS_THRESHOLD,
+        block: int = BLOCK) -> NiqeModel:
     """Fits a NIQE model on grey images (each H x W, 0..255 float64): per image, the blocks sharper
     than ``threshold`` x its sharpest block; then the mean and covariance of all of them.
 
@@ -226,16 +228,16 @@ def fit(images, keeps=None, stride: int | None = None, threshold: float = SHARPN
     pooled = []
     keeps = keeps if keeps is not None else [None] * len(images)
     for img, keep in zip(images, keeps):
+        if min(img.shape[-2:]) < block:
+            continue
         if stride is None:
-            if min(img.shape[-2:]) < BLOCK:
-                continue
-            f, s = features(img[None])
+            f, s = features(img[None], block)
             f, s = f[0], s[0]
         else:
-            f, s = strided_features(img, keep, stride=stride)
+            f, s = strided_features(img, keep, block=block, stride=stride)
         if len(s) == 0:
             continue
         pooled.append(f[s > threshold * s.max()])
     allf = torch.cat(pooled) if pooled else torch.zeros(0, N_FEATURES, dtype=torch.float64)
     mean, cov = nanmean_cov(allf[None])
-    return NiqeModel(mu=mean[0].numpy(), cov=cov[0].numpy(), n_patches=int(allf.shape[0]))
+    return NiqeModel(mu=mean[0].numpy(), cov=cov[0].numpy(), n_patches=int(allf.shape[0]), block=block)

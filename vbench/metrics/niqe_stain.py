@@ -12,7 +12,10 @@ the model on the targets of the dataset's *train* split (never the test split), 
   (``meta`` ``source``/``x``/``y``) are stitched back into regions, and blocks of 96 px are taken
   every 32 px (overlapping) where the region and a 10 px margin are covered; tiles without a
   position are used one by one when they are at least 96 px;
-* as in NIQE's training, each image keeps the blocks sharper than 0.75 x its sharpest block.
+* as in NIQE's training, each image keeps the blocks sharper than 0.75 x its sharpest block;
+* when the train targets are scattered tiles smaller than 96 px (unpaired data), the model is
+  fitted on the largest even block they hold (at least 48 px) and test tiles are scored with
+  blocks of that size.
 
 Scores of ``niqe`` and ``niqe-stain`` are not comparable with each other, nor ``niqe-stain`` across
 datasets (each dataset has its own model).
@@ -27,9 +30,10 @@ from pathlib import Path
 from ..errors import MetricNotApplicable
 
 log = logging.getLogger("vbench.metrics")
-VERSION = 1  # bump when the fitting changes, so cached models are refitted
+VERSION = 2  # bump when the fitting changes, so cached models are refitted
 STRIDE = 32
 MIN_PATCHES = 10
+MIN_BLOCK = 48
 _MEMORY: dict[str, object] = {}
 
 
@@ -51,13 +55,14 @@ def model_for(dataset):
     path = cache_path(dataset)
     if path.is_file():
         with np.load(path) as z:
-            model = NiqeModel(mu=z["mu"], cov=z["cov"], n_patches=int(z["n_patches"]), source=str(path))
+            model = NiqeModel(mu=z["mu"], cov=z["cov"], n_patches=int(z["n_patches"]), source=str(path),
+                              block=int(z["block"]))
     else:
         model = fit_dataset(dataset)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".partial.npz")
-            np.savez(tmp, mu=model.mu, cov=model.cov, n_patches=model.n_patches)
+            np.savez(tmp, mu=model.mu, cov=model.cov, n_patches=model.n_patches, block=model.block)
             tmp.replace(path)
         except OSError as exc:  # a read-only home only costs a refit next time
             log.warning("could not cache the niqe-stain model in %s: %s", path, exc)
@@ -101,11 +106,26 @@ def regions(samples):
             g = matlab_gray8(t[None].float())[0]
             canvas[y - y0:y - y0 + g.shape[0], x - x0:x - x0 + g.shape[1]] = g
             mask[y - y0:y - y0 + g.shape[0], x - x0:x - x0 + g.shape[1]] = True
-        out.append((canvas, mask))
+        out += _components(canvas, mask)
     for t in lone:
         g = matlab_gray8(t[None].float())[0]
-        out.append((g, torch.ones_like(g, dtype=torch.bool)))
+        out.append((g, None))
     return out
+
+
+def _components(canvas, mask):
+    """Connected covered parts of a stitched canvas, each cropped to its bounding box; a part
+    that fills its box is an ordinary image (mask None: NIQE's replicated borders apply)."""
+    import torch
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask.numpy())
+    parts = []
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        sub = labels[box] == k
+        g = canvas[box].clone()
+        parts.append((g, None if sub.all() else torch.from_numpy(sub)))
+    return parts
 
 
 def fit_dataset(dataset):
@@ -113,16 +133,22 @@ def fit_dataset(dataset):
 
     train = dataset.samples("train")
     parts = regions(train)
-    usable = [(g, m) for g, m in parts if min(g.shape) >= niqe.BLOCK]
-    if not usable:
-        raise MetricNotApplicable(
-            f"niqe-stain could not be fitted on dataset {dataset.name!r}: its train targets are smaller than "
-            f"NIQE's {niqe.BLOCK} px blocks and carry no tile positions (meta x/y) to stitch them into regions")
-    model = niqe.fit([g for g, _ in usable], [m for _, m in usable], stride=STRIDE)
+    if not parts:
+        raise MetricNotApplicable(f"niqe-stain could not be fitted on dataset {dataset.name!r}: it has no train targets")
+    model = niqe.fit([g for g, _ in parts], [m for _, m in parts], stride=STRIDE)
     if model.n_patches < MIN_PATCHES:
+        # Scattered small tiles (e.g. unpaired targets) hold no 96 px block: fit on the largest
+        # even block they do hold (at least MIN_BLOCK); scoring then uses the same block size.
+        side = max(min(g.shape) for g, _ in parts)
+        block = min(niqe.BLOCK, side - side % 2)
+        if block >= MIN_BLOCK and block < niqe.BLOCK:
+            model = niqe.fit([g for g, _ in parts], [m for _, m in parts], stride=STRIDE, block=block)
+    if model.n_patches < MIN_PATCHES:
+        sizes = sorted({tuple(g.shape) for g, _ in parts})[:3]
         raise MetricNotApplicable(
-            f"niqe-stain could not be fitted on dataset {dataset.name!r}: its train targets give only "
-            f"{model.n_patches} sharp 96 px blocks (at least {MIN_PATCHES} are needed)")
-    model.source = f"fitted on {dataset.name} train targets ({model.n_patches} blocks)"
+            f"niqe-stain could not be fitted on dataset {dataset.name!r}: its train targets (regions of "
+            f"{', '.join(f'{a} x {b}' for a, b in sizes)} px...) give only {model.n_patches} sharp blocks of "
+            f"{MIN_BLOCK}-{niqe.BLOCK} px (at least {MIN_PATCHES} are needed)")
+    model.source = f"fitted on {dataset.name} train targets ({model.n_patches} blocks of {model.block} px)"
     log.info("niqe-stain: %s", model.source)
     return model

@@ -100,8 +100,8 @@ class NIQEStain(ImageMetric):
     default_for = ALL_PAIRINGS
     min_size = 192
     pipeline = (NIQE_PIPELINE + "; model fitted on this dataset's train-split targets (96 px blocks every 32 px "
-                "of tiles or stitched regions, those sharper than 0.75 x each image's sharpest), cached per manifest "
-                "hash; tiles >= 192 px")
+                "of tiles or stitched regions, those sharper than 0.75 x each image's sharpest; smaller blocks, down "
+                "to 48 px, when the train tiles are scattered and smaller), cached per manifest hash; tiles >= 192 px")
 
     def __init__(self):
         self._model = None
