@@ -19,7 +19,7 @@ def linear_decay_scheduler(optimizer, steps: int, decay_from: float):
     Call ``step_update(num_updates=step)`` after each optimiser step."""
     from timm.scheduler import PolyLRScheduler
 
-    flat = int(round(steps * decay_from))
+    flat = round(steps * decay_from)
     lr = optimizer.param_groups[0]["lr"]
-    return PolyLRScheduler(optimizer, t_initial=max(steps - flat, 1), power=1.0, lr_min=0.0, warmup_t=flat,
+    return PolyLRScheduler(optimizer, t_initial=max(steps - flat, 2), power=1.0, lr_min=0.0, warmup_t=flat,
                            warmup_lr_init=lr, warmup_prefix=True, t_in_epochs=False)
