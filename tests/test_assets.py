@@ -88,6 +88,14 @@ def test_missing_asset_asked_for_explicitly_is_one_clear_error(capsys, tmp_path)
     assert "vbench assets fetch niqe-pristine" in msg and "vbench assets import FILE" in msg
 
 
+def test_distribution_metric_without_its_weights_is_the_clear_error(capsys, tmp_path):
+    write_pngs(tmp_path / "pred", size=64)
+    write_pngs(tmp_path / "target", size=64, seed=3)
+    code, out, err = cli(capsys, "score", str(tmp_path / "pred"), str(tmp_path / "target"), "-m", "fid")
+    msg = flat(err)
+    assert code != 0 and "pt_inception-2015-12-05-6726825d.pth" in msg and "vbench assets fetch fid-inception" in msg
+
+
 def test_import_checks_the_hash_and_installs_where_vbench_looks(capsys, tmp_path, monkeypatch):
     good = tmp_path / "dl" / "niqe_pris_params.npz"
     good.parent.mkdir()

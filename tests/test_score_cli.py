@@ -266,3 +266,42 @@ def test_full_reference_on_unpaired_data_is_meaningless(capsys, with_datasets, t
     assert code == 0, err
     names = {s["metric"] for s in json.loads(out)["summary"]}
     assert "psnr" not in names and "niqe-stain" in names  # the unpaired default set: no-reference, distribution
+
+
+GAP_METRIC = '''
+import torch
+import vbench
+from vbench.metrics.base import DistributionMetric
+
+class MeanGap(DistributionMetric):
+    """Distance between the mean colours of the two sets (a toy distribution metric)."""
+    name = "mean-gap"
+    higher_is_better = False
+    pipeline = "absolute difference of the sets' mean RGB"
+
+    def compute_set(self, preds, targets):
+        p = torch.cat([b.flatten(1).mean(1) for b in preds]).mean()
+        t = torch.cat([b.flatten(1).mean(1) for b in targets]).mean()
+        return float((p - t).abs())
+
+@vbench.hookimpl
+def vbench_register_metrics(register):
+    register(MeanGap)
+'''
+
+
+def test_distribution_metrics_score_the_two_sets(capsys, folders, monkeypatch, plugin_module):
+    import vbench.cli.metrics as cli_metrics
+    from vbench.plugins import load_plugins
+
+    name = plugin_module(GAP_METRIC)
+    monkeypatch.setattr(cli_metrics, "_plugins", lambda: load_plugins(extra=[name]))
+    pred, target = folders
+    code, out, err = cli(capsys, "score", pred, target, "-m", "psnr,mean-gap", "-f", "csv")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["image", "psnr", "mean-gap"] and rows[1][2] == ""
+    mean_row = next(r for r in rows if r[0] == "mean")
+    assert 0 <= float(mean_row[2]) < 0.05
+    code, out, err = cli(capsys, "score", pred, "-m", "mean-gap")
+    assert code != 0 and "compares predictions with real targets" in flat(err)

@@ -259,14 +259,16 @@ def _render_scores(result, fmt: str, notes: list[str], run_id: int | None) -> No
                                     indent=2) + "\n")
         return
     if fmt == "csv":
+        by_metric = {s["metric"]: s for s in result.summaries}
+        # set-level (distribution) metrics have no per-image values: only their summary rows
+        whole = [m for m, s in by_metric.items() if s["status"] == "computed" and m not in result.values]
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["image", *names])
+        w.writerow(["image", *names, *whole])
         for r in rows:
-            w.writerow([r["image"], *("" if r[m] is None else repr(r[m]) for m in names)])
-        by_metric = {s["metric"]: s for s in result.summaries}
+            w.writerow([r["image"], *("" if r[m] is None else repr(r[m]) for m in names), *("" for _ in whole)])
         for stat in ("n", "mean", "std", "ci_low", "ci_high"):
-            w.writerow([stat, *("" if by_metric[m].get(stat) is None else by_metric[m][stat] for m in names)])
+            w.writerow([stat, *("" if by_metric[m].get(stat) is None else by_metric[m][stat] for m in names + whole)])
         sys.stdout.write(buf.getvalue())
         return
     t = Table(title=f"per-image scores ({len(rows)} images)")
