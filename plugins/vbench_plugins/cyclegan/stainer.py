@@ -23,8 +23,8 @@ Deviations (all recorded in the presets, which are stored with every run):
 - Inputs of super-resolution datasets (scale > 1) are upsampled bicubically first.
 - ``quick`` preset (2-core CPU, minutes): width 16, 3 residual blocks on 64 px crops (the
   reference uses 6 blocks below 256 px), discriminator width 16, batch 4; the rest as above.
-- Tensors in channels-last memory format (2-3x faster convolutions on CPU, same numbers up to
-  rounding).
+- ``channels_last`` (memory format) is off: with instance normalisation it measured 10-20%
+  slower on CPU here (benchmarks/train_infer.py); on a GPU it may help.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import vbench
 
 PAPER = dict(steps=200_000, tile=256, batch=1, width=64, blocks=9, d_width=64, d_layers=3, norm="instance",
              lr=2e-4, beta1=0.5, decay_from=0.5, cycle_weight=10.0, identity_weight=0.5, pool_size=50,
-             augment=True, channels_last=True)
+             augment=True, channels_last=False)
 QUICK = dict(PAPER, steps=400, tile=64, batch=4, width=16, blocks=3, d_width=16, max_seconds=600)
 
 
