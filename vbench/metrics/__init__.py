@@ -4,7 +4,7 @@ Own implementations (written from the papers and the authors' MATLAB releases, c
 tests against published values and against pyiqa; batched over N x 3 x H x W tensors):
 
 =============  =====================================================================================
-psnr           RGB float64 in [0, 1] as predicted, MSE over all channels, peak 1 (``psnr.py``)
+psnr           RGB in [0, 1] as predicted, MSE over all channels (float64 sums), peak 1 (``psnr.py``)
 psnr-y         luma (MATLAB rgb2gray) rounded to 8 bit, peak 255
 ssim           Wang et al. 2004 / ``ssim_index.m``: luma (MATLAB rgb2gray) rounded to 8 bit, 11x11
                Gaussian sigma 1.5, valid filtering, no downsampling, no clamping (``ssim.py``);

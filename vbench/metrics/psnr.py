@@ -11,10 +11,10 @@ MSE_EPS = 1e-8
 
 
 def psnr(pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB of N x C x H x W images in [0, 1]: MSE over all channels and pixels in float64,
-    peak 1, no rounding and no border crop."""
-    diff = pred.to(torch.float64) - ref.to(torch.float64)
-    mse = diff.square().flatten(1).mean(dim=1)
+    """PSNR in dB of N x C x H x W images in [0, 1]: MSE over all channels and pixels (differences
+    in the inputs' precision, squares summed in float64), peak 1, no rounding, no border crop."""
+    diff = (pred - ref).flatten(1)
+    mse = torch.linalg.vector_norm(diff, dim=1, dtype=torch.float64) ** 2 / diff.shape[1]
     return 10.0 * torch.log10(1.0 / (mse + MSE_EPS))
 
 

@@ -20,8 +20,8 @@ class PSNR(ImageMetric):
     kind = FULL_REFERENCE
     higher_is_better = True
     default_for = PAIRED
-    pipeline = ("RGB float64 in [0,1] as predicted (no 8-bit rounding), MSE over all 3 channels and pixels, "
-                "peak 1, MSE + 1e-8 (identical tiles: 80 dB), no border crop")
+    pipeline = ("RGB in [0,1] as predicted (float32, no 8-bit rounding), MSE over all 3 channels and pixels "
+                "summed in float64, peak 1, MSE + 1e-8 (identical tiles: 80 dB), no border crop")
 
     def score(self, pred, ref):
         from .psnr import psnr
