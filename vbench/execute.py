@@ -85,12 +85,10 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
     if spec.repeats > 1:
         _variance(repeats, test, scores, summaries, spec.seed)
 
-    peak_mb = None
-    if isolated:  # ru_maxrss is the lifetime maximum of this process, which only ran this run
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
-    if spec.device.startswith("cuda"):
-        import torch
+    import torch
 
+    peak_mb = peak_rss_mb() if isolated else None  # in-process runs share the process's peak
+    if spec.device.startswith("cuda"):
         peak_mb = torch.cuda.max_memory_allocated() / 2**20  # device memory matters more there
     try:
         save_sample_grid(artifacts / "samples.png", test[:4], outputs, dataset.scale)
@@ -107,9 +105,23 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
         flops_per_tile=_flops_per_tile(spec, stainer, test),
         n_test_tiles=len(test),
         repeats=spec.repeats,
+        threads=torch.get_num_threads(),
     )
     store.finish_run(run_id, scores, summaries, **fields)
     return fields
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image. Linux folds the parent's RSS at fork into a
+    child's ru_maxrss, so a spawned worker reads VmHWM (the peak since exec) instead."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
 def _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts) -> dict:

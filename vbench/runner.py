@@ -118,7 +118,7 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
 
 
 def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progress: bool) -> None:
-    """Entry point of the per-run process (spawned: a clean interpreter, its own ru_maxrss)."""
+    """Entry point of the per-run process (spawned: a clean interpreter whose peak memory is its own)."""
     store = Store(db_url)
     try:
         plugins = load_plugins(extra=modules)
@@ -146,15 +146,13 @@ def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: b
             on_event(outcome)
             continue
         info = plugins.info_for("stainer", spec.stainer)
-        import torch
-
         run_id = store.create_run(
             stainer=spec.stainer, preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
             run_key=key, train_key=spec.train_key(manifest), repeats=spec.repeats,
             plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
             vbench_version=__version__, git_commit=commit, dataset=spec.dataset, manifest_hash=manifest,
             dataset_note=getattr(dataset, "simulated", "") or "", seed=spec.seed, suite=spec.suite,
-            device=spec.device, threads=torch.get_num_threads(), hardware=hardware(spec.device),
+            device=spec.device, hardware=hardware(spec.device),
             libraries=libs,
         )
         try:
