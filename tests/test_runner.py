@@ -301,3 +301,42 @@ def test_incompatible_pairs_are_an_error_when_named_and_skipped_in_suites(plugin
     with pytest.raises(ConfigError, match="nothing to run"):
         plan(plugins, ["only-scale-1"], ["tiny-x2", "tiny-unpaired"], [0], warn=warnings.append)
     assert len(warnings) == 2 and "skipping only-scale-1 on tiny-x2" in warnings[0]
+
+
+SET_METRICS = '''
+import torch
+import vbench
+
+class Naive(vbench.Metric):
+    """A third-party full-reference metric that does not check the pairing itself."""
+    name = "naive-fr"
+    kind = "full-reference"
+    def compute(self, pred, ref):
+        return (pred - ref).abs().mean(dim=(1, 2, 3))
+
+class SetMean(vbench.Metric):
+    """A distribution metric: one value for the whole test set."""
+    name = "set-mean"
+    kind = "distribution"
+    per_tile = False
+    higher_is_better = False
+    def compute_set(self, preds, targets):
+        return float(torch.cat(list(preds)).mean())
+
+@vbench.hookimpl
+def vbench_register_metrics(register):
+    register(Naive)
+    register(SetMean)
+'''
+
+
+def test_unpaired_targets_are_never_a_reference_and_set_metrics_store_one_value(plugin_module, db_url):
+    plugins = load_plugins(extra=[plugin_module(SCALED), plugin_module(SET_METRICS)])
+    store = Store(db_url)
+    specs = plan(plugins, ["baseline-mean"], ["tiny-unpaired"], [0], metrics=["naive-fr", "set-mean"])
+    (o,) = run_sweep(specs, store, plugins, isolate=False, progress=False)
+    assert o.status == "completed", o.message
+    summaries = {s.metric: s for s in store.summaries([o.run_id])}
+    assert summaries["naive-fr"].status == "not computed" and "unpaired" in summaries["naive-fr"].reason
+    assert summaries["set-mean"].status == "computed" and summaries["set-mean"].n == 1
+    assert store.scores(o.run_id, "set-mean") == {}

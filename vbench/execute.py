@@ -16,6 +16,7 @@ from . import checkpoint
 from .context import Budget, RunContext
 from .errors import MetricNotApplicable, VbenchError
 from .grid import save_sample_grid
+from .metrics.base import full_reference_problem
 from .plugins import Plugins
 from .progress import Reporter
 from .spec import RunSpec
@@ -199,11 +200,17 @@ def _score(spec, plugins, dataset, test, outputs, reporter):
             metric = plugins.metrics.get(name)
             row = {"metric": name, "higher_is_better": bool(metric.higher_is_better), "pipeline": metric.pipeline}
             try:
-                if metric.needs_reference and any(s.reference is None for s in test):
-                    raise MetricNotApplicable(
-                        f"{name} is full-reference and dataset {spec.dataset!r} ({dataset.pairing}) has no "
-                        f"aligned reference for its test tiles")
+                # Unpaired targets are unrelated tiles: never a reference, whatever the plugin says.
+                problem = full_reference_problem(name, dataset) if metric.needs_reference else None
+                if problem:
+                    raise MetricNotApplicable(problem)
                 metric.setup(dataset)
+                if not getattr(metric, "per_tile", True):  # distribution metrics (FID...): one value per set
+                    value = float(metric.compute_set((outputs[s.id][None] for s in test),
+                                                     (s.target[None] for s in test)))
+                    summaries.append(dict(row, status="computed", reason=None, n=len(test), mean=value))
+                    advance(k + 1)
+                    continue
                 values = score_metric(metric, test, outputs, spec.batch_size)
             except MetricNotApplicable as exc:  # e.g. a missing asset: recorded, never fatal
                 summaries.append(dict(row, status="not computed", n=0, reason=str(exc)))
