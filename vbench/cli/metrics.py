@@ -93,7 +93,6 @@ def score(
     """Score a folder of predictions made anywhere: per-image rows plus the summary (mean, std,
     bootstrap 95% CI). With --dataset, against the dataset's targets (or aligned truth); with
     --store --as NAME, stored as an external run that ranks on the leaderboard."""
-    from ..metrics import images
     from ..metrics.scoring import score as run_scoring
 
     _check_format(fmt)

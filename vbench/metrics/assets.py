@@ -274,7 +274,7 @@ def fetch(asset: Asset, log=lambda msg: None) -> Path:
             except Exception as exc:  # try the next source; report all if none works
                 errors.append(f"{source}: {exc}")
     raise VbenchError(f"could not fetch asset {asset.name!r} ({asset.filename}):\n  " + "\n  ".join(errors) +
-                      f"\nOn a machine without internet, copy the file there and run `vbench assets import FILE`.")
+                      "\nOn a machine without internet, copy the file there and run `vbench assets import FILE`.")
 
 
 def _get_url(url: str, tmp: Path, asset: Asset) -> Path:
