@@ -40,6 +40,24 @@ class Crops:
         return torch.stack(xs) * 2 - 1, torch.stack(ys) * 2 - 1  # data in [-1, 1]
 
 
+@torch.no_grad()
+def init_color_map(match, samples, scale: int) -> None:
+    """Least-squares fit of the dimension-matching net's linear colour path (bicubic upsampled
+    input -> target, in [-1, 1]), so y starts as the per-pixel linear regression estimate."""
+    xtx = xty = None
+    for s in samples:
+        x = s.input.double()[None] * 2 - 1
+        if scale > 1:
+            x = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        rows = torch.cat([x[0].flatten(1), torch.ones(1, x[0][0].numel(), dtype=x.dtype)]).T
+        target = (s.target.double() * 2 - 1).flatten(1).T
+        xtx = rows.T @ rows if xtx is None else xtx + rows.T @ rows
+        xty = rows.T @ target if xty is None else xty + rows.T @ target
+    solution = torch.linalg.lstsq(xtx, xty).solution.T.float()  # 3 x (C + 1)
+    match.color.weight.copy_(solution[:, :-1, None, None])
+    match.color.bias.copy_(solution[:, -1])
+
+
 def _scheduler(stainer, optimizer, steps: int):
     from timm.scheduler import CosineLRScheduler, PlateauLRScheduler
 
@@ -64,6 +82,8 @@ def train_bridge(stainer, samples, ctx) -> None:
     device = ctx.device
     g = torch.Generator().manual_seed(ctx.seed)
     crops = Crops(samples, ctx.scale, stainer.crop, device, stainer.augment, g)
+    if stainer.init_color:
+        init_color_map(net.match, samples, ctx.scale)
     optimizer = create_optimizer_v2(net, "adam", lr=stainer.lr, weight_decay=0.0)
     steps = ctx.budget.steps or stainer.steps
     schedule = _scheduler(stainer, optimizer, steps)
