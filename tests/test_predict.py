@@ -112,6 +112,7 @@ def test_bad_inputs_and_runs_are_clear_errors(trained, db_url, tmp_path, capsys)
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(grey)
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(rgb)
     (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
     np.save(tmp_path / "hot.npy", np.full((8, 8), 2.0, np.float32))
     out = tmp_path / "out"
 
@@ -125,6 +126,7 @@ def test_bad_inputs_and_runs_are_clear_errors(trained, db_url, tmp_path, capsys)
     assert "rgb.png: 3 channel(s), but run 1 (phasestain, trained on tiny) takes 1-channel input" in error(run_id, rgb)
     assert "does not exist" in error(run_id, tmp_path / "missing.png")
     assert "unsupported file type" in error(run_id, tmp_path / "notes.txt")
+    assert "broken.png cannot be read as an image" in error(run_id, tmp_path / "broken.png")
     assert "must lie in [0, 1]" in error(run_id, tmp_path / "hot.npy")
     assert "share a file name stem" in error(run_id, grey, tmp_path / "sub" / "grey.png")
     assert not out.exists()  # nothing is written before every input is checked

@@ -14,12 +14,13 @@ What the paper describes and this plugin follows:
   L1(z, G(x)) + tv_weight * TV(G(x)) + adv_weight * (1 - D(G(x)))^2.
 - Adam, generator learning rate 1e-4, discriminator 1e-5; 256 px training patches.
 
-Where the facts are uncertain: the search tool gave the abstract and results of the paper but
-not its methods section, so the loss weights (TV 0.02, adversarial 2000: the adversarial term
-dominates the generator loss), the discriminator layout and the learning rates above are as
-recalled from the paper and its sibling autofluorescence paper (Rivenson et al., Nat. Biomed.
-Eng. 2019), not verified here. The paper gives no step count; the paper preset's 100k steps
-and batch 4 are our choice.
+How sure these facts are: the search tool returned only the paper's abstract and summary (a GAN
+trained on pairs of QPI and brightfield images of the same sections after staining: skin / H&E,
+kidney / Jones, liver / Masson's trichrome). Its methods section could not be retrieved, so the
+list above (architecture, loss form and weights TV 0.02 and adversarial 2000, learning rates,
+patch size) is as recalled from the paper and its sibling autofluorescence paper (Rivenson et
+al., Nat. Biomed. Eng. 2019) and is unverified here. The paper preset's 100k steps and batch 4
+are our choice (no step count recalled).
 
 Deviations (all recorded in the presets, which are stored with every run):
 - TV is the mean absolute difference of neighbouring pixels (a per-pixel mean, so the weight
@@ -31,10 +32,10 @@ Deviations (all recorded in the presets, which are stored with every run):
 - Flip / 90-degree rotation augmentation of random crops.
 - Tensors in channels-last memory format (``channels_last``): 1.2-2.4x faster on CPU here
   (benchmarks/train_infer.py), the same numbers up to rounding.
-- Model selection: the generator with the lowest L1 on (up to ``val_tiles``) validation tiles,
-  checked every ``val_every`` steps, is kept (the paper also selects on validation data).
+- Model selection (ours): the generator with the lowest L1 on (up to ``val_tiles``) validation
+  tiles, checked every ``val_every`` steps, is kept.
 - ``quick`` preset (2-core CPU, a few minutes): width 16, 64 px crops, PatchGAN discriminator
-  (``disc="patch"``: with 64 px crops a global score gives the generator too little signal),
+  (``disc="patch"``, our choice: 6 x 6 scores of overlapping 70 px windows per crop instead of one),
   learning rates 1e-3 / 1e-4, adversarial weight 0.01. A few hundred steps cannot reach
   the equilibrium in which the paper's dominant adversarial term works; at weight 2000 the
   short run produces texture that is far from the target (PSNR, the benchmark's primary
