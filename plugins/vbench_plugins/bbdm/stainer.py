@@ -8,8 +8,9 @@ What it follows
   q(x_s | x_t, x0, y) with eta = 1; x0 estimates are clipped to the data range (clip_denoised);
   the U-Net sees [x_t | y] (conditioning by concatenation); skip sampling (200 steps in BBDM);
   an EMA of the weights (timm ModelEmaV3; 0.995, every 8 steps from step 30k in the reference);
-  Adam, lr 1e-4, no weight decay, ReduceLROnPlateau on the loss (timm PlateauLRScheduler:
-  factor 0.5, patience and cooldown 3000, min 5e-7); data scaled to [-1, 1].
+  Adam, lr 1e-4, no weight decay, torch's ReduceLROnPlateau on the training loss (factor 0.5,
+  patience and cooldown 3000 steps, min 5e-7; timm's plateau scheduler is deprecated); data
+  scaled to [-1, 1].
 - Pixel super-resolved virtual staining (Zhang, Huang, Pillar, Li, Chen, Ozcan; arXiv 2410.20073),
   as summarised in the issue (the full text was not available to us): a shallow CNN matches the
   input's channels and resolution to the output and its output is the bridge's end y; `mean`

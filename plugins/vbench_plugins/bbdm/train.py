@@ -59,15 +59,14 @@ def init_color_map(match, samples, scale: int) -> None:
 
 
 def _scheduler(stainer, optimizer, steps: int):
-    from timm.scheduler import CosineLRScheduler, PlateauLRScheduler
-
     if stainer.schedule == "cosine":
+        from timm.scheduler import CosineLRScheduler
+
         return CosineLRScheduler(optimizer, t_initial=max(1, steps), lr_min=stainer.lr * 0.01,
                                  warmup_t=stainer.warmup, warmup_lr_init=stainer.lr * 0.01, t_in_epochs=False)
-    if stainer.schedule == "plateau":  # the reference code's ReduceLROnPlateau on the training loss
-        return PlateauLRScheduler(optimizer, decay_rate=0.5, patience_t=3000, cooldown_t=3000, lr_min=5e-7,
-                                  threshold=1e-4, mode="min", warmup_t=stainer.warmup,
-                                  warmup_lr_init=stainer.lr * 0.01)
+    if stainer.schedule == "plateau":  # the reference code's: torch's ReduceLROnPlateau on the loss, per step
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3000,
+                                                          threshold=1e-4, cooldown=3000, min_lr=5e-7)
     from vbench.errors import ConfigError
 
     raise ConfigError(f"bbdm: unknown schedule {stainer.schedule!r}; use 'cosine' or 'plateau'")
@@ -111,7 +110,7 @@ def train_bridge(stainer, samples, ctx) -> None:
         elif step < stainer.ema_start:
             ema.set(net)  # the EMA starts from the current weights, not the random init
         if stainer.schedule == "plateau":
-            schedule.step(step, metric=running)
+            schedule.step(running)
         else:
             schedule.step_update(step)
         if not ctx.step(samples=n, loss=value):
