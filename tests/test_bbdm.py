@@ -95,6 +95,20 @@ def test_predicts_the_scaled_shape_in_range_for_any_tile_size(trained):
     assert trained.ctx.steps_done == TINY["steps"]
 
 
+def test_plateau_schedule_ysubx_objective_and_least_squares_colour_init():
+    stainer = _trained(schedule="plateau", objective="ysubx", init_color=True, match_weight=0.0, lr=0.0)
+    rows, targets = [], []
+    for s in _data(3, 32, 4):  # the training tiles _trained used
+        up = torch.nn.functional.interpolate(s.input[None].double() * 2 - 1, scale_factor=4, mode="bicubic")
+        rows.append(torch.cat([up[0].flatten(1), torch.ones(1, up[0][0].numel(), dtype=up.dtype)]).T)
+        targets.append((s.target.double() * 2 - 1).flatten(1).T)
+    fit = torch.linalg.lstsq(torch.cat(rows), torch.cat(targets)).solution.T.float()
+    colour = stainer.net.match.color  # lr 0 keeps the initial map
+    assert torch.allclose(colour.weight[:, :, 0, 0], fit[:, :-1], atol=1e-4)
+    assert torch.allclose(colour.bias, fit[:, -1], atol=1e-4)
+    assert stainer.predict(torch.rand(2, 2, 8, 8)).shape == (2, 3, 32, 32)
+
+
 def test_ema_follows_the_trained_weights(trained):
     net, ema = dict(trained.net.named_parameters()), dict(trained.ema.module.named_parameters())
     assert any(not torch.equal(net[k], ema[k]) for k in net)
