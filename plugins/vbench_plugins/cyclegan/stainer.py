@@ -23,8 +23,9 @@ Deviations (all recorded in the presets, which are stored with every run):
 - Inputs of super-resolution datasets (scale > 1) are upsampled bicubically first.
 - ``quick`` preset (2-core CPU, minutes): width 16, 3 residual blocks on 64 px crops (the
   reference uses 6 blocks below 256 px), discriminator width 16, batch 4; the rest as above.
-- ``channels_last`` (memory format) is off: with instance normalisation it measured 10-20%
-  slower on CPU here (benchmarks/train_infer.py); on a GPU it may help.
+- ``channels_last`` (memory format) is off: with instance normalisation it was no faster to
+  train and 5-20% slower to infer on this project's CPU (benchmarks/train_infer.py); on a GPU
+  it may help.
 """
 
 from __future__ import annotations
