@@ -26,6 +26,10 @@ Deviations (all recorded in the presets, which are stored with every run):
 - ``channels_last`` (memory format) is off: with instance normalisation it was no faster to
   train and 5-20% slower to infer on this project's CPU (benchmarks/train_infer.py); on a GPU
   it may help.
+
+Known behaviour: from phase images (nuclei bright) to H&E (nuclei dark) the unpaired objective
+cannot tell the contrast's sign, and the quick runs on qpi-he learn the inverted mapping (bright
+nuclei; SSIM below 0), scoring below the mean colour. Supervision (phasestain) resolves it.
 """
 
 from __future__ import annotations
