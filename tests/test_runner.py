@@ -340,3 +340,20 @@ def test_unpaired_targets_are_never_a_reference_and_set_metrics_store_one_value(
     assert summaries["naive-fr"].status == "not computed" and "unpaired" in summaries["naive-fr"].reason
     assert summaries["set-mean"].status == "computed" and summaries["set-mean"].n == 1
     assert store.scores(o.run_id, "set-mean") == {}
+
+
+def test_every_named_suite_plans_and_the_default_runs_the_bundled_methods():
+    import tomllib
+    from importlib import resources
+
+    from vbench.runner import load_suite
+
+    plugins = load_plugins()
+    names = tomllib.loads(resources.files("vbench").joinpath("suites.toml").read_text())
+    for name in names:
+        suite = load_suite(name)
+        specs = plan(plugins, suite.stainers, suite.datasets, suite.seeds, suite=name)
+        assert specs, name
+    default = load_suite("default")
+    planned = {s.stainer for s in plan(plugins, default.stainers, default.datasets, default.seeds)}
+    assert {"phasestain", "cyclegan", "baseline-colormap"} <= planned
