@@ -14,13 +14,17 @@ What the paper describes and this plugin follows:
   L1(z, G(x)) + tv_weight * TV(G(x)) + adv_weight * (1 - D(G(x)))^2.
 - Adam, generator learning rate 1e-4, discriminator 1e-5; 256 px training patches.
 
-How sure these facts are: the search tool returned only the paper's abstract and summary (a GAN
-trained on pairs of QPI and brightfield images of the same sections after staining: skin / H&E,
-kidney / Jones, liver / Masson's trichrome). Its methods section could not be retrieved, so the
-list above (architecture, loss form and weights TV 0.02 and adversarial 2000, learning rates,
-patch size) is as recalled from the paper and its sibling autofluorescence paper (Rivenson et
-al., Nat. Biomed. Eng. 2019) and is unverified here. The paper preset's 100k steps and batch 4
-are our choice (no step count recalled).
+How sure these facts are: the search tool returned only the paper's abstract, introduction and
+Fig. 1 caption (a GAN trained on pairs of QPI and brightfield images of the same sections after
+staining: skin / H&E, kidney / Jones, liver / Masson's trichrome); its methods section could not
+be retrieved. The list above is as recalled from the paper and its sibling autofluorescence paper
+(Rivenson et al., Nat. Biomed. Eng. 2019). A third-party PyTorch re-implementation that cites the
+paper (github.com/JS1028/DeepLearning, "Virtual Staining/PhaseStain", not the authors' code)
+agrees on every loss and optimiser figure (least-squares D loss, weights TV 0.02 and adversarial
+2000, Adam 1e-4 / 1e-5, 256 px) and on the block structure, but uses transposed convolutions to
+upsample, batch normalisation in the blocks, and a 512-channel bottleneck; where the paper stands
+on those three is unverified. The paper preset's 100k steps and batch 4 are our choice (no step
+count or batch size found).
 
 Deviations (all recorded in the presets, which are stored with every run):
 - TV is the mean absolute difference of neighbouring pixels (a per-pixel mean, so the weight
