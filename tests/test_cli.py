@@ -152,7 +152,8 @@ def vbench_register_stainers(register):
 
 
 @pytest.mark.slow
-def test_ctrl_c_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path):
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path, how):
     site = tmp_path / "site"
     info = site / "slow_plugin-1.0.dist-info"
     info.mkdir(parents=True)
@@ -178,7 +179,10 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path):
             if ("slow", "running") in rows:
                 time.sleep(3)  # let the worker reach fit
                 break
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    else:
+        proc.send_signal(signal.SIGTERM)  # what a batch scheduler or `kill` does: the main process only
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err

@@ -357,3 +357,13 @@ def test_every_named_suite_plans_and_the_default_runs_the_bundled_methods():
     default = load_suite("default")
     planned = {s.stainer for s in plan(plugins, default.stainers, default.datasets, default.seeds)}
     assert {"phasestain", "cyclegan", "baseline-colormap"} <= planned
+    assert load_suite("unpaired-bars").metrics[:2] == ["psnr", "ssim"]  # against the aligned truth
+
+
+def test_a_suite_file_can_name_its_metrics(tmp_path):
+    from vbench.runner import load_suite
+
+    path = tmp_path / "mine.toml"
+    path.write_text('stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nmetrics = ["psnr"]\n')
+    suite = load_suite(str(path))
+    assert (suite.name, suite.metrics, suite.seeds) == ("mine", ["psnr"], [0])

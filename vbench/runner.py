@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,6 +36,7 @@ class Suite:
     stainers: list[str]
     datasets: list[str]
     seeds: list[int] = field(default_factory=lambda: [0])
+    metrics: list[str] = field(default_factory=list)  # empty: each dataset pairing's default set
 
 
 def load_suite(name: str) -> Suite:
@@ -49,7 +52,8 @@ def load_suite(name: str) -> Suite:
             raise UnknownNameError("suite", name, list(data))
         data, table = data[name], name
     try:
-        return Suite(table, list(data["stainers"]), list(data["datasets"]), [int(s) for s in data.get("seeds", [0])])
+        return Suite(table, list(data["stainers"]), list(data["datasets"]), [int(s) for s in data.get("seeds", [0])],
+                     list(data.get("metrics", [])))
     except KeyError as exc:
         raise ConfigError(f"suite {name!r} has no {exc.args[0]!r} list") from None
 
@@ -117,14 +121,26 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
     return specs
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler, `kill`): handled like Ctrl-C, so the run is marked interrupted."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); rerun with --resume"
+
+
 def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progress: bool) -> None:
     """Entry point of the per-run process (spawned: a clean interpreter whose peak memory is its own)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
     store = Store(db_url)
     try:
         plugins = load_plugins(extra=modules)
         run_one(store, run_id, spec, plugins, Reporter(progress), isolated=True)
     except KeyboardInterrupt:
-        store.end_run(run_id, "interrupted", "interrupted by the user (Ctrl-C); rerun with --resume")
+        store.end_run(run_id, "interrupted", INTERRUPTED)
         raise SystemExit(130)
     except BaseException as exc:
         store.end_run(run_id, "failed", failure_text(exc))
@@ -134,6 +150,16 @@ def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progres
 def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
               isolate: bool = True, progress: bool = True,
               on_event: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
+    try:
+        return _sweep(specs, store, plugins, resume, isolate, progress, on_event)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[Outcome]:
     outcomes = []
     commit, libs = git_commit(), library_versions()
     for spec in specs:
@@ -160,7 +186,7 @@ def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: b
         except KeyboardInterrupt:
             run = store.get_run(run_id)
             if run is not None and run.status == "running":
-                store.end_run(run_id, "interrupted", "interrupted by the user (Ctrl-C); rerun with --resume")
+                store.end_run(run_id, "interrupted", INTERRUPTED)
             outcome = Outcome(spec, run_id, "interrupted", "interrupted; rerun with --resume")
             outcomes.append(outcome)
             on_event(outcome)
@@ -191,8 +217,11 @@ def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate
     proc.start()
     try:
         proc.join()
-    except KeyboardInterrupt:
-        # The child got the same SIGINT from the terminal; give it time to store its status.
+    except KeyboardInterrupt as exc:
+        # Ctrl-C reaches the child too (same process group); SIGTERM was sent to this process
+        # only, so pass it on. Either way the child stores its status; give it time to.
+        if isinstance(exc, Terminated):
+            proc.terminate()
         proc.join(timeout=30)
         if proc.is_alive():
             proc.terminate()

@@ -40,7 +40,7 @@ def run(
     store = Store(db)
     plugins = _plugins()
     specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
-                 metrics=metric or [], device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
+                 metrics=metric or chosen.metrics, device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
                  batch_size=batch_size, suite=chosen.name if not (stainer or dataset) else None,
                  artifacts_root=artifacts_root_for(store), strict=bool(stainer and dataset),
                  warn=lambda m: err.print(f"[yellow]{m}[/]"))
