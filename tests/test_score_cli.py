@@ -239,7 +239,7 @@ def test_dataset_mode_errors(capsys, with_datasets, tmp_path):
     ids = [s.id for s in tiny.samples("test")]
     export_predictions(tiny, tmp_path / "partial", skip=(ids[0],))
     code, _, err = cli(capsys, "score", tmp_path / "partial", "-d", "tiny", "-m", "psnr")
-    assert code != 0 and f"1 test tile(s) of tiny have no prediction" in flat(err) and ids[0] in err
+    assert code != 0 and "1 test tile(s) of tiny have no prediction" in flat(err) and ids[0] in err
 
     export_predictions(tiny, tmp_path / "extra")
     Image.fromarray(rgb(0, (16, 16))).save(tmp_path / "extra" / "stray.png")
