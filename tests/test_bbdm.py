@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -221,3 +223,7 @@ def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_m
     assert '"sampler": "mean-skip"' in runs[1].params and '"n_avg": 3' in runs[1].params
     std = [{s.metric: s for s in store.summaries([r.id])}["pixel_std"].mean for r in runs]
     assert 0 < std[1] < std[0]
+    # network evaluations per tile are stored with each run: steps taken x samples averaged
+    nfe = [{s.metric: s for s in store.summaries([r.id])}["nfe"].mean for r in runs]
+    variant_model = plugins.stainers.get("bbdm-tiny")(**json.loads(runs[1].params))
+    assert nfe[1] == variant_model.nfe and nfe[1] % 3 == 0 and nfe[0] > 0

@@ -29,6 +29,7 @@ log = logging.getLogger("vbench.run")
 # Per-pixel spread across repeated predictions of a stochastic stainer, stored as metrics.
 VARIANCE_PIPELINE = ("std (and std / mean) across R predictions of each output pixel, RGB float [0,1], "
                      "averaged over the pixels of the tile")
+NFE_PIPELINE = "network evaluations per tile in one prediction (sampling steps taken x samples averaged)"
 
 
 def seed_everything(seed: int) -> None:
@@ -85,6 +86,10 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
     scores, summaries = _score(spec, plugins, dataset, test, outputs, reporter)
     if spec.repeats > 1:
         _variance(repeats, test, scores, summaries, spec.seed)
+    nfe = stainer.network_evaluations()
+    if nfe is not None:
+        summaries.append(dict(metric="nfe", status="computed", reason=None, higher_is_better=False, n=len(test),
+                              mean=float(nfe), pipeline=NFE_PIPELINE))
 
     import torch
 

@@ -96,3 +96,8 @@ class Stainer:
 
     def parameter_count(self) -> int:
         return int(sum(t.numel() for t in self.state_dict().values() if t.is_floating_point()))
+
+    def network_evaluations(self) -> int | None:
+        """Network evaluations per tile of the last ``predict`` (iterative samplers); None when
+        not meaningful. The runner stores it with the run as ``nfe``."""
+        return None

@@ -158,6 +158,9 @@ class BBDM(vbench.Stainer):
         """Network evaluations per tile for the current sampling settings."""
         return len(self._plan()) * int(self.n_avg)
 
+    def network_evaluations(self) -> int | None:
+        return self.last_nfe or None
+
     def predict(self, inputs, generator=None):
         import torch
 
