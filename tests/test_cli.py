@@ -30,7 +30,8 @@ def db(tmp_path):
 
 
 def test_run_then_leaderboard_in_every_format(capsys, db):
-    code, _, err = cli(capsys, "run", "-d", "qpi-ihc", "--db", db, "--no-isolate", "-q")
+    two = ["-s", "baseline-linear", "-s", "baseline-mean"]
+    code, _, err = cli(capsys, "run", *two, "-d", "qpi-ihc", "--db", db, "--no-isolate", "-q")
     assert code == 0, err
     assert "completed run 1" in err and "completed run 2" in err
     code, out, _ = cli(capsys, "leaderboard", "--db", db, "--format", "json")
@@ -53,7 +54,7 @@ def test_run_then_leaderboard_in_every_format(capsys, db):
     assert run["status"] == "completed" and run["threads"] >= 1 and run["manifest_hash"]
     assert {"psnr", "ssim"} <= {s["metric"] for s in run["summaries"]}  # plus the rest of the paired default set
 
-    code, _, err = cli(capsys, "run", "-d", "qpi-ihc", "--db", db, "--no-isolate", "-q", "--resume")
+    code, _, err = cli(capsys, "run", *two, "-d", "qpi-ihc", "--db", db, "--no-isolate", "-q", "--resume")
     assert code == 0 and err.count("skipped") == 2
 
 
