@@ -24,7 +24,7 @@ test: $(STAMP)
 
 # Regenerates the published leaderboard of the default suite (leaderboard/).
 leaderboard: $(STAMP)
-	rm -f leaderboard/results.db
+	rm -rf leaderboard/results.db leaderboard/results-artifacts
 	$(BIN)/vbench run --suite default --db sqlite:///leaderboard/results.db -q
 	printf '# Published leaderboard: default suite\n\nRegenerate with `make leaderboard`.\n\n' > leaderboard/README.md
 	$(BIN)/vbench leaderboard --db sqlite:///leaderboard/results.db --format md >> leaderboard/README.md

@@ -237,7 +237,15 @@ def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate
 
 
 def artifacts_root_for(store: Store) -> str:
-    """Artifacts live beside a SQLite database, else in ./vbench-artifacts."""
+    """Run folders live beside a SQLite database in a folder named after it (vbench.db ->
+    vbench-artifacts/, bars.db -> bars-artifacts/): run ids restart at 1 in every database, so two
+    databases in one folder must never share run folders. Other databases: ./vbench-artifacts/NAME/."""
+    import re
+
+    from sqlalchemy.engine import make_url
+
     if store.path is not None:
-        return str(store.path.resolve().parent / "vbench-artifacts")
-    return os.path.abspath("vbench-artifacts")
+        path = store.path.resolve()
+        return str(path.parent / f"{path.stem}-artifacts")
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", make_url(store.url).database or "default")
+    return os.path.abspath(os.path.join("vbench-artifacts", name))
