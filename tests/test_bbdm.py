@@ -208,22 +208,67 @@ def test_presets_build_and_the_paper_net_has_the_reference_width():
     assert {"vanilla", "skip", "mean", "mean-skip", "avg3"} <= set(BBDM.variants)
 
 
-def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_module, db_url):
+def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_module, db_url, tmp_path,
+                                                                           monkeypatch):
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from vbench.cli import main
     from vbench.plugins import load_plugins
     from vbench.runner import plan, run_sweep
     from vbench.store import Store
 
     plugins, store = load_plugins(extra=[plugin_module(DATASETS)]), Store(db_url)
-    names = ["bbdm-tiny:tiny", "bbdm-tiny:tiny+mean-skip+steps20+avg3"]
+    # The variant comes first and trains; the plain run after it reuses that model.
+    names = ["bbdm-tiny:tiny+mean-skip+steps20+avg3", "bbdm-tiny:tiny"]
     specs = plan(plugins, names, ["tiny-x4"], [0], metrics=["psnr"], repeats=3)
-    base, variant = run_sweep(specs, store, plugins, isolate=False, progress=False)
+    variant, base = run_sweep(specs, store, plugins, isolate=False, progress=False)
     assert base.status == variant.status == "completed", (base.message, variant.message)
     runs = [store.get_run(o.run_id) for o in (base, variant)]
-    assert runs[1].trained_by == runs[0].id and runs[1].preset == "tiny+mean-skip+steps20+avg3"
+    assert runs[0].trained_by == runs[1].id and runs[1].trained_by is None
+    assert runs[1].preset == "tiny+mean-skip+steps20+avg3"
     assert '"sampler": "mean-skip"' in runs[1].params and '"n_avg": 3' in runs[1].params
+    # each run keeps its own sample grid; the checkpoint stays with the run that trained it
+    assert runs[0].artifacts != runs[1].artifacts
+    assert all((Path(r.artifacts) / "samples.png").is_file() for r in runs)
+    assert not (Path(runs[0].artifacts) / checkpoint.WEIGHTS).exists()
     std = [{s.metric: s for s in store.summaries([r.id])}["pixel_std"].mean for r in runs]
     assert 0 < std[1] < std[0]
     # network evaluations per tile are stored with each run: steps taken x samples averaged
     nfe = [{s.metric: s for s in store.summaries([r.id])}["nfe"].mean for r in runs]
     variant_model = plugins.stainers.get("bbdm-tiny")(**json.loads(runs[1].params))
     assert nfe[1] == variant_model.nfe and nfe[1] % 3 == 0 and nfe[0] > 0
+
+    # `vbench predict` on the plain run: its model comes from the variant's checkpoint, the output is
+    # 4x larger, and the run's seed makes the stochastic sampler repeat itself.
+    monkeypatch.setattr("vbench.cli.predict._plugins", lambda: plugins)
+    np.save(tmp_path / "low.npy", np.random.default_rng(0).random((2, 12, 12)).astype(np.float32))
+
+    def stained(out, *extra):
+        args = ["predict", "--run", str(runs[0].id), str(tmp_path / "low.npy"), "-o", str(tmp_path / out)]
+        assert main([*args, "--db", db_url, "--device", "cpu", "-q", *extra]) == 0
+        return np.asarray(Image.open(tmp_path / out / "low.png"))
+
+    first = stained("a")
+    assert first.shape == (48, 48, 3)
+    assert np.array_equal(first, stained("b")) and not np.array_equal(first, stained("c", "--seed", "1"))
+
+
+def test_divergence_fails_at_the_step_it_happens():
+    data = _data(3, 32)
+    for s in data:
+        s.input[:] = float("nan")
+    stainer = BBDM(**dict(TINY, steps=1000))
+    stainer.ctx = RunContext(scale=4, in_channels=2, seed=0, budget=Budget(steps=1000))
+    with pytest.raises(FloatingPointError, match=r"training diverged at step 1: bridge loss is nan; lower lr"):
+        stainer.fit(data, stainer.ctx)
+    assert stainer.ctx.steps_done == 0
+
+
+def test_a_context_without_a_step_budget_trains_the_presets_steps():
+    stainer = BBDM(**TINY)
+    stainer.ctx = RunContext(scale=4, in_channels=2, seed=0)  # the Python API, no runner
+    stainer.fit(_data(3, 32), stainer.ctx)
+    assert stainer.ctx.steps_done == TINY["steps"]

@@ -110,3 +110,10 @@ def test_image_pool_returns_old_fakes_about_half_the_time_once_full():
     out = torch.cat([pool.query(torch.full((1, 1), 100.0 + i)) for i in range(200)])
     old = (out[:, 0] != 100 + torch.arange(200.0)).float().mean()
     assert 0.35 < old < 0.65
+
+
+def test_a_context_without_a_step_budget_trains_the_presets_steps():
+    s = CycleGAN(**TINY)
+    s.ctx = vbench.RunContext(in_channels=1, pairing="unpaired")  # the Python API, no runner
+    s.fit(samples(4, 16), s.ctx)
+    assert s.ctx.steps_done == TINY["steps"]

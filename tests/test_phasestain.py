@@ -119,3 +119,10 @@ def test_checkpoint_round_trip_and_refusal_of_another_config(tmp_path):
     with pytest.raises(RuntimeError, match="size mismatch"):
         checkpoint.load(wider, tmp_path)
     assert r.parameter_count() == sum(p.numel() for p in r.generator.parameters())
+
+
+def test_a_context_without_a_step_budget_trains_the_presets_steps():
+    s = PhaseStain(**dict(TINY, steps=3))
+    s.ctx = vbench.RunContext(in_channels=1)  # the Python API, no runner
+    s.fit(paired(4, 16), s.ctx)
+    assert s.ctx.steps_done == 3

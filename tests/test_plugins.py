@@ -140,3 +140,17 @@ def test_bundled_plugins_do_not_import_torch_at_start():
     code = "import sys; from vbench.plugins import load_plugins; load_plugins(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_bundled_presets_store_every_hyper_parameter():
+    """A run stores its preset's params, so a default set only in __init__ would go unrecorded."""
+    plugins = load_plugins()
+    state = {"last_nfe", "max_seconds"}  # set by predict; the runner's time cap
+    for name in ("phasestain", "cyclegan", "bbdm"):
+        cls = plugins.stainers.get(name)
+        for preset_name, preset in cls.presets.items():
+            stainer = cls(**preset)
+            plain = {k for k, v in vars(stainer).items()
+                     if not k.startswith("_") and k not in {"params", "ctx"} | state
+                     and isinstance(v, (bool, int, float, str, tuple, list))}
+            assert plain <= set(preset), f"{name}:{preset_name} leaves out {sorted(plain - set(preset))}"

@@ -116,8 +116,8 @@ def test_bad_inputs_and_runs_are_clear_errors(trained, db_url, tmp_path, capsys)
     np.save(tmp_path / "hot.npy", np.full((8, 8), 2.0, np.float32))
     out = tmp_path / "out"
 
-    def error(run, *args):
-        code = predict(db_url, run, *args, "-o", out)
+    def error(run, *args, to=out):
+        code = predict(db_url, run, *args, "-o", to)
         text = " ".join(capsys.readouterr().err.split())
         assert code != 0 and "Traceback" not in text
         return text
@@ -137,8 +137,41 @@ def test_bad_inputs_and_runs_are_clear_errors(trained, db_url, tmp_path, capsys)
     assert "written by stainer 'cyclegan'" in error(run_id, grey)
     (folder / "config.json").write_text(json.dumps(config))
 
+    assert "tile 32 and overlap 16: need 0 <= overlap < tile / 2" in error(run_id, grey, "--tile", 32, "--overlap", 16)
+    if not torch.cuda.is_available():
+        code = main(["predict", "--run", str(run_id), str(grey), "-o", str(out), "--db", db_url, "--device", "cuda"])
+        assert code != 0 and "--device cuda: this machine has no CUDA device" in " ".join(capsys.readouterr().err.split())
+    (tmp_path / "a-file").write_text("x")
+    assert "output folder" in error(run_id, grey, to=tmp_path / "a-file")
+    assert (tmp_path / "a-file").read_text() == "x"
+    assert not out.exists()
+
+    # Existing outputs are kept unless --overwrite.
+    assert predict(db_url, run_id, grey, "-o", out) == 0
+    (out / "grey.png").write_bytes(b"mine")
+    assert "grey.png already exist(s); choose another -o folder or pass --overwrite" in error(run_id, grey)
+    assert (out / "grey.png").read_bytes() == b"mine"
+    assert predict(db_url, run_id, grey, "-o", out, "--overwrite") == 0
+    assert Image.open(out / "grey.png").size == (20, 20)
+    (out / "grey.png").unlink()
+
+    # A checkpoint trained with other params than the run records is refused, naming them; one whose
+    # config agrees but whose tensors do not fit is refused too.
     store.update_run(run_id, params=json.dumps(dict(TINY, width=8)))
+    assert "trained with other params than run 1 records: width=4 (run: 8)" in error(run_id, grey)
+    (folder / "config.json").write_text(json.dumps(dict(config, params=dict(TINY, width=8))))
     assert "does not fit stainer 'phasestain'" in error(run_id, grey)
+    (folder / "config.json").write_text(json.dumps(config))
 
     (folder / "model.safetensors").unlink()
     assert f"run {run_id} (phasestain, completed) has no checkpoint" in error(run_id, grey)
+
+
+def test_a_run_whose_dataset_is_gone_still_predicts(trained, tmp_path):
+    plugins, store, run_id = trained
+    bare = load_plugins()  # without the toy dataset: scale and channels come from the checkpoint
+    with pytest.raises(Exception, match="tiny"):
+        bare.datasets.get("tiny")
+    loaded = load_run(store, run_id, bare)
+    assert (loaded.scale, loaded.in_channels) == (1, 1)
+    assert stain_image(loaded, torch.from_numpy(texture(24)[None].astype(np.float32))).shape == (3, 24, 24)

@@ -17,6 +17,9 @@ def save(stainer, folder: Path, spec) -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     config = {"stainer": spec.stainer, "preset": spec.preset, "params": spec.params,
               "dataset": spec.dataset, "seed": spec.seed}
+    ctx = getattr(stainer, "ctx", None)
+    if ctx is not None:  # lets `vbench predict` use the model after its dataset is unregistered
+        config.update(scale=ctx.scale, in_channels=ctx.in_channels)
     (folder / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
     if not state:
         return False

@@ -132,12 +132,14 @@ def peak_rss_mb() -> float:
 
 
 def _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts) -> dict:
-    """Fits the stainer, or, for an evaluation variant, loads the model a completed run trained."""
+    """Fits the stainer or, for a stainer with evaluation variants (plain or not), loads the model a
+    completed run trained: sampling strategies never retrain. The run's own folder keeps its
+    sample grid; ``trained_by`` points at the checkpoint."""
     train_key = spec.train_key(dataset.manifest_hash)
-    source = store.trained_run(train_key) if spec.variants else None
+    source = store.trained_run(train_key) if spec.variants or type(stainer).variants else None
     if source is not None and (Path(source.artifacts) / checkpoint.WEIGHTS).exists():
         checkpoint.load(stainer, Path(source.artifacts), device=spec.device)
-        return dict(train_key=train_key, trained_by=source.id, artifacts=source.artifacts,
+        return dict(train_key=train_key, trained_by=source.id, artifacts=str(artifacts),
                     train_seconds=source.train_seconds, train_steps=source.train_steps,
                     train_samples_per_s=source.train_samples_per_s, truncated=source.truncated)
 

@@ -31,16 +31,22 @@ class LoadedRun:
     dataset: str
     scale: int
     in_channels: int
+    seed: int = 0
 
 
 def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
-    """The run's stainer, constructed with the stored params and restored from its checkpoint."""
+    """The run's stainer, constructed with the stored params and restored from its checkpoint
+    (for an evaluation variant, the checkpoint of the run that trained it)."""
     from .runner import artifacts_root_for
 
+    _check_device(device)
     run = store.get_run(run_id)
     if run is None:
         raise ConfigError(f"no run {run_id} in {store.url}; `vbench runs` lists them")
-    folder = Path(run.artifacts) if run.artifacts else Path(artifacts_root_for(store)) / f"run-{run_id}"
+    trainer = store.get_run(run.trained_by) if run.trained_by else run
+    if trainer is None:
+        raise ConfigError(f"run {run_id} evaluated the model of run {run.trained_by}, which is no longer in {store.url}")
+    folder = Path(trainer.artifacts) if trainer.artifacts else Path(artifacts_root_for(store)) / f"run-{trainer.id}"
     if not (folder / checkpoint.WEIGHTS).is_file():
         raise ConfigError(
             f"run {run_id} ({run.stainer}, {run.status}) has no checkpoint: {folder / checkpoint.WEIGHTS} does not "
@@ -54,6 +60,7 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
     cls = plugins.stainers.get(run.stainer)
     scale, in_channels = _data_shape(plugins, run.dataset, config)
     params = json.loads(run.params or "{}")
+    _check_same_training(cls, params, config, folder, run_id)
     stainer = cls(**params)
     stainer.ctx = RunContext(scale=scale, device=device, seed=run.seed, in_channels=in_channels)
     try:
@@ -63,7 +70,30 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
         raise ConfigError(
             f"the checkpoint of run {run_id} does not fit stainer {run.stainer!r} with the run's params "
             f"({first}); was it written by another version of the stainer or another config?") from None
-    return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels)
+    return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels, run.seed)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: this machine has no CUDA device torch can use; use --device cpu")
+
+
+def _check_same_training(cls, params: dict, config: dict, folder: Path, run_id: int) -> None:
+    """Refuses a checkpoint trained with other hyper-parameters than the run records (evaluation
+    variants' settings may differ: they act on the trained model)."""
+    if "params" not in config:
+        return
+    eval_keys = {k for v in (getattr(cls, "variants", {}) or {}).values() for k in v}
+    trained = json.loads(json.dumps(config["params"]))  # tuples -> lists, as the run stores them
+    differ = sorted(k for k in set(trained) | set(params)
+                    if k not in eval_keys and trained.get(k) != params.get(k))
+    if differ:
+        shown = ", ".join(f"{k}={trained.get(k)!r} (run: {params.get(k)!r})" for k in differ[:4])
+        raise ConfigError(
+            f"the checkpoint in {folder} was trained with other params than run {run_id} records: {shown}; "
+            f"refusing to load it (was the folder overwritten or the database edited?)")
 
 
 def _data_shape(plugins, dataset: str, config: dict) -> tuple[int, int]:
@@ -104,6 +134,8 @@ def read_image(path: Path):
 
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "YCbCr") else im)
+                if im.mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535:
+                    arr = arr.astype(np.uint16)  # some Pillow versions open 16-bit PNGs as 32-bit "I"
     except (OSError, ValueError) as exc:
         raise ConfigError(f"input {path} cannot be read as an image: {exc}") from None
     if arr.ndim == 2:
@@ -194,9 +226,27 @@ def stain_image(loaded: LoadedRun, image, *, tile: int = 512, overlap: int = 64,
     return out / weight
 
 
-def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile: int = 512, overlap: int = 64,
-                  batch_size: int = 4, reporter: Reporter | None = None) -> list[Path]:
-    """Stains every input file and writes ``OUT_DIR/<input stem>.png``; returns the written paths."""
+def default_tiling(scale: int) -> tuple[int, int]:
+    """(tile, overlap) in input pixels: output tiles of about 512 px whatever the scale (a 4x
+    stainer on 512 px input tiles would run its network on 2048 px), overlaps of 1/8 tile."""
+    tile = max(32, 512 // max(1, scale))
+    return tile, tile // 8
+
+
+def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile: int | None = None,
+                  overlap: int | None = None, batch_size: int = 4, seed: int | None = None,
+                  overwrite: bool = False, reporter: Reporter | None = None) -> list[Path]:
+    """Stains every input file and writes ``OUT_DIR/<input stem>.png``; returns the written paths.
+    Every input and output is checked before any work; existing outputs are kept unless
+    ``overwrite``. A stochastic stainer is seeded (the run's seed by default) before each image,
+    so the same command gives the same images."""
+    from .execute import seed_everything
+
+    default_tile, default_overlap = default_tiling(loaded.scale)
+    tile = default_tile if tile is None else tile
+    overlap = min(default_overlap, tile // 2 - 1) if overlap is None else overlap
+    if overlap < 0 or tile < 1 or 2 * overlap >= tile:
+        raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
     inputs = [Path(p) for p in inputs]
     stems = [p.stem for p in inputs]
     clash = sorted({s for s in stems if stems.count(s) > 1})
@@ -209,12 +259,25 @@ def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile:
                 f"input {p}: {img.shape[0]} channel(s), but run {loaded.run_id} ({loaded.name}, trained on "
                 f"{loaded.dataset}) takes {loaded.in_channels}-channel input")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output folder {out_dir} is a file; name a folder with -o")
+    targets = [out_dir / f"{p.stem}.png" for p in inputs]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"{', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} already exist(s); "
+                          f"choose another -o folder or pass --overwrite")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
     written = []
-    for p, img in zip(inputs, images):
+    for p, img, target in zip(inputs, images, targets):
+        seed_everything(loaded.seed if seed is None else seed)
         stained = stain_image(loaded, img, tile=tile, overlap=overlap, batch_size=batch_size, reporter=reporter,
                               label=f"stain {p.name}")
-        target = out_dir / f"{p.stem}.png"
-        write_png(stained, target)
+        try:
+            write_png(stained, target)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
         written.append(target)
     return written

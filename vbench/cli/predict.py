@@ -17,9 +17,11 @@ def predict(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the stained PNGs (created if missing)"),
     db: Optional[str] = DbOption,
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
-    tile: int = typer.Option(512, min=16, help="Tile side in input pixels"),
-    overlap: int = typer.Option(64, min=0, help="Overlap of neighbouring tiles in input pixels, blended with a raised-cosine ramp"),
+    tile: Optional[int] = typer.Option(None, min=16, help="Tile side in input pixels [default: 512 / the run's scale]"),
+    overlap: Optional[int] = typer.Option(None, min=0, help="Overlap of neighbouring tiles in input pixels, blended with a raised-cosine ramp [default: tile / 8]"),
     batch_size: int = typer.Option(4, min=1, help="Tiles per predict call"),
+    seed: Optional[int] = typer.Option(None, help="Seed of a stochastic stainer [default: the run's seed]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace stained PNGs already in the output folder"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
 ):
     """Stain images of any size with a trained run: overlapping tiles, blended without seams."""
@@ -30,6 +32,6 @@ def predict(
 
     loaded = load_run(Store(db), run, _plugins(), device=device or default_device())
     written = predict_files(loaded, inputs, out_dir, tile=tile, overlap=overlap, batch_size=batch_size,
-                            reporter=Reporter(not quiet))
+                            seed=seed, overwrite=overwrite, reporter=Reporter(not quiet))
     for path in written:
         err.print(f"wrote {path}")

@@ -63,13 +63,15 @@ class BBDM(vbench.Stainer):
         "quick": dict(steps=800, batch_size=16, crop=64, lr=1e-3, warmup=30, schedule="cosine",
                       width=32, mult=(1, 2, 2), blocks=1, attention=(2,), head_channels=32, patch=2,
                       match_width=32, match_weight=1.0, init_color=True, objective="ysubx",
-                      ema_decay=0.99, ema_start=50, augment=True,
-                      sampler="mean-skip", sample_steps=20, exit_t=500, max_seconds=900),
+                      ema_decay=0.99, ema_start=50, ema_every=1, augment=True, timesteps=1000, max_var=1.0,
+                      dropout=0.0, clip=True, use_ema=True,
+                      sampler="mean-skip", sample_steps=20, exit_t=500, n_avg=1, max_seconds=900),
         "paper": dict(steps=200_000, batch_size=8, crop=256, lr=1e-4, warmup=0, schedule="plateau",
                       width=128, mult=(1, 4, 8), blocks=2, attention=(2,), head_channels=64, patch=1,
-                      match_width=64, match_weight=1.0, objective="grad",
-                      ema_decay=0.995, ema_start=30_000, ema_every=8, augment=False,
-                      sampler="mean", sample_steps=1000, exit_t=50),
+                      match_width=64, match_weight=1.0, init_color=False, objective="grad",
+                      ema_decay=0.995, ema_start=30_000, ema_every=8, augment=False, timesteps=1000, max_var=1.0,
+                      dropout=0.0, clip=True, use_ema=True,
+                      sampler="mean", sample_steps=1000, exit_t=50, n_avg=1),
     }
     # Sampling strategies are evaluation variants of one trained model (``bbdm:quick+mean+avg3``).
     variants = {

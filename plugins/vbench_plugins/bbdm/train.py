@@ -74,6 +74,7 @@ def _scheduler(stainer, optimizer, steps: int):
 
 def train_bridge(stainer, samples, ctx) -> None:
     from timm.optim import create_optimizer_v2
+    from vbench_plugins.nets import check_finite
 
     from .bridge import objective_target
 
@@ -99,11 +100,12 @@ def train_bridge(stainer, samples, ctx) -> None:
         loss = F.l1_loss(pred, objective_target(stainer.objective, x_t, x0, y))
         if stainer.match_weight:
             loss = loss + stainer.match_weight * F.l1_loss(y, x0)
+        value = float(loss.detach())
+        check_finite(step + 1, {"bridge": value}, "lower lr or check the training tiles for NaN/inf")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         step += 1
-        value = float(loss.detach())
         running = value if running is None else 0.98 * running + 0.02 * value
         if step >= stainer.ema_start and step % stainer.ema_every == 0:
             ema.update(net, step=step)
@@ -113,6 +115,6 @@ def train_bridge(stainer, samples, ctx) -> None:
             schedule.step(running)
         else:
             schedule.step_update(step)
-        if not ctx.step(samples=n, loss=value):
+        if not ctx.step(samples=n, loss=value) or step >= steps:
             break
     net.eval()

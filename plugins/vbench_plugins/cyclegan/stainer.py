@@ -168,7 +168,7 @@ class CycleGAN(vbench.Stainer):
             sched_d.step_update(num_updates=step)
             losses = {"generator": loss_g.detach(), "discriminator": loss_d.detach(), "cycle": cycle.detach()}
             check_finite(step, losses, hint)
-            if not ctx.step(samples=self.batch, **{k: float(v) for k, v in losses.items()}):
+            if not ctx.step(samples=self.batch, **{k: float(v) for k, v in losses.items()}) or step >= steps:
                 break
         for net in self._nets():
             net.eval()

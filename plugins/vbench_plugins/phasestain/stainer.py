@@ -132,6 +132,7 @@ class PhaseStain(vbench.Stainer):
         opt_d = create_optimizer_v2(d, "adam", lr=self.lr_d, weight_decay=0.0)
         hint = f"lower lr_g ({self.lr_g}) / lr_d ({self.lr_d}) or adv_weight ({self.adv_weight})"
         best, best_l1, step = None, float("inf"), 0
+        steps = ctx.budget.steps or self.steps  # a context without a step budget trains the preset's steps
         while True:
             x, y = sampler.batch(self.batch)
             x, y = x.to(dev), y.to(dev)
@@ -156,7 +157,7 @@ class PhaseStain(vbench.Stainer):
             step += 1
             losses.update(generator=loss_g.detach(), l1=l1.detach())
             check_finite(step, losses, hint)
-            go_on = ctx.step(samples=self.batch, **{k: float(v) for k, v in losses.items()})
+            go_on = ctx.step(samples=self.batch, **{k: float(v) for k, v in losses.items()}) and step < steps
             if val and (step % self.val_every == 0 or not go_on):
                 score = self._val_l1(val, ctx.scale)
                 if score < best_l1:
