@@ -72,3 +72,21 @@ def test_not_computed_metrics_are_shown_with_their_reason(store):
     (board,) = build_leaderboard(store)
     assert board.rows[0]["not_computed"] == {"psnr": "no aligned reference"} and board.rows[0]["rank"] is None
     assert "not computed" in render([board], "md")
+
+
+def test_a_figure_without_a_ci_renders_and_ranks_by_its_mean(store):
+    """nfe (network evaluations per tile) is one number per run, stored without a CI."""
+    for name, nfe in (("few", 11.0), ("many", 200.0)):
+        run_id = store.create_run(stainer=name, run_key=name, vbench_version="0", dataset="d", manifest_hash="m1", seed=0)
+        store.finish_run(run_id, [("psnr", "t0", 20.0)], [
+            dict(metric="psnr", higher_is_better=True, pipeline="p", n=1, mean=20.0, std=0.0, ci_low=19.0, ci_high=21.0),
+            dict(metric="nfe", higher_is_better=False, pipeline="p", n=1, mean=nfe)])
+    (board,) = build_leaderboard(store, metric="nfe")
+    assert [(r["stainer"], r["rank"]) for r in board.rows] == [("few", 1), ("many", 2)]
+    assert board.rows[0]["metrics"]["nfe"]["ci_low"] is None
+    for fmt in ("md", "csv", "json"):
+        assert "few" in render([board], fmt)
+    assert "| 11 |" in render([board], "md")
+    from vbench.report.render import rich_tables
+
+    assert len(rich_tables([board])) == 1  # the terminal table `vbench run` prints

@@ -78,8 +78,9 @@ def build_leaderboard(store: Store, dataset: str | None = None, metric: str | No
             row["metrics"][m] = {
                 "mean": sum(s.mean for s in done) / k,
                 "std": sum(s.std or 0.0 for s in done) / k,
-                "ci_low": sum(s.ci_low for s in done) / k,
-                "ci_high": sum(s.ci_high for s in done) / k,
+                # summaries without a CI (nfe: one figure per run) keep none
+                "ci_low": None if any(s.ci_low is None for s in done) else sum(s.ci_low for s in done) / k,
+                "ci_high": None if any(s.ci_high is None for s in done) else sum(s.ci_high for s in done) / k,
                 "n": sum(s.n for s in done),
             }
         for f in RUNTIME_FIELDS:
@@ -108,6 +109,13 @@ def build_leaderboard(store: Store, dataset: str | None = None, metric: str | No
     return sorted(boards.values(), key=lambda b: (b.dataset, b.manifest_hash or ""))
 
 
+def _bounds(m: dict) -> dict:
+    """A figure without a CI ranks by its mean alone."""
+    if m["ci_low"] is None or m["ci_high"] is None:
+        return {"ci_low": m["mean"], "ci_high": m["mean"]}
+    return m
+
+
 def _rank(board: Board, metric: str | None) -> None:
     names = list(board.metrics)
     if metric is not None:
@@ -124,10 +132,10 @@ def _rank(board: Board, metric: str | None) -> None:
     for r in board.rows:
         r["rank"], r["tied"] = None, False
     for r in scored:
-        mine = r["metrics"][primary]
+        mine = _bounds(r["metrics"][primary])
         beaten_by = 0
         for o in scored:
-            other = o["metrics"][primary]
+            other = _bounds(o["metrics"][primary])
             if better > 0 and other["ci_low"] > mine["ci_high"]:
                 beaten_by += 1
             elif better < 0 and other["ci_high"] < mine["ci_low"]:

@@ -21,6 +21,8 @@ def _arrow(info: dict) -> str:
 def _cell(row: dict, metric: str) -> str:
     if metric in row["metrics"]:
         m = row["metrics"][metric]
+        if m["ci_low"] is None:
+            return f"{m['mean']:.4g}"
         return f"{m['mean']:.4g} [{m['ci_low']:.4g}, {m['ci_high']:.4g}]"
     return "not computed" if metric in row["not_computed"] else "-"
 
