@@ -136,7 +136,7 @@ def _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, a
     completed run trained: sampling strategies never retrain. The run's own folder keeps its
     sample grid; ``trained_by`` points at the checkpoint."""
     train_key = spec.train_key(dataset.manifest_hash)
-    source = store.trained_run(train_key) if spec.variants or type(stainer).variants else None
+    source = store.trained_run(train_key) if type(stainer).variants else None  # spec.variants imply these
     if source is not None and (Path(source.artifacts) / checkpoint.WEIGHTS).exists():
         checkpoint.load(stainer, Path(source.artifacts), device=spec.device)
         return dict(train_key=train_key, trained_by=source.id, artifacts=str(artifacts),

@@ -31,7 +31,6 @@ class LoadedRun:
     dataset: str
     scale: int
     in_channels: int
-    seed: int = 0
 
 
 def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
@@ -70,7 +69,7 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
         raise ConfigError(
             f"the checkpoint of run {run_id} does not fit stainer {run.stainer!r} with the run's params "
             f"({first}); was it written by another version of the stainer or another config?") from None
-    return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels, run.seed)
+    return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels)
 
 
 def _check_device(device: str) -> None:
@@ -85,7 +84,7 @@ def _check_same_training(cls, params: dict, config: dict, folder: Path, run_id: 
     variants' settings may differ: they act on the trained model)."""
     if "params" not in config:
         return
-    eval_keys = {k for v in (getattr(cls, "variants", {}) or {}).values() for k in v}
+    eval_keys = {k for v in cls.variants.values() for k in v}
     trained = json.loads(json.dumps(config["params"]))  # tuples -> lists, as the run stores them
     differ = sorted(k for k in set(trained) | set(params)
                     if k not in eval_keys and trained.get(k) != params.get(k))
@@ -189,13 +188,17 @@ def ramp(n: int, width: int, left: bool, right: bool):
     return w
 
 
+def check_tiling(tile: int, overlap: int) -> None:
+    if overlap < 0 or tile < 1 or 2 * overlap >= tile:
+        raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
+
+
 def stain_image(loaded: LoadedRun, image, *, tile: int = 512, overlap: int = 64, batch_size: int = 4,
                 reporter: Reporter | None = None, label: str = "stain"):
     """Stains a C x H x W image of any size; returns 3 x H*scale x W*scale in [0, 1] (on the CPU)."""
     import torch
 
-    if overlap < 0 or tile < 1 or 2 * overlap >= tile:
-        raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
+    check_tiling(tile, overlap)
     c, h, w = image.shape
     if c != loaded.in_channels:
         raise ConfigError(
@@ -245,8 +248,7 @@ def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile:
     default_tile, default_overlap = default_tiling(loaded.scale)
     tile = default_tile if tile is None else tile
     overlap = min(default_overlap, tile // 2 - 1) if overlap is None else overlap
-    if overlap < 0 or tile < 1 or 2 * overlap >= tile:
-        raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
+    check_tiling(tile, overlap)
     inputs = [Path(p) for p in inputs]
     stems = [p.stem for p in inputs]
     clash = sorted({s for s in stems if stems.count(s) > 1})
@@ -272,7 +274,7 @@ def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile:
         raise ConfigError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
     written = []
     for p, img, target in zip(inputs, images, targets):
-        seed_everything(loaded.seed if seed is None else seed)
+        seed_everything(loaded.stainer.ctx.seed if seed is None else seed)
         stained = stain_image(loaded, img, tile=tile, overlap=overlap, batch_size=batch_size, reporter=reporter,
                               label=f"stain {p.name}")
         try:
