@@ -26,6 +26,8 @@ class RunContext:
     budget: Budget = field(default_factory=Budget)
     pairing: str = "paired"
     in_channels: int = 1
+    modality: str = ""  # the dataset's input modality (quantitative-phase, darkfield...); "" when unknown
+    stain: str = ""  # the dataset's target stain (he, ihc-dab...); "" when unknown
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("vbench.stainer"))
     on_progress: Callable[[int, int | None, dict], None] | None = None
     steps_done: int = 0

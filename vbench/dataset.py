@@ -24,6 +24,8 @@ class Dataset:
     pairing: ClassVar[str] = "paired"
     scale: ClassVar[int] = 1
     in_channels: ClassVar[int] = 3
+    modality: ClassVar[str] = ""  # input modality: quantitative-phase, autofluorescence, brightfield, darkfield...
+    stain: ClassVar[str] = ""  # target stain: he, ihc-dab...
     description: ClassVar[str] = ""
     simulated: ClassVar[str] = ""
 

@@ -72,6 +72,7 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
         scale=dataset.scale, device=spec.device, seed=spec.seed, val=val,
         budget=Budget(steps=spec.params.get("steps"), seconds=spec.max_seconds),
         pairing=dataset.pairing, in_channels=dataset.in_channels,
+        modality=getattr(dataset, "modality", ""), stain=getattr(dataset, "stain", ""),
         logger=logging.getLogger(f"vbench.stainer.{spec.stainer}"),
     )
     stainer = cls(**spec.params)

@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
-import click
+import sys
+
+import typer
 
 from ..errors import VbenchError
-from . import datasets, metrics, plugins, predict, results  # noqa: F401  (they register their commands)
-from .common import app, err
+from . import assets, compare, datasets, metrics, plugins, predict, results, score  # noqa: F401  (they register their commands)
+from .common import app, err, print_error
 
 __all__ = ["app", "main"]
 
+# Typer >= 0.2x calls its own vendored copy of click (typer._click), older Typer the `click`
+# package: take the exception classes from the click that Typer really uses.
+_click = sys.modules[next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException").__module__]
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: user errors print one message and exit non-zero, without a traceback."""
+    """Console entry point: user errors print one message and exit non-zero, without a traceback.
+    Usage errors (unknown command or option, bad value, missing argument) exit 2."""
     try:
-        rv = app(args=argv, standalone_mode=False)
-    except click.exceptions.ClickException as exc:
+        rv = app(args=argv, standalone_mode=False, prog_name="vbench")
+    except _click.ClickException as exc:
         exc.show()
-        return (exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return (130)
+        return exc.exit_code
+    except _click.Abort:
+        err.print("aborted", markup=False)
+        return 130
     except VbenchError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        return (exc.exit_code)
+        print_error(str(exc))
+        return exc.exit_code
     except KeyboardInterrupt:
-        err.print("interrupted")
-        return (130)
-    return (rv if isinstance(rv, int) else 0)
+        err.print("interrupted", markup=False)
+        return 130
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

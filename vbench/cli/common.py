@@ -6,6 +6,9 @@ import os
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from ..errors import ConfigError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Benchmark virtual staining methods on shared splits.")
@@ -27,13 +30,36 @@ err = _console(stderr=True)
 DbOption = typer.Option(None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]")
 
 
+def say(console: Console, label: str, style: str, text: str) -> None:
+    """``label`` in ``style``, then ``text`` as given: messages of users and plugins are printed with
+    markup off, so ``[/x]`` in them can neither crash the error path nor vanish."""
+    console.print(Text.assemble((label, style), " ", text), highlight=False)
+
+
+def print_error(text: str) -> None:
+    say(err, "error:", "red", text)
+
+
+def warn(text: str) -> None:
+    say(err, "warning:", "yellow", text)
+
+
 def _plugins():
     from ..plugins import load_plugins
 
     plugins = load_plugins()
     for info in plugins.infos.values():
         if info.status == "broken":
-            err.print(f"[yellow]warning:[/] plugin {info.provider} is broken and was skipped: {info.error}")
+            warn(f"plugin {info.provider} is broken and was skipped: {info.error}")
     return plugins
 
 
+
+def split_names(values) -> list[str]:
+    """Repeatable options that also accept comma-separated lists (`-m psnr,ssim`)."""
+    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+
+
+def check_format(fmt: str, formats=("table", "csv", "json")) -> None:
+    if fmt not in formats:
+        raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(formats)}")

@@ -1,4 +1,4 @@
-"""Reading folders of predictions and targets for ``vbench score``, with the checks that make a
+"""Reading images (predictions, targets, inputs) for ``vbench score``, ``vbench predict`` and folder datasets, with the checks that make a
 comparison fair: matched file names, equal sizes, no grayscale/RGB mix, explicit bit depths."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, VbenchError
+from .errors import ConfigError, VbenchError
 
 EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 
