@@ -82,7 +82,11 @@ def read(path) -> dict:
 
 
 def compare(expected: dict, actual: dict, limit: int | None = None) -> list[str]:
-    """Every difference, one line each: header fields first, then tiles by id (each tile named)."""
+    """Every difference, one line each: header fields first, then tiles by id (each tile named).
+
+    Both sides are compared in their JSON form, as the hash sees them: a manifest read from a file
+    holds lists where one built in Python may hold tuples, and the two are the same manifest."""
+    expected, actual = json.loads(canonical(expected)), json.loads(canonical(actual))
     lines = []
     header = lambda m: {k: v for k, v in m.items() if k != "tiles"}  # noqa: E731
     for path, want, have in _leaf_diffs(header(expected), header(actual)):
