@@ -87,7 +87,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from vbench.execute import score_metric
+    from vbench.scoring import items_from_samples, score
     from vbench.plugins import load_plugins
 
     plugins = load_plugins()
@@ -112,8 +112,8 @@ def main() -> None:
             outs.append(stainer.predict(x))
             times.append(time.perf_counter() - t0)
         seconds = min(times)  # the least disturbed pass on a shared machine
-        values = [v for out in outs for v in score_metric(psnr, test, dict(zip((s.id for s in test), out)),
-                                                          len(test)).values()]
+        values = [v for out in outs for v in score([("psnr", psnr)], items_from_samples(test, dict(
+            zip((s.id for s in test), out))), batch_size=len(test)).values["psnr"].values()]
         std = torch.stack(outs).double().std(dim=0).mean().item() if args.repeats > 1 else None
         rows.append(dict(name=name, nfe=stainer.last_nfe, tps=len(test) / seconds,
                          psnr=sum(values) / len(values), std=std))

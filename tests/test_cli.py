@@ -195,7 +195,7 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tm
 
 
 def test_two_databases_in_one_folder_keep_their_own_checkpoints(capsys, tmp_path):
-    from vbench.runner import artifacts_root_for
+    from vbench.artifacts import artifacts_root
     from vbench.store import Store
 
     folder = {}
@@ -206,9 +206,9 @@ def test_two_databases_in_one_folder_keep_their_own_checkpoints(capsys, tmp_path
         assert code == 0, err
         run = Store(db).get_run(1)  # run ids restart at 1 in every database
         folder[name] = Path(run.artifacts)
-        assert folder[name].parent == Path(artifacts_root_for(Store(db)))
+        assert folder[name].parent == Path(artifacts_root(Store(db)))
     assert folder["a"] != folder["b"]
     assert folder["a"].parent.name == "a-artifacts" and (folder["a"] / "model.safetensors").is_file()
     config = json.loads((folder["a"] / "config.json").read_text())
     assert config["stainer"] == "baseline-linear"  # not overwritten by database b's run 1
-    assert Path(artifacts_root_for(Store(f"sqlite:///{tmp_path / 'vbench.db'}"))).name == "vbench-artifacts"
+    assert Path(artifacts_root(Store(f"sqlite:///{tmp_path / 'vbench.db'}"))).name == "vbench-artifacts"

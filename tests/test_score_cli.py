@@ -186,7 +186,7 @@ def vbench_register_datasets(register):
 @pytest.fixture
 def with_datasets(monkeypatch, tiny_dataset, plugin_module):
     """`vbench score` sees the test datasets `tiny` (paired) and `loose` (unpaired)."""
-    import vbench.cli.metrics as cli_metrics
+    import vbench.cli.score as cli_metrics
     from vbench.plugins import load_plugins
 
     names = [tiny_dataset, plugin_module(UNPAIRED)]
@@ -271,7 +271,7 @@ def test_full_reference_on_unpaired_data_is_meaningless(capsys, with_datasets, t
 GAP_METRIC = '''
 import torch
 import vbench
-from vbench.metrics.base import DistributionMetric
+from vbench import DistributionMetric
 
 class MeanGap(DistributionMetric):
     """Distance between the mean colours of the two sets (a toy distribution metric)."""
@@ -291,7 +291,7 @@ def vbench_register_metrics(register):
 
 
 def test_distribution_metrics_score_the_two_sets(capsys, folders, monkeypatch, plugin_module):
-    import vbench.cli.metrics as cli_metrics
+    import vbench.cli.score as cli_metrics
     from vbench.plugins import load_plugins
 
     name = plugin_module(GAP_METRIC)

@@ -13,12 +13,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import checkpoint
+from .artifacts import run_folder
 from .context import Budget, RunContext
-from .errors import MetricNotApplicable, VbenchError
+from .errors import VbenchError
 from .grid import save_sample_grid
-from .metrics.base import full_reference_problem
 from .plugins import Plugins
 from .progress import Reporter
+from .scoring import batches, default_metrics, items_from_samples, score
 from .spec import RunSpec
 from .stats import summarize
 from .store import Store
@@ -77,7 +78,7 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
     )
     stainer = cls(**spec.params)
     stainer.ctx = ctx
-    artifacts = Path(spec.artifacts_root) / f"run-{run_id}"
+    artifacts = run_folder(spec.artifacts_root, run_id)
     fields = _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts)
 
     for key, value in spec.eval_params.items():  # evaluation variants act on the trained model
@@ -157,16 +158,6 @@ def _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, a
     )
 
 
-def _batches(samples, size: int):
-    """Equal-shape batches (test tiles may differ in size)."""
-    groups: dict[tuple, list] = defaultdict(list)
-    for s in samples:
-        groups[tuple(s.input.shape)].append(s)
-    for group in groups.values():
-        for i in range(0, len(group), size):
-            yield group[i:i + size]
-
-
 def _warm_up(spec, stainer, sample) -> None:
     """One untimed prediction of one tile: first-call costs (allocations, kernel selection) are
     not the stainer's latency. For a 20-step sampler they were about 1 s per tile in a batch of 8."""
@@ -187,7 +178,7 @@ def _predict(spec, dataset, stainer, test, reporter):
     with reporter.task(f"predict {spec.label}", total=len(test) * spec.repeats) as advance, torch.inference_mode():
         done = 0
         for r in range(spec.repeats):
-            for batch in _batches(test, spec.batch_size):
+            for batch in batches(test, spec.batch_size, key=lambda b: tuple(b.input.shape)):
                 x = torch.stack([b.input for b in batch]).to(spec.device)
                 t0 = time.perf_counter()
                 out = _call(spec, "predict", stainer.predict, x)
@@ -210,33 +201,15 @@ def _predict(spec, dataset, stainer, test, reporter):
 
 
 def _score(spec, plugins, dataset, test, outputs, reporter):
-    scores: list[tuple[str, str, float | None]] = []
-    summaries: list[dict] = []
-    names = spec.metrics or default_metrics(plugins, dataset.pairing)
+    items = items_from_samples(test, outputs)
+    names = spec.metrics or default_metrics(plugins.metrics, dataset.pairing,
+                                            has_reference=all(it.reference is not None for it in items))
     with reporter.task(f"score {spec.label}", total=len(names)) as advance:
-        for k, name in enumerate(names):
-            metric = plugins.metrics.get(name)
-            row = {"metric": name, "higher_is_better": bool(metric.higher_is_better), "pipeline": metric.pipeline}
-            try:
-                # Unpaired targets are unrelated tiles: never a reference, whatever the plugin says.
-                problem = full_reference_problem(name, dataset) if metric.needs_reference else None
-                if problem:
-                    raise MetricNotApplicable(problem)
-                metric.setup(dataset)
-                if not getattr(metric, "per_tile", True):  # distribution metrics (FID...): one value per set
-                    value = float(metric.compute_set((outputs[s.id][None] for s in test),
-                                                     (s.target[None] for s in test)))
-                    summaries.append(dict(row, status="computed", reason=None, n=len(test), mean=value))
-                    advance(k + 1)
-                    continue
-                values = score_metric(metric, test, outputs, spec.batch_size)
-            except MetricNotApplicable as exc:  # e.g. a missing asset: recorded, never fatal
-                summaries.append(dict(row, status="not computed", n=0, reason=str(exc)))
-            else:
-                scores.extend((name, tid, v) for tid, v in values.items())
-                summaries.append(dict(row, status="computed", reason=None, **summarize(values.values(), seed=spec.seed)))
-            advance(k + 1)
-    return scores, summaries
+        # A run never fails for a metric: one that cannot be computed is stored with the reason.
+        result = score([(n, plugins.metrics.get(n)) for n in names], items, dataset=dataset, explicit=False,
+                       batch_size=spec.batch_size, seed=spec.seed, on_metric=lambda n: advance(names.index(n)))
+        advance(len(names))
+    return result.scores(), result.summaries
 
 
 def _variance(repeats, test, scores, summaries, seed) -> None:
@@ -267,24 +240,6 @@ def _flops_per_tile(spec, stainer, test) -> float | None:
     except Exception as exc:  # counting is best effort; it must never fail a scored run
         log.warning("FLOP counting failed for %s: %s", spec.stainer, exc)
         return None
-
-
-def score_metric(metric, test, outputs, batch_size: int) -> dict[str, float | None]:
-    import torch
-
-    values: dict[str, float | None] = {}
-    with torch.inference_mode():
-        for batch in _batches(test, batch_size):
-            pred = torch.stack([outputs[b.id] for b in batch])
-            ref = torch.stack([b.reference for b in batch]).float() if metric.needs_reference else None
-            res = torch.as_tensor(metric.compute(pred, ref)).reshape(-1).double().tolist()
-            for b, v in zip(batch, res):
-                values[b.id] = v
-    return values
-
-
-def default_metrics(plugins: Plugins, pairing: str) -> list[str]:
-    return [e.name for e in plugins.metrics.entries() if pairing in getattr(plugins.metrics.get(e.name), "default_for", ())]
 
 
 def failure_text(exc: BaseException) -> str:

@@ -14,13 +14,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint
+from . import checkpoint, images
 from .context import RunContext
 from .errors import ConfigError
 from .progress import Reporter
 from .validate import check_output
-
-IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".npy"}
 
 
 @dataclass
@@ -36,7 +34,7 @@ class LoadedRun:
 def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
     """The run's stainer, constructed with the stored params and restored from its checkpoint
     (for an evaluation variant, the checkpoint of the run that trained it)."""
-    from .runner import artifacts_root_for
+    from .artifacts import artifacts_root, run_folder
 
     _check_device(device)
     run = store.get_run(run_id)
@@ -45,7 +43,7 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
     trainer = store.get_run(run.trained_by) if run.trained_by else run
     if trainer is None:
         raise ConfigError(f"run {run_id} evaluated the model of run {run.trained_by}, which is no longer in {store.url}")
-    folder = Path(trainer.artifacts) if trainer.artifacts else Path(artifacts_root_for(store)) / f"run-{trainer.id}"
+    folder = Path(trainer.artifacts) if trainer.artifacts else run_folder(artifacts_root(store), trainer.id)
     if not (folder / checkpoint.WEIGHTS).is_file():
         raise ConfigError(
             f"run {run_id} ({run.stainer}, {run.status}) has no checkpoint: {folder / checkpoint.WEIGHTS} does not "
@@ -58,7 +56,7 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
             f"{run.stainer!r}; refusing to load it")
     cls = plugins.stainers.get(run.stainer)
     scale, in_channels = _data_shape(plugins, run.dataset, config)
-    params = json.loads(run.params or "{}")
+    params = run.params_dict
     _check_same_training(cls, params, config, folder, run_id)
     stainer = cls(**params)
     stainer.ctx = RunContext(scale=scale, device=device, seed=run.seed, in_channels=in_channels)
@@ -119,24 +117,15 @@ def read_image(path: Path):
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"input {path} does not exist")
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ConfigError(f"input {path}: unsupported file type; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    suffixes = images.EXTENSIONS + images.ARRAY_EXTENSIONS
+    if path.suffix.lower() not in suffixes:
+        raise ConfigError(f"input {path}: unsupported file type; use one of {', '.join(sorted(suffixes))}")
     try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif path.suffix.lower() in {".tif", ".tiff"}:
-            import tifffile
-
-            arr = tifffile.imread(path)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "YCbCr") else im)
-                if im.mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535:
-                    arr = arr.astype(np.uint16)  # some Pillow versions open 16-bit PNGs as 32-bit "I"
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"input {path} cannot be read as an image: {exc}") from None
+        arr = images.decode(path)
+    except images.UnreadableImage as exc:
+        raise ConfigError(f"input {path} cannot be read as an image: {exc.reason}") from None
+    except images.ImageInputError as exc:
+        raise ConfigError(f"input {exc}") from None
     if arr.ndim == 2:
         arr = arr[None]
     elif arr.ndim == 3:

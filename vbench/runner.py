@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import signal
 import threading
 import tomllib
@@ -18,7 +17,7 @@ from .execute import failure_text, params_json, run_one
 from .plugins import Plugins, load_plugins
 from .progress import Reporter
 from .provenance import git_commit, hardware, library_versions
-from .spec import RunSpec
+from .spec import RunSpec, run_key
 from .store import Store
 
 
@@ -132,6 +131,41 @@ def _raise_terminated(signum, frame):
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); rerun with --resume"
 
 
+def new_run(store: Store, dataset, *, stainer: str, run_key: str, device: str | None, provenance: dict | None = None,
+            **fields) -> int:
+    """Stores a new run (status running) with what every run records: the dataset and its
+    manifest, vbench's version and commit, the hardware and the library versions."""
+    provenance = provenance or run_provenance()
+    return store.create_run(stainer=stainer, run_key=run_key, dataset=dataset.name,
+                            manifest_hash=dataset.manifest_hash, dataset_note=getattr(dataset, "simulated", "") or "",
+                            device=device, hardware=hardware(device or "cpu"), **provenance, **fields)
+
+
+def run_provenance() -> dict:
+    return {"vbench_version": __version__, "git_commit": git_commit(), "libraries": library_versions()}
+
+
+def record_external(store: Store, dataset, name: str, predictions: Path, result) -> int:
+    """Stores predictions made outside vbench, scored on ``dataset``'s test split (``result`` of
+    :func:`vbench.scoring.score`), as a completed external run that ranks under ``name``."""
+    run_id = new_run(store, dataset, stainer=name, preset="", seed=0, external=True, device=None,
+                     params={"predictions": str(Path(predictions).resolve())},
+                     run_key=run_key({"external": name, "dataset": dataset.name, "manifest": dataset.manifest_hash}))
+    store.finish_run(run_id, result.scores(), result.summaries, n_test_tiles=len(result.ids))
+    return run_id
+
+
+def _end(store: Store, run_id: int, why: BaseException | str) -> str:
+    """Stores how a run that did not complete ended: interrupted (Ctrl-C, SIGTERM) or failed with
+    the reason and traceback. A run that already ended keeps its first ending."""
+    if isinstance(why, KeyboardInterrupt):
+        status, error = "interrupted", INTERRUPTED
+    else:
+        status, error = "failed", failure_text(why) if isinstance(why, BaseException) else why
+    store.end_run(run_id, status, error)
+    return status
+
+
 def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progress: bool) -> None:
     """Entry point of the per-run process (spawned: a clean interpreter whose peak memory is its own)."""
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -139,12 +173,8 @@ def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progres
     try:
         plugins = load_plugins(extra=modules)
         run_one(store, run_id, spec, plugins, Reporter(progress), isolated=True)
-    except KeyboardInterrupt:
-        store.end_run(run_id, "interrupted", INTERRUPTED)
-        raise SystemExit(130)
     except BaseException as exc:
-        store.end_run(run_id, "failed", failure_text(exc))
-        raise SystemExit(1)
+        raise SystemExit(130 if _end(store, run_id, exc) == "interrupted" else 1)
 
 
 def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
@@ -161,7 +191,7 @@ def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: b
 
 def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[Outcome]:
     outcomes = []
-    commit, libs = git_commit(), library_versions()
+    provenance = run_provenance()
     for spec in specs:
         dataset = plugins.datasets.get(spec.dataset)
         manifest = dataset.manifest_hash
@@ -172,21 +202,16 @@ def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[O
             on_event(outcome)
             continue
         info = plugins.info_for("stainer", spec.stainer)
-        run_id = store.create_run(
-            stainer=spec.stainer, preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
-            run_key=key, train_key=spec.train_key(manifest), repeats=spec.repeats,
+        run_id = new_run(
+            store, dataset, stainer=spec.stainer, run_key=key, device=spec.device, provenance=provenance,
+            preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
+            train_key=spec.train_key(manifest), repeats=spec.repeats, seed=spec.seed, suite=spec.suite,
             plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
-            vbench_version=__version__, git_commit=commit, dataset=spec.dataset, manifest_hash=manifest,
-            dataset_note=getattr(dataset, "simulated", "") or "", seed=spec.seed, suite=spec.suite,
-            device=spec.device, hardware=hardware(spec.device),
-            libraries=libs,
         )
         try:
             status = _execute(store, run_id, spec, plugins, isolate, progress)
-        except KeyboardInterrupt:
-            run = store.get_run(run_id)
-            if run is not None and run.status == "running":
-                store.end_run(run_id, "interrupted", INTERRUPTED)
+        except KeyboardInterrupt as exc:
+            _end(store, run_id, exc)  # no-op when the run's worker stored it first
             outcome = Outcome(spec, run_id, "interrupted", "interrupted; rerun with --resume")
             outcomes.append(outcome)
             on_event(outcome)
@@ -210,8 +235,7 @@ def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            store.end_run(run_id, "failed", failure_text(exc))
-            return "failed"
+            return _end(store, run_id, exc)
     ctx = mp.get_context("spawn")
     proc = ctx.Process(target=_worker, args=(store.url, run_id, spec, plugins.explicit_modules(), progress))
     proc.start()
@@ -227,25 +251,8 @@ def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate
             proc.terminate()
             proc.join()
         raise
-    run = store.get_run(run_id)
-    if run.status == "running":  # the process died without recording why (crash, OOM kill)
-        code = proc.exitcode
-        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        store.end_run(run_id, "failed", f"the run's worker process died ({why}) before storing a result")
-        return "failed"
-    return run.status
-
-
-def artifacts_root_for(store: Store) -> str:
-    """Run folders live beside a SQLite database in a folder named after it (vbench.db ->
-    vbench-artifacts/, bars.db -> bars-artifacts/): run ids restart at 1 in every database, so two
-    databases in one folder must never share run folders. Other databases: ./vbench-artifacts/NAME/."""
-    import re
-
-    from sqlalchemy.engine import make_url
-
-    if store.path is not None:
-        path = store.path.resolve()
-        return str(path.parent / f"{path.stem}-artifacts")
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", make_url(store.url).database or "default")
-    return os.path.abspath(os.path.join("vbench-artifacts", name))
+    code = proc.exitcode
+    why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    # Only when the process died without recording why (crash, OOM kill) does this take effect.
+    _end(store, run_id, f"the run's worker process died ({why}) before storing a result")
+    return store.get_run(run_id).status

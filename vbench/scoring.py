@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .errors import MetricNotApplicable
-from .metric import DISTRIBUTION, FULL_REFERENCE, NO_REFERENCE, full_reference_problem
+from .metric import DISTRIBUTION, FULL_REFERENCE, full_reference_problem
 from .stats import summarize
 
 
@@ -46,16 +46,16 @@ class Result:
         return [(m, i, v) for m, vals in self.values.items() for i, v in vals.items()]
 
 
-def default_metrics(registry, pairing: str, has_reference: bool = True) -> list[str]:
+def default_metrics(registry, pairing: str, has_reference: bool = True, has_targets: bool = True) -> list[str]:
     """The default metric set: every registered metric that declares ``pairing`` in its
-    ``default_for``; without stained images to compare with (``has_reference`` False), only the
-    no-reference ones."""
+    ``default_for``, less the full-reference ones when there is no aligned reference to compare
+    with and the distribution ones when there are no real stained targets either."""
     names = []
     for entry in registry.entries():
         metric = registry.get(entry.name)
         if pairing not in getattr(metric, "default_for", ()):
             continue
-        if not has_reference and metric.kind != NO_REFERENCE:
+        if (metric.kind == FULL_REFERENCE and not has_reference) or (metric.kind == DISTRIBUTION and not has_targets):
             continue
         names.append(entry.name)
     return names

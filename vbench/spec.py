@@ -7,6 +7,12 @@ import json
 from dataclasses import asdict, dataclass, field
 
 
+def stainer_label(stainer: str, preset: str = "") -> str:
+    """How a stainer preset is named in tables and messages: ``name:preset``, or ``name`` alone
+    when there is no preset or it is called ``default`` (a stainer's single, unchosen preset)."""
+    return f"{stainer}:{preset}" if preset and preset != "default" else stainer
+
+
 @dataclass
 class RunSpec:
     stainer: str
@@ -31,22 +37,22 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        name = f"{self.stainer}:{self.preset_label}" if self.preset_label else self.stainer
-        return f"{name} on {self.dataset} seed {self.seed}"
+        return f"{stainer_label(self.stainer, self.preset_label)} on {self.dataset} seed {self.seed}"
 
     def train_key(self, manifest_hash: str | None) -> str:
         """Identifies the trained model: runs that differ only in evaluation share it."""
-        return _digest({"stainer": self.stainer, "preset": self.preset, "params": self.params,
+        return run_key({"stainer": self.stainer, "preset": self.preset, "params": self.params,
                         "dataset": self.dataset, "manifest": manifest_hash, "seed": self.seed})
 
     def key(self, manifest_hash: str | None) -> str:
         """Identifies the run for --resume: the trained model plus how it is evaluated."""
-        return _digest({"train": self.train_key(manifest_hash), "variants": self.variants,
+        return run_key({"train": self.train_key(manifest_hash), "variants": self.variants,
                         "eval": self.eval_params, "metrics": sorted(self.metrics), "repeats": self.repeats})
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _digest(ident: dict) -> str:
+def run_key(ident: dict) -> str:
+    """The stored identity of a run (or a trained model): a digest of its canonical JSON."""
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]

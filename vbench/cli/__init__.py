@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except _click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except _click.Abort:
+    except typer.Abort:
         err.print("aborted", markup=False)
         return 130
     except VbenchError as exc:

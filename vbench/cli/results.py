@@ -9,8 +9,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError
-from .common import DbOption, _plugins, app, err, out
+from .common import DbOption, _plugins, app, check_format, err, out, say
 
 
 @app.command()
@@ -33,7 +32,8 @@ def run(
     from ..provenance import default_device
     from ..report import build_leaderboard
     from ..report.render import rich_tables
-    from ..runner import artifacts_root_for, load_suite, plan, run_sweep
+    from ..artifacts import artifacts_root
+    from ..runner import load_suite, plan, run_sweep
     from ..store import Store
 
     chosen = load_suite(suite or "default")
@@ -42,14 +42,14 @@ def run(
     specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
                  metrics=metric or chosen.metrics, device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
                  batch_size=batch_size, suite=chosen.name if not (stainer or dataset) else None,
-                 artifacts_root=artifacts_root_for(store), strict=bool(stainer and dataset),
-                 warn=lambda m: err.print(f"[yellow]{m}[/]"))
+                 artifacts_root=artifacts_root(store), strict=bool(stainer and dataset),
+                 warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False))
     err.print(f"{len(specs)} run(s) → {store.url}")
 
     def report(o):
         colour = {"completed": "green", "skipped": "blue", "failed": "red", "interrupted": "yellow"}[o.status]
         extra = f": {o.message}" if o.message else ""
-        err.print(f"[{colour}]{o.status}[/] run {o.run_id} {o.spec.label}{extra}")
+        say(err, o.status, colour, f"run {o.run_id} {o.spec.label}{extra}")
 
     outcomes = run_sweep(specs, store, plugins, resume=resume, isolate=isolate, progress=not quiet, on_event=report)
     datasets = sorted({s.dataset for s in specs})
@@ -74,8 +74,7 @@ def leaderboard(
     from ..report.render import rich_tables
     from ..store import Store
 
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    check_format(fmt, FORMATS)
     boards = build_leaderboard(Store(db), dataset=dataset, metric=metric)
     if fmt == "table":
         if not boards:
@@ -99,14 +98,7 @@ def runs(
 
     store = Store(db)
     if run_id is not None:
-        r = store.get_run(run_id)
-        if r is None:
-            raise ConfigError(f"no run {run_id} in {store.url}; `vbench runs` lists them")
-        data = {c: getattr(r, c) for c in r.__table__.columns.keys()}
-        for key in ("params", "hardware", "libraries"):
-            data[key] = json.loads(data[key] or "{}")
-        data["summaries"] = [{k: getattr(s, k) for k in ("metric", "status", "n", "mean", "std", "ci_low", "ci_high",
-                                                          "reason", "pipeline")} for s in store.summaries([run_id])]
+        data = store.run_detail(run_id)
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
             return
@@ -127,9 +119,9 @@ def runs(
                 mean = f"{x['mean']:.4g}" if x["mean"] is not None else "-"
                 s.add_row(x["metric"], x["status"], str(x["n"]), mean, ci, x["reason"] or x["pipeline"])
             out.print(s)
-        if r.error:
-            out.print("[red]error:[/]")
-            out.print(r.error, markup=False, highlight=False)
+        if data["error"]:
+            out.print("error:", style="red")
+            out.print(data["error"], markup=False, highlight=False)
         return
     rows = store.runs(status=status, dataset=dataset)
     if as_json:
@@ -141,7 +133,7 @@ def runs(
     for col in ("id", "status", "stainer", "dataset", "seed", "started", "train s", "note"):
         t.add_column(col)
     for r in rows:
-        name = f"{r.stainer}:{r.preset}" if r.preset else r.stainer
+        name = r.label
         note = "truncated" if r.truncated else ((r.error or "").split("\n", 1)[0][:80])
         t.add_row(str(r.id), r.status, name, r.dataset, str(r.seed), f"{r.started_at:%Y-%m-%d %H:%M}",
                   f"{r.train_seconds:.1f}" if r.train_seconds is not None else "-", note)

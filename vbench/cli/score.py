@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import DbOption, _plugins, app, check_format, err, out, split_names
+from .common import DbOption, _plugins, app, check_format, err, out, say, split_names
 
 
 @app.command()
@@ -33,7 +33,10 @@ def score(
     """Score a folder of predictions made anywhere: per-image rows plus the summary (mean, std,
     bootstrap 95% CI). With --dataset, against the dataset's targets (or aligned truth); with
     --store --as NAME, stored as an external run that ranks on the leaderboard."""
+    from ..predictions import dataset_items, folder_items, metrics_to_score
+    from ..runner import record_external
     from ..scoring import score as run_scoring
+    from ..store import Store
 
     check_format(fmt)
     if store_run and (dataset is None or as_name is None):
@@ -48,142 +51,23 @@ def score(
     plugins = _plugins()
     explicit = split_names(metric)
     ds = plugins.datasets.get(dataset) if dataset is not None else None
-    if ds is not None:
-        items, notes = _dataset_items(ds, split, pred_dir)
-    else:
-        items, notes = _folder_items(pred_dir, target_dir)
-    if explicit:
-        chosen = [(n, plugins.metrics.get(n)) for n in explicit]
-    else:
-        chosen = _default_metrics(plugins, ds, has_reference=all(it.reference is not None for it in items))
+    items, notes = dataset_items(ds, split, pred_dir) if ds is not None else folder_items(pred_dir, target_dir)
+    chosen = metrics_to_score(plugins, explicit, ds, items)
     for note in notes:
-        err.print(f"[dim]note:[/] {note}", highlight=False)
-    err.print(f"scoring {len(items)} image(s) with {', '.join(n for n, _ in chosen)}", highlight=False)
+        say(err, "note:", "dim", note)
+    err.print(f"scoring {len(items)} image(s) with {', '.join(n for n, _ in chosen)}", highlight=False, markup=False)
     result = run_scoring(chosen, items, dataset=ds, explicit=bool(explicit), batch_size=batch_size, seed=seed,
-                         on_metric=lambda n: err.print(f"[dim]  {n}[/]", highlight=False))
+                         on_metric=lambda n: err.print(f"  {n}", style="dim", highlight=False, markup=False))
     for s in result.summaries:
         if s["status"] != "computed":
-            err.print(f"[yellow]{s['metric']} not computed:[/] {s['reason']}", highlight=False)
+            say(err, f"{s['metric']} not computed:", "yellow", s["reason"])
 
     run_id = None
     if store_run:
-        run_id = _store_external(db, ds, as_name, pred_dir, result)
+        run_id = record_external(Store(db), ds, as_name, pred_dir, result)
         err.print(f"stored as external run {run_id} of {as_name!r} on {ds.name}; `vbench leaderboard -d {ds.name}` "
-                  f"ranks it", highlight=False)
+                  f"ranks it", highlight=False, markup=False)
     _render_scores(result, fmt, notes, run_id)
-
-
-def _default_metrics(plugins, ds, has_reference: bool) -> list:
-    from ..metric import FULL_REFERENCE
-    from ..metrics.base import DISTRIBUTION
-
-    pairing = ds.pairing if ds is not None else ("paired" if has_reference else "unpaired")
-    out = []
-    for e in plugins.metrics.entries():
-        m = plugins.metrics.get(e.name)
-        if pairing not in getattr(m, "default_for", ()):
-            continue
-        if ds is None and not has_reference and m.kind in (FULL_REFERENCE, DISTRIBUTION):
-            continue
-        out.append((e.name, m))
-    return out
-
-
-def _folder_items(pred_dir: Path, target_dir: Path | None):
-    from .. import images
-    from ..scoring import Item
-
-    preds = images.images_by_stem(pred_dir, "prediction")
-    targets = images.images_by_stem(target_dir, "target") if target_dir is not None else None
-    names = images.match(preds, targets, pred_dir, target_dir) if targets is not None else sorted(preds)
-    items, bits, gray = [], set(), 0
-    for name in names:
-        p = images.read(preds[name])
-        t = images.read(targets[name]) if targets is not None else None
-        if t is not None:
-            images.check_pair(p, t)
-        for im in (p, t):
-            if im is not None:
-                bits.add(im.bits)
-                gray += im.channels == 1
-        ref = t.tensor if t is not None else None
-        items.append(Item(name, p.tensor, reference=ref, target=ref, shape=(3, *p.size)))
-    return items, _notes(bits, gray)
-
-
-def _notes(bits: set, gray: int) -> list[str]:
-    notes = []
-    if 16 in bits:
-        notes.append("16-bit images were scaled to [0, 1] by 1/65535 (8-bit by 1/255)")
-    if 32 in bits:
-        notes.append("floating-point images were used as given (values in [0, 1])")
-    if gray:
-        notes.append(f"{gray} grayscale image(s) were replicated to 3 channels")
-    return notes
-
-
-def _dataset_items(ds, split: str, pred_dir: Path):
-    from ..dataset import SPLITS
-    from .. import images
-    from ..scoring import Item
-
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    samples = {s.id: s for s in ds.samples(split)}
-    preds = images.images_by_stem(pred_dir, "prediction")
-    missing = sorted(set(samples) - set(preds))
-    extra = sorted(set(preds) - set(samples))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} {split} tile(s) of {ds.name} have no prediction in {pred_dir}: "
-                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-        if extra:
-            parts.append(f"{len(extra)} file(s) in {pred_dir} are not {split} tiles of {ds.name}: "
-                         f"{', '.join(preds[n].name for n in extra[:5])}{' ...' if len(extra) > 5 else ''}")
-        raise images.ImageInputError(
-            "; ".join(parts) + f". Predictions are matched to tiles by file name (= tile id, as `vbench datasets "
-            f"export {ds.name} --split {split}` names the inputs); predict every tile and keep only those files")
-    aligned = not (ds.pairing == "unpaired" and any(s.truth is None for s in samples.values()))
-    items, bits, gray = [], set(), 0
-    for tid in sorted(samples):
-        s = samples[tid]
-        p = images.read(preds[tid])
-        ref = s.reference if aligned else None
-        expect = tuple((ref if ref is not None else s.target).shape[-2:]) if (ref is not None or s.target is not None) else None
-        if expect is not None and p.size != expect:
-            raise images.ImageInputError(
-                f"prediction {p.path} is {p.size[1]} x {p.size[0]} px but tile {tid} of {ds.name} expects "
-                f"{expect[1]} x {expect[0]} px (width x height; scale {ds.scale} x the input). vbench does not "
-                f"resample predictions: save them at the target size")
-        if p.channels != 3:
-            raise images.ImageInputError(
-                f"prediction {p.path} is grayscale but {ds.name}'s targets are RGB stains; save predictions as RGB")
-        bits.add(p.bits)
-        items.append(Item(tid, p.tensor, reference=(lambda r=ref: r.float()) if ref is not None else None,
-                          target=(lambda t=s.target: t.float()) if s.target is not None else None,
-                          shape=(3, *p.size)))
-    return items, _notes(bits, gray)
-
-
-def _store_external(db, ds, as_name: str, pred_dir: Path, result) -> int:
-    import hashlib
-
-    from .. import __version__
-    from ..provenance import git_commit, hardware, library_versions
-    from ..store import Store
-
-    store = Store(db)
-    manifest = ds.manifest_hash
-    key = hashlib.sha256(json.dumps(["external", as_name, ds.name, manifest]).encode()).hexdigest()
-    run_id = store.create_run(
-        stainer=as_name, preset="", params={"predictions": str(Path(pred_dir).resolve())}, run_key=key,
-        vbench_version=__version__, git_commit=git_commit(), dataset=ds.name, manifest_hash=manifest,
-        dataset_note=getattr(ds, "simulated", "") or "", seed=0, external=True, device=None,
-        hardware=hardware("cpu"), libraries=library_versions())
-    scores = [(m, tile, v) for m, vals in result.values.items() for tile, v in vals.items()]
-    store.finish_run(run_id, scores, result.summaries, n_test_tiles=len(result.ids))
-    return run_id
 
 
 def _fmt(v) -> str:

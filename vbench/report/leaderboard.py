@@ -10,7 +10,6 @@ its own; entries whose CIs overlap share a rank and are marked tied.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -37,10 +36,6 @@ class Board:
                 "warnings": self.warnings}
 
 
-def _label(run: Run) -> str:
-    return f"{run.stainer}:{run.preset}" if run.preset else run.stainer
-
-
 def build_leaderboard(store: Store, dataset: str | None = None, metric: str | None = None) -> list[Board]:
     runs = store.runs(status="completed", dataset=dataset)
     # latest completed run per (dataset, manifest, stainer, preset, params, seed)
@@ -58,8 +53,8 @@ def build_leaderboard(store: Store, dataset: str | None = None, metric: str | No
     labels_per_board: dict[tuple, dict[str, int]] = defaultdict(dict)
     for (ds, manifest, stainer, preset, params, external), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
         board = boards.setdefault((ds, manifest), Board(ds, manifest, note=group[0].dataset_note or ""))
-        row = {"stainer": stainer, "preset": preset, "label": group[0].stainer if not preset else _label(group[0]),
-               "external": bool(external), "params": json.loads(params or "{}"),
+        row = {"stainer": stainer, "preset": preset, "label": group[0].label,
+               "external": bool(external), "params": group[0].params_dict,
                "seeds": sorted(r.seed for r in group), "run_ids": sorted(r.id for r in group),
                "truncated": any(r.truncated for r in group), "metrics": {}, "not_computed": {}}
         seen = labels_per_board[(ds, manifest)]

@@ -21,6 +21,9 @@ DEFAULT_URL = "sqlite:///vbench.db"
 # Every row of one executemany must carry the same keys; "not computed" rows have no statistics.
 SUMMARY_DEFAULTS = {"reason": None, "pipeline": "", "n": 0, "mean": None, "std": None, "ci_low": None, "ci_high": None}
 DB_ENV = "VBENCH_DB"
+SUMMARY_FIELDS = ("metric", "status", "n", "mean", "std", "ci_low", "ci_high", "reason", "pipeline")
+RUNNING = "running"
+ENDED = ("completed", "failed", "interrupted")
 
 __all__ = ["Store", "Run", "Score", "Summary", "resolve_url", "SCHEMA_VERSION"]
 
@@ -114,7 +117,8 @@ class Store:
 
     # --- writes ---------------------------------------------------------------------------
     def create_run(self, **fields) -> int:
-        fields.setdefault("status", "running")
+        """A new run, status ``running``; it ends through :meth:`finish_run` or :meth:`end_run`."""
+        fields["status"] = RUNNING
         fields.setdefault("started_at", utcnow())
         for key in ("params", "hardware", "libraries"):
             if key in fields and not isinstance(fields[key], str):
@@ -123,6 +127,8 @@ class Store:
             return conn.execute(insert(Run).values(**fields)).inserted_primary_key[0]
 
     def update_run(self, run_id: int, **fields) -> None:
+        if "status" in fields:
+            raise ValueError("a run's status changes only through finish_run or end_run")
         with self._errors("write"), self.engine.begin() as conn:
             conn.execute(update(Run).where(Run.id == run_id).values(**fields))
 
@@ -135,13 +141,14 @@ class Store:
     ) -> None:
         """Stores per-tile scores, summaries and the run's final fields in one transaction, so a
         crash never leaves a half-written run marked completed."""
-        fields.setdefault("status", "completed")
-        fields.setdefault("ended_at", utcnow())
+        status = fields.pop("status", "completed")
         with self._errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
             if summaries:
                 conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=run_id) for s in summaries])
-            conn.execute(update(Run).where(Run.id == run_id).values(**fields))
+            if not self._end(conn, run_id, status, **fields):
+                raise StoreError(f"run {run_id} is no longer running ({self._status(conn, run_id)}); its results "
+                                 f"were not stored")
 
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
         with self._errors("write"), self.engine.begin() as conn:
@@ -162,9 +169,25 @@ class Store:
                 batch = [dict(zip(cols, (run_id, m, t, v))) for m, t, v in part]
             conn.exec_driver_sql(sql, batch)
 
-    def end_run(self, run_id: int, status: str, error: str | None = None, **fields) -> None:
-        """Marks a run failed or interrupted (keeps whatever else is stored)."""
-        self.update_run(run_id, status=status, error=error, ended_at=utcnow(), **fields)
+    def end_run(self, run_id: int, status: str, error: str | None = None, **fields) -> bool:
+        """Marks a running run failed or interrupted with the reason (keeps whatever else is
+        stored). False when the run had already ended: its first ending stands."""
+        with self._errors("write"), self.engine.begin() as conn:
+            return self._end(conn, run_id, status, error=error, **fields)
+
+    @staticmethod
+    def _end(conn, run_id: int, status: str, **fields) -> bool:
+        """The one transition of a run's status: running -> completed | failed | interrupted."""
+        if status not in ENDED:
+            raise ValueError(f"a run ends as one of {', '.join(ENDED)}, not {status!r}")
+        fields.setdefault("ended_at", utcnow())
+        res = conn.execute(update(Run).where(Run.id == run_id, Run.status == RUNNING).values(status=status, **fields))
+        return res.rowcount == 1
+
+    @staticmethod
+    def _status(conn, run_id: int) -> str:
+        status = conn.execute(select(Run.status).where(Run.id == run_id)).scalar()
+        return status or "no such run"
 
     def delete_run(self, run_id: int) -> None:
         with self._errors("write"), self.engine.begin() as conn:
@@ -181,6 +204,15 @@ class Store:
             if run is not None:
                 s.expunge(run)
             return run
+
+    def run_detail(self, run_id: int) -> dict:
+        """Everything stored about one run: its columns (JSON parsed) and its summaries."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id} in {self.url}; `vbench runs` lists them")
+        data = run.to_dict()
+        data["summaries"] = [{k: getattr(s, k) for k in SUMMARY_FIELDS} for s in self.summaries([run_id])]
+        return data
 
     def runs(self, status: str | None = None, dataset: str | None = None) -> list[Run]:
         from sqlalchemy.orm import Session

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Bump on any schema change and add a migration step in store/schema.py.
+from ..spec import stainer_label
+
+# Bump on any schema change and add a migration step to Store._check_schema.
 SCHEMA_VERSION = 1
 
 
@@ -62,6 +65,30 @@ class Run(Base):
     n_params: Mapped[int | None] = mapped_column(Integer)
     flops_per_tile: Mapped[float | None] = mapped_column(Float)
     n_test_tiles: Mapped[int | None] = mapped_column(Integer)
+
+    # The typed view: JSON columns parsed here once, so no reader re-parses them.
+    @property
+    def params_dict(self) -> dict:
+        return json.loads(self.params or "{}")
+
+    @property
+    def hardware_dict(self) -> dict:
+        return json.loads(self.hardware or "{}")
+
+    @property
+    def libraries_dict(self) -> dict:
+        return json.loads(self.libraries or "{}")
+
+    @property
+    def label(self) -> str:
+        """``stainer:preset`` as tables show it (see :func:`vbench.spec.stainer_label`)."""
+        return stainer_label(self.stainer, self.preset)
+
+    def to_dict(self) -> dict:
+        """Every column, with the JSON columns parsed."""
+        data = {c: getattr(self, c) for c in self.__table__.columns.keys()}
+        data.update(params=self.params_dict, hardware=self.hardware_dict, libraries=self.libraries_dict)
+        return data
 
 
 class Score(Base):
