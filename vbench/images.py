@@ -1,5 +1,11 @@
-"""Reading images (predictions, targets, inputs) for ``vbench score``, ``vbench predict`` and folder datasets, with the checks that make a
-comparison fair: matched file names, equal sizes, no grayscale/RGB mix, explicit bit depths."""
+"""Reading image files: the one place that decodes them and knows their extensions.
+
+``decode`` turns a file into its pixels as stored (every byte decoded, so a truncated file fails
+there). ``read`` adds the checks that make a comparison fair for ``vbench score`` (matched file
+names, equal sizes, no grayscale/RGB mix, explicit bit depths); ``vbench predict`` and folder
+datasets apply their own checks to ``decode``'s array. numpy, Pillow and the other decoders are
+imported on first use, so importing this module is cheap.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .errors import ConfigError, VbenchError
 
 EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
+ARRAY_EXTENSIONS = (".npy",)  # numpy arrays: channel stacks no image format holds (``vbench predict``)
+GRAY_MODES = ("1", "L", "I", "I;16")  # ``mode_name`` of one-channel images of 1, 8 and 16 bits
 
 
 class ImageInputError(VbenchError):
@@ -34,6 +40,7 @@ class Image:
 
     def tensor(self):
         """3 x H x W float32 in [0, 1] (grey replicated to 3 channels)."""
+        import numpy as np
         import torch
 
         scale = {8: 255.0, 16: 65535.0, 32: 1.0}[self.bits]
@@ -68,30 +75,96 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
-def read(path: Path) -> Image:
-    """Reads one image as 8-bit, 16-bit or float; refuses what would be scored wrongly."""
-    arr = None
+class UnreadableImage(ImageInputError):
+    """A file that no decoder could read; ``reason`` is the decoder's own words."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"cannot read {path} as an image: {reason}")
+        self.path, self.reason = path, reason
+
+
+def decode(path: str | Path):
+    """The file's pixels as stored: H x W or H x W x C (RGB(A) order) in the file's own dtype, or a
+    ``.npy`` array as saved. Everything is decoded, so a truncated file raises here.
+
+    TIFF goes through tifffile (16-bit colour, floats, channel stacks), 16-bit PNG through OpenCV
+    (Pillow reduces 16-bit colour to 8 bit), everything else through Pillow. Palette, CMYK and YCbCr
+    images come back as RGB (RGBA for a palette with transparency). Raises :class:`UnreadableImage`.
+    """
+    import numpy as np
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in ARRAY_EXTENSIONS:
+            return np.load(path, allow_pickle=False)
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path)
+        depth = _png_bit_depth(path)
+        arr = _decode_cv2(path) if depth == 16 else None
+        if arr is None:
+            arr = _decode_pil(path)
+            if depth == 16 and arr.dtype == np.uint8:
+                raise ImageInputError(f"{path} is a 16-bit PNG that could not be read at full depth; save it as a "
+                                      f"16-bit TIFF or 8-bit PNG")
+        return arr
+    except ImageInputError:
+        raise
+    except Exception as exc:  # each decoder has its own exception types; the message says what failed
+        raise UnreadableImage(path, str(exc) or type(exc).__name__) from None
+
+
+def _decode_cv2(path: Path):
     try:
         import cv2
-
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if arr is not None and arr.ndim == 3:
-            arr = arr[..., ::-1] if arr.shape[2] in (3, 4) else arr  # BGR(A) -> RGB(A)
     except ImportError:  # pragma: no cover - opencv comes with pyiqa
-        pass
-    if arr is None:
-        from PIL import Image as PILImage
+        return None
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is not None and arr.ndim == 3 and arr.shape[2] in (3, 4):
+        arr = arr[..., ::-1]  # BGR(A) -> RGB(A)
+    return arr
 
-        try:
-            with PILImage.open(path) as im:
-                if im.mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                arr = np.asarray(im)
-        except Exception as exc:
-            raise ImageInputError(f"cannot read {path} as an image: {exc}") from None
-        if _png_bit_depth(path) == 16 and arr.dtype == np.uint8:
-            raise ImageInputError(f"{path} is a 16-bit PNG that could not be read at full depth; save it as a "
-                                  f"16-bit TIFF or 8-bit PNG")
+
+def _decode_pil(path: Path):
+    import numpy as np
+    from PIL import Image as PILImage
+
+    with PILImage.open(path) as im:
+        im.load()  # decodes every byte, so a truncated file fails here
+        if im.mode == "P":
+            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        elif im.mode in ("CMYK", "YCbCr"):
+            im = im.convert("RGB")
+        arr = np.asarray(im)
+    if arr.dtype == np.int32 and arr.size and arr.min() >= 0 and arr.max() <= 65535:
+        arr = arr.astype(np.uint16)  # some Pillow versions open 16-bit grayscale PNGs as 32-bit "I"
+    return arr
+
+
+def mode_name(arr) -> str:
+    """Pillow's name for the kind of image ``decode`` returned ("L", "I;16", "RGB", "RGBA"...), so
+    messages speak the words of the tools people convert images with."""
+    kind = arr.dtype.kind
+    bits = arr.dtype.itemsize * 8
+    if arr.ndim == 2:
+        if kind == "b":
+            return "1"
+        if kind == "u" and bits <= 16:
+            return "L" if bits == 8 else "I;16"
+        return "I" if kind in "ui" else "F"
+    if arr.ndim == 3 and arr.shape[2] in (2, 3, 4):
+        base = {2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+        return base if arr.dtype.name == "uint8" else f"{base};{arr.dtype}"
+    return f"{arr.dtype} array of shape {'x'.join(map(str, arr.shape))}"
+
+
+def read(path: Path) -> Image:
+    """Reads one image as 8-bit, 16-bit or float; refuses what would be scored wrongly."""
+    import numpy as np
+
+    arr = decode(path)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
     if arr.ndim == 2:
