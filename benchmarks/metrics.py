@@ -94,7 +94,7 @@ def main() -> None:
     import scipy.io
     from pyiqa.archs.niqe_arch import NIQE as PyiqaNIQE
 
-    from vbench.metrics.color import luma8
+    from vbench_plugins.metrics.color import luma8
     from vbench.plugins import load_plugins
 
     pred, target, rgb = make_tiles(args.tiles, args.size)

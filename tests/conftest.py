@@ -3,7 +3,10 @@ so that worker processes (spawned per run) can import them by name, as they woul
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -11,6 +14,29 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Every folder where vbench or a library it uses keeps downloaded or built files. A test that read
+# the user's copies would pass or fail by what that machine happens to hold (LPIPS weights...).
+CACHE_ENV = ("VBENCH_HOME", "TORCH_HOME", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
+             "TRANSFORMERS_CACHE")
+_SESSION: dict[str, Path] = {}
+
+
+def pytest_configure(config):
+    # Before any test module is imported: libraries that read their cache folder once, at import
+    # (huggingface_hub), must not see the user's either.
+    root = Path(tempfile.mkdtemp(prefix="vbench-tests-"))
+    _SESSION["root"] = root
+    for var in CACHE_ENV:
+        os.environ[var] = str(root / var.lower())
+    # Built dataset tiles are shared by the whole session: they depend only on the code, and
+    # rebuilding them in every test (and in every run's worker process) would cost minutes.
+    (root / "dataset-tiles").mkdir()
+
+
+def pytest_unconfigure(config):
+    if "root" in _SESSION:
+        shutil.rmtree(_SESSION.pop("root"), ignore_errors=True)
 
 
 @pytest.fixture
@@ -20,11 +46,30 @@ def db_url(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
-    # Never touch the user's ~/.vbench or ./vbench.db from a test.
-    monkeypatch.setenv("VBENCH_HOME", str(tmp_path / "vbench-home"))
+    # Never touch the user's ~/.vbench, caches or ./vbench.db from a test: each test gets its own.
+    home = tmp_path / "vbench-home"
+    (home / "cache").mkdir(parents=True)
+    (home / "cache" / "datasets").symlink_to(_SESSION["root"] / "dataset-tiles", target_is_directory=True)
+    monkeypatch.setenv("VBENCH_HOME", str(home))
+    for var in CACHE_ENV[1:]:
+        monkeypatch.setenv(var, str(tmp_path / "caches" / var.lower()))
     monkeypatch.delenv("VBENCH_DB", raising=False)
     monkeypatch.delenv("VBENCH_DISABLE_PLUGINS", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def prerequisite():
+    """``prerequisite(reason)`` skips a test whose prerequisite (a server, data files) is missing;
+    under ``CI=true``, where every prerequisite is installed on purpose, it fails instead, so a
+    check that never ran cannot pass as a skip."""
+
+    def missing(reason: str):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: a missing prerequisite fails instead of skipping)", pytrace=False)
+        pytest.skip(reason)
+
+    return missing
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import pytest
 import torch
 from PIL import Image
 
+from vbench import assets
 from vbench.cli import main
 from vbench.errors import AssetMissingError
-from vbench.metrics import assets
+from vbench.plugins import load_plugins
+from vbench_plugins.metrics.standard import NIQE, NIQE_PRISTINE
 
 
 def cli(capsys, *args):
@@ -37,6 +39,18 @@ def _torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
 
 
+@pytest.fixture(autouse=True)
+def _niqe_not_shipped(monkeypatch):
+    """NIQE's parameters as in a build that does not ship them, so the install paths are exercised
+    with the real metric (the shipped copy is tested on its own below)."""
+    monkeypatch.setattr(NIQE, "assets", (dataclasses.replace(NIQE_PRISTINE, bundled=None),))
+
+
+def declared_asset(name: str) -> assets.Asset:
+    """The asset ``name`` as the registered metrics declare it."""
+    return assets.declared(e.obj for e in load_plugins().metrics.entries())[name].asset
+
+
 def niqe_params(path: Path, seed: int = 0) -> str:
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(36, 36)) * 0.1
@@ -48,10 +62,15 @@ def niqe_params(path: Path, seed: int = 0) -> str:
 
 
 def pin(monkeypatch, name: str, path: Path, **changes) -> assets.Asset:
-    """Points the table entry ``name`` at the test's own file (its hash and size)."""
+    """Points asset ``name``, in every registered metric that declares it, at the test's own file
+    (its hash and size)."""
     data = path.read_bytes()
-    entry = dataclasses.replace(assets.KNOWN[name], sha256=hashlib.sha256(data).hexdigest(), size=len(data), **changes)
-    monkeypatch.setitem(assets.KNOWN, name, entry)
+    old = declared_asset(name)
+    entry = dataclasses.replace(old, sha256=hashlib.sha256(data).hexdigest(), size=len(data), **changes)
+    for e in load_plugins().metrics.entries():
+        cls = e.obj if isinstance(e.obj, type) else type(e.obj)
+        if old in cls.assets:
+            monkeypatch.setattr(cls, "assets", tuple(entry if a == old else a for a in cls.assets))
     return entry
 
 
@@ -201,8 +220,8 @@ def random_lpips_layers(path: Path) -> None:
 
 @pytest.mark.slow
 def test_lpips_loads_through_pyiqa_and_torchvision_with_the_tests_own_weights(capsys, tmp_path, monkeypatch):
-    alex = assets.KNOWN["alexnet-imagenet"]
-    lin = assets.KNOWN["lpips-alex"]
+    alex = declared_asset("alexnet-imagenet")
+    lin = declared_asset("lpips-alex")
     random_alexnet(alex.path)
     random_lpips_layers(lin.path)
     pin(monkeypatch, "alexnet-imagenet", alex.path)
@@ -223,13 +242,134 @@ def test_lpips_loads_through_pyiqa_and_torchvision_with_the_tests_own_weights(ca
 
 
 def test_downloads_attempted_inside_pyiqa_become_the_clear_error(tmp_path, monkeypatch):
-    """A file the table does not list for the metric: pyiqa's own download attempt is refused."""
-    from vbench.plugins import load_plugins
-
-    monkeypatch.setattr(assets, "assets_for_metric", lambda metric: [])
+    """A file the metric does not declare: pyiqa's own download attempt is refused."""
     metric = load_plugins().metrics.get("lpips")
+    monkeypatch.setattr(metric, "assets", ())
     with pytest.raises(AssetMissingError) as info:
         metric.compute(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
     msg = flat(str(info.value))
     assert "'lpips'" in msg and ("alexnet-owt-7be5be79.pth" in msg or "LPIPS_v0.1_alex" in msg)
     assert "vbench assets fetch" in msg
+
+
+def test_niqe_parameters_ship_with_the_metrics_plugin(capsys, tmp_path, monkeypatch):
+    """NIQE works on a fresh install: its parameters are package data of the metrics plugin, used
+    after the same sha256 check as an installed copy."""
+    import tomllib
+
+    monkeypatch.setattr(NIQE, "assets", (NIQE_PRISTINE,))
+    shipped = NIQE_PRISTINE.bundled
+    assert assets.sha256_file(shipped) == NIQE_PRISTINE.sha256
+    package_data = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    globs = package_data["tool"]["setuptools"]["package-data"]["vbench_plugins"]
+    root = Path(__import__("vbench_plugins").__file__).parent
+    assert any(shipped in root.glob(g) for g in globs), "the wheel would not contain the NIQE parameters"
+
+    code, out, err = cli(capsys, "assets", "status", "--format", "json")
+    row = {r["name"]: r for r in json.loads(out)}["niqe-pristine"]
+    assert code == 0 and row["state"] == "bundled" and row["path"] == str(shipped)
+    code, out, _ = cli(capsys, "assets", "fetch", "niqe")
+    assert code == 0 and "shipped with its plugin" in out and not NIQE_PRISTINE.path.exists()
+    write_pngs(tmp_path / "pred")
+    code, out, err = cli(capsys, "score", str(tmp_path / "pred"), "-m", "niqe", "--format", "json")
+    assert code == 0, err
+    assert all(np.isfinite([r["niqe"] for r in json.loads(out)["images"]]))
+
+    # a damaged shipped copy is never used: the error names it, and a good installed copy takes over
+    damaged = tmp_path / "pkg" / "niqe_pris_params.npz"
+    damaged.parent.mkdir()
+    data = bytearray(shipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(NIQE, "assets", (dataclasses.replace(NIQE_PRISTINE, bundled=damaged),))
+    code, _, err = cli(capsys, "score", str(tmp_path / "pred"), "-m", "niqe")
+    msg = flat(err)
+    assert code != 0 and str(damaged) in msg and "Reinstall the package" in msg and "vbench assets fetch niqe-pristine" in msg
+    code, _, err = cli(capsys, "assets", "import", str(shipped))
+    assert code == 0, err
+    code, out, err = cli(capsys, "score", str(tmp_path / "pred"), "-m", "niqe", "--format", "json")
+    assert code == 0, err
+
+
+def test_assets_come_from_the_registered_metrics_only(capsys, monkeypatch):
+    """Switching a plugin off removes its metrics' files from every assets command."""
+    code, out, _ = cli(capsys, "assets", "status", "--format", "json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["lpips-alex"]["metrics"] == ["lpips", "lpips+"] and "niqe-pristine" in rows
+    monkeypatch.setenv("VBENCH_DISABLE_PLUGINS", "pyiqa-metrics")
+    code, out, _ = cli(capsys, "assets", "status", "--format", "json")
+    assert code == 0 and {r["name"] for r in json.loads(out)} == {"niqe-pristine"}
+    code, _, err = cli(capsys, "assets", "fetch", "lpips-alex")
+    assert code != 0 and "unknown asset or metric 'lpips-alex'" in flat(err)
+    code, out, _ = cli(capsys, "metrics", "list", "--format", "json")
+    assert "lpips" not in {r["name"] for r in json.loads(out)}
+
+
+THIRD_PARTY_METRIC = '''
+from pathlib import Path
+
+import torch
+import vbench
+from vbench.assets import Asset, require
+
+SOURCE = Path({source!r})
+
+
+class Weighted(vbench.ImageMetric):
+    """A toy metric that reads one number from a file it declares."""
+    name = "weighted-mean"
+    kind = "no-reference"
+    pipeline = "mean RGB times a weight read from weight.txt"
+    assets = (Asset("toy-weight", "weight.txt", "the weight", sources=(SOURCE.as_uri(),),
+                    sha256={sha!r}, licence="CC0"),)
+    def fetch_library_files(self, log=lambda m: None):
+        log("the toy library has nothing more to get")
+        return True
+
+    def score(self, pred, ref):
+        weight = float(require(self.assets[0], self.name).read_text())
+        return pred.flatten(1).mean(1) * weight
+
+
+@vbench.hookimpl
+def vbench_register_metrics(register):
+    register(Weighted)
+'''
+
+
+def test_a_third_party_metric_declares_its_own_files(capsys, tmp_path, monkeypatch, plugin_module):
+    import vbench.cli.assets as cli_assets
+    import vbench.cli.metrics as cli_metrics
+
+    source = tmp_path / "mirror" / "weight.txt"
+    source.parent.mkdir()
+    source.write_text("2.0")
+    module = plugin_module(THIRD_PARTY_METRIC.format(source=str(source),
+                                                     sha=hashlib.sha256(b"2.0").hexdigest()))
+    for cli_module in (cli_assets, cli_metrics):
+        monkeypatch.setattr(cli_module, "_plugins", lambda: load_plugins(extra=[module]))
+    code, out, _ = cli(capsys, "metrics", "list", "--format", "json")
+    assert {r["name"]: r for r in json.loads(out)}["weighted-mean"]["assets"] == "missing: toy-weight missing"
+    code, out, err = cli(capsys, "assets", "fetch", "weighted-mean")
+    assert code == 0, err
+    assert "installed toy-weight" in out and "metric weighted-mean has its files" in out
+    assert (tmp_path / "vbench-home" / "assets" / "weight.txt").read_text() == "2.0"
+    code, out, _ = cli(capsys, "metrics", "list", "--format", "json")
+    assert {r["name"]: r for r in json.loads(out)}["weighted-mean"]["assets"] == "present"
+    code, out, _ = cli(capsys, "assets", "status", "--format", "json")
+    row = {r["name"]: r for r in json.loads(out)}["toy-weight"]
+    assert row["metrics"] == ["weighted-mean"] and row["state"] == "present" and row["licence"] == "CC0"
+
+
+def test_an_asset_declared_two_ways_is_a_plugin_error():
+    from vbench.errors import PluginError
+
+    a = assets.Asset("x", "x.bin", "one file", sha256="0" * 64)
+    b = dataclasses.replace(a, sha256="1" * 64)
+    first = type("First", (), {"name": "m1", "assets": (a,)})
+    second = type("Second", (), {"name": "m2", "assets": (b,)})
+    assert assets.declared([first, type("Same", (), {"name": "m3", "assets": (a,)})])["x"].metrics == ["m1", "m3"]
+    with pytest.raises(PluginError, match="asset 'x' is declared differently by metric 'm1'.*and by metric 'm2'"):
+        assets.declared([first, second])
+    with pytest.raises(PluginError, match="must be a vbench.assets.Asset"):
+        assets.declared([type("Old", (), {"name": "m4", "assets": ("x",)})])

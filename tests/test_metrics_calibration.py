@@ -10,8 +10,6 @@ ships the images but not the CSVs, so the numbers are copied here).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -40,17 +38,15 @@ PYIQA = {
     "piqe": (100.0, 21.6242, 35.8646, 41.147, 76.9485),
     "niqe": (15.6538, 3.6549, 3.2342, 3.1921, 9.0722),
 }
-# Where the user keeps assets, read before the autouse fixture points VBENCH_HOME at a temporary folder.
-USER_HOME = Path(os.environ.get("VBENCH_HOME") or "~/.vbench").expanduser()
-
 # Half a unit of the last digit the references are published with (psnr and piqe: 2 decimals).
 ROUNDING = {"psnr": 0.005, "piqe": 0.005}
 
 
-def calibration_dir() -> Path:
+@pytest.fixture
+def calibration_dir(prerequisite) -> Path:
     root = Path(sysconfig.get_paths()["purelib"]) / "ResultsCalibra"
     if not (root / "ref_dir").is_dir():
-        pytest.skip(f"pyiqa's calibration images are not installed in {root}")
+        prerequisite(f"pyiqa's calibration images are not installed in {root}")
     return root
 
 
@@ -69,8 +65,8 @@ def deviations(result: dict, metric: str) -> np.ndarray:
     return np.abs(ours - np.array(OFFICIAL[metric]))
 
 
-def test_vbench_score_reproduces_published_values_as_closely_as_pyiqa(capsys):
-    root = calibration_dir()
+def test_vbench_score_reproduces_published_values_as_closely_as_pyiqa(capsys, calibration_dir):
+    root = calibration_dir
     metrics = ("psnr", "ssim", "fsim", "gmsd", "vif", "piqe")
     result = score_json(capsys, str(root / "dist_dir"), str(root / "ref_dir"), "-m", ",".join(metrics))
     for metric in metrics:
@@ -82,17 +78,13 @@ def test_vbench_score_reproduces_published_values_as_closely_as_pyiqa(capsys):
     assert np.all(deviations(result, "ssim") < 5e-5)
 
 
-def test_niqe_reproduces_the_official_release_when_its_parameters_are_installed(capsys):
-    from vbench.metrics import assets
+def test_niqe_reproduces_the_official_release_with_the_parameters_it_ships(capsys, calibration_dir):
+    from vbench import assets
+    from vbench_plugins.metrics.standard import NIQE
 
-    asset = assets.KNOWN["niqe-pristine"]
-    installed = USER_HOME / "assets" / asset.filename
-    if not installed.is_file():
-        pytest.skip(f"the NIQE pristine parameters are not installed in {installed.parent} "
-                    f"(`vbench assets fetch niqe-pristine`)")
-    asset.path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(installed, asset.path)  # the test's own home; the user's is only read
-    root = calibration_dir()
+    (asset,) = NIQE.assets
+    assert assets.status(asset).state == "bundled"  # nothing installed in this test's empty home
+    root = calibration_dir
     result = score_json(capsys, str(root / "dist_dir"), "-m", "niqe")
     ours = deviations(result, "niqe")
     pyiqas = np.abs(np.array(PYIQA["niqe"]) - np.array(OFFICIAL["niqe"]))

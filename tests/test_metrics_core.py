@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from vbench.errors import MetricNotApplicable
-from vbench.metrics import ciede2000, color, filters, niqe, psnr, ssim, stain
-from vbench.metrics.standard import MATLAB_GRAY_WEIGHTS, PSNR, SSIM, SSIMRGB, matlab_gray8
+from vbench_plugins.metrics import ciede2000, color, filters, niqe, psnr, ssim, stain
+from vbench_plugins.metrics.standard import MATLAB_GRAY_WEIGHTS, PSNR, SSIM, SSIMRGB, matlab_gray8
 
 # Sharma, Wu and Dalal, Color Res. Appl. 30(1), 2005, Table 1: (L1, a1, b1, L2, a2, b2, dE00).
 SHARMA = [

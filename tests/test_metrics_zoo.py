@@ -11,8 +11,8 @@ import torch
 
 from vbench.cli import main
 from vbench.errors import MetricNotApplicable
-from vbench.metrics import zoo
 from vbench.plugins import load_plugins
+from vbench_plugins.pyiqa_metrics import zoo
 
 
 def cli(capsys, *args):
@@ -33,7 +33,7 @@ def test_every_pyiqa_metric_is_registered_by_its_name():
             {"FR": "full-reference", "NR": "no-reference"}[cfg["metric_mode"]]
         assert m.kind == expected, name
     # vbench's own implementations keep the plain names
-    assert type(plugins.metrics.get("psnr")).__module__ == "vbench.metrics.standard"
+    assert type(plugins.metrics.get("psnr")).__module__ == "vbench_plugins.metrics.standard"
     assert plugins.metrics.get("pyiqa-ssim").pyiqa_name == "ssim"
 
 
@@ -52,7 +52,7 @@ def test_metrics_list_shows_kind_direction_defaults_pipeline_and_assets(capsys):
     rows = {r["name"]: r for r in json.loads(out)}
     assert rows["ssim"]["kind"] == "full-reference" and rows["ssim"]["better"] == "higher"
     assert "paired" in rows["ssim"]["default_for"] and "11x11 Gaussian" in rows["ssim"]["pipeline"]
-    assert rows["niqe"]["better"] == "lower" and rows["niqe"]["assets"].startswith("missing: niqe-pristine")
+    assert rows["niqe"]["better"] == "lower" and rows["niqe"]["assets"] == "present"  # shipped with the plugin
     assert rows["psnr"]["assets"] == "none needed" and rows["lpips"]["assets"].startswith("missing")
     assert rows["fid"]["kind"] == "distribution" and rows["fid"]["default_for"] == ["unpaired"]
     assert rows["musiq"]["assets"].startswith("pyiqa downloads")

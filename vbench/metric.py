@@ -1,28 +1,56 @@
-"""Base class of quality metrics."""
+"""Base classes of quality metrics, their kinds and the applicability checks they share.
+
+Metric kinds: ``full-reference`` (each prediction against the aligned stain of the same tissue),
+``no-reference`` (each prediction alone) and ``distribution`` (the set of predictions against the
+set of real stained targets, one number per run; for unpaired data).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+from .errors import MetricNotApplicable
+
+if TYPE_CHECKING:
+    from .assets import Asset
 
 FULL_REFERENCE = "full-reference"
 NO_REFERENCE = "no-reference"
+DISTRIBUTION = "distribution"
+KINDS = (FULL_REFERENCE, NO_REFERENCE, DISTRIBUTION)
 
 
 class Metric:
     """A per-tile quality metric.
 
     ``compute(pred, ref)`` receives N x 3 x H x W float32 tensors in [0, 1] (``ref`` is None for
-    no-reference metrics) and returns N scores. ``pipeline`` states how the images are converted
-    before scoring (bit depth, channel, window...): it is shown in ``vbench metrics`` and tables.
+    no-reference metrics) and returns N scores.
+
+    Attributes:
+
+    ``name``: the name the metric is registered, selected (``-m NAME``) and stored under.
+    ``kind``: one of ``KINDS`` (``full-reference``, ``no-reference``, ``distribution``).
+    ``higher_is_better``: the direction leaderboards rank by.
+    ``pipeline``: how the images are converted before scoring (bit depth, channel, window...);
+    shown by ``vbench metrics list`` and stored with every score.
+    ``default_for``: the pairings (``paired``, ``misaligned``, ``unpaired``) whose default metric
+    set includes this metric.
+    ``assets``: the files the metric needs that are not code (weights, model parameters), as
+    :class:`vbench.assets.Asset` objects. ``vbench assets status | fetch | import`` and the assets
+    column of ``vbench metrics list`` gather them from the registered metrics; at run time the
+    metric gets a verified path with ``vbench.assets.require(asset, self.name)``.
+    ``assets_note``: what the assets column shows for a metric without declared assets whose
+    library fetches files on its own (for example ``"pyiqa downloads (checked on first use)"``);
+    empty: ``"none needed"``.
     """
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = FULL_REFERENCE
     higher_is_better: ClassVar[bool] = True
     pipeline: ClassVar[str] = ""
-
-    # Pairings whose default metric set includes this metric.
     default_for: ClassVar[set[str]] = set()
+    assets: ClassVar[tuple[Asset, ...]] = ()
+    assets_note: ClassVar[str] = ""
 
     def setup(self, dataset) -> None:
         """Optional: called once with the dataset before scoring its tiles (for example to fit a
@@ -32,6 +60,107 @@ class Metric:
     def compute(self, pred, ref):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.compute")
 
+    def fetch_library_files(self, log=lambda msg: None) -> bool:
+        """Optional: downloads files the metric's library fetches by itself, beyond the declared
+        ``assets`` (which ``vbench assets fetch`` installs first). ``log`` takes progress lines.
+        Returns whether there was anything to fetch; the default has nothing."""
+        return False
+
     @property
     def needs_reference(self) -> bool:
         return self.kind == FULL_REFERENCE
+
+
+def full_reference_problem(name: str, dataset) -> str | None:
+    """Why a full-reference metric cannot score ``dataset``'s test split, or None when it can."""
+    if dataset is None:
+        return None
+    test = dataset.samples("test")
+    if dataset.pairing == "unpaired" and any(s.truth is None for s in test):
+        return (f"{name} is full-reference (it compares each prediction with the aligned stain of the same "
+                f"tissue), but dataset {dataset.name!r} is unpaired: its targets are independent tiles and it "
+                f"has no aligned ground truth. Use no-reference or distribution metrics for it "
+                f"(`vbench metrics list` shows each metric's kind)")
+    if any(s.reference is None for s in test):
+        return f"{name} is full-reference and dataset {dataset.name!r} has test tiles without a reference stain"
+    return None
+
+
+def smallest_test_tile(dataset) -> tuple[int, int] | None:
+    sizes = [tuple(s.reference.shape[-2:]) if s.reference is not None else None for s in dataset.samples("test")]
+    sizes = [sz for sz in sizes if sz is not None]
+    return min(sizes, key=min) if sizes else None
+
+
+class ImageMetric(Metric):
+    """Base of per-tile metrics that check their input: ``compute`` validates the batch and calls
+    ``score(pred, ref)``, which subclasses implement.
+
+    ``min_size``: the smallest tile side the metric is defined on; smaller tiles raise
+    MetricNotApplicable instead of returning a number computed on too few pixels.
+    """
+
+    min_size: ClassVar[int] = 1
+
+    def setup(self, dataset) -> None:
+        if self.kind == FULL_REFERENCE:
+            problem = full_reference_problem(self.name, dataset)
+            if problem:
+                raise MetricNotApplicable(problem)
+        if dataset is not None and self.min_size > 1:
+            small = smallest_test_tile(dataset)
+            if small is not None and min(small) < self.min_size:
+                raise MetricNotApplicable(self.too_small_message(small, f"dataset {dataset.name!r}'s test tiles"))
+
+    def too_small_message(self, size, what: str = "the tiles") -> str:
+        return (f"{self.name} needs images of at least {self.min_size} x {self.min_size} px and {what} are "
+                f"{size[0]} x {size[1]} px; it is not computed on smaller tiles (score larger tiles or "
+                f"stitched regions)")
+
+    def check(self, pred, ref):
+        """Validates a batch: N x 3 x H x W predictions, a reference of the same shape when needed."""
+        if pred.ndim != 4 or pred.shape[1] != 3:
+            raise ValueError(f"{self.name}: predictions must be N x 3 x H x W, got {tuple(pred.shape)}")
+        if self.kind == FULL_REFERENCE:
+            if ref is None:
+                raise MetricNotApplicable(f"{self.name} is full-reference and no reference images were given")
+            if tuple(ref.shape) != tuple(pred.shape):
+                raise ValueError(f"{self.name}: prediction batch {tuple(pred.shape)} and reference batch "
+                                 f"{tuple(ref.shape)} differ in shape")
+        if min(pred.shape[-2:]) < self.min_size:
+            raise MetricNotApplicable(self.too_small_message(tuple(pred.shape[-2:])))
+
+    def compute(self, pred, ref):
+        self.check(pred, ref)
+        return self.score(pred, ref)
+
+    def score(self, pred, ref):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class DistributionMetric(ImageMetric):
+    """A metric of the whole set of predictions against the set of real stained targets.
+
+    ``compute_set(preds, targets)`` takes iterables of N x 3 x H x W batches and returns one number.
+    Per-tile scoring (``compute``) is not defined for it.
+
+    ``per_tile``: always False here; scorers use it (with ``kind``) to tell set metrics apart.
+    """
+
+    kind: ClassVar[str] = DISTRIBUTION
+    per_tile: ClassVar[bool] = False
+
+    def setup(self, dataset) -> None:
+        return None
+
+    def compute(self, pred, ref):
+        raise MetricNotApplicable(
+            f"{self.name} is a distribution metric: it compares the set of predictions with the set of real "
+            f"stained targets, not tile by tile, and this scorer only computes per-tile metrics")
+
+    def compute_set(self, preds, targets) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+__all__ = ["DISTRIBUTION", "FULL_REFERENCE", "NO_REFERENCE", "KINDS", "Metric", "ImageMetric", "DistributionMetric",
+           "full_reference_problem", "smallest_test_tile"]

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .common import _plugins, check_format, metrics_app, out
 
@@ -23,7 +24,7 @@ def metrics_list(
 ):
     """Metrics: kind, direction, the pairings they are default for, their real pipeline, and
     whether the files they need are installed."""
-    from ..metrics.zoo import assets_state
+    from ..assets import metric_state
 
     check_format(fmt)
     p = _plugins()
@@ -35,7 +36,7 @@ def metrics_list(
                 provider and provider not in e.provider.split(" ")[0]:
             continue
         rows.append({"name": e.name, "kind": m.kind, "better": "higher" if m.higher_is_better else "lower",
-                     "default_for": defaults, "pipeline": m.pipeline, "assets": assets_state(m),
+                     "default_for": defaults, "pipeline": m.pipeline, "assets": metric_state(m),
                      "provider": e.provider})
     own = [r for r in rows if "pyiqa" not in r["provider"]]
     rows = own + [r for r in rows if r not in own]  # vbench's own (and third-party) metrics first
@@ -52,7 +53,7 @@ def metrics_list(
     t = Table(title=f"metrics ({len(rows)})")
     for col in ("name", "kind", "better", "default for", "pipeline", "assets", "provider"):
         t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(r["name"], r["kind"], r["better"], ", ".join(r["default_for"]), r["pipeline"], r["assets"],
-                  r["provider"])
+    for r in rows:  # plugin text as written, never as markup
+        t.add_row(*(Text(v) for v in (r["name"], r["kind"], r["better"], ", ".join(r["default_for"]), r["pipeline"],
+                                      r["assets"], r["provider"])))
     out.print(t)

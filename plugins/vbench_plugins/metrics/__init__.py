@@ -1,14 +1,35 @@
-"""vbench's own metrics as a bundled plugin (entry point ``vbench-metrics``): PSNR, SSIM (luma and
-RGB), NIQE, CIEDE2000, stain-density agreement and niqe-stain. They are written from the papers in
-``vbench.metrics`` and work offline, except NIQE, whose pristine model is an asset
-(``vbench assets fetch niqe-pristine``). pyiqa's zoo is registered by ``vbench_plugins.metrics.zoo``.
+"""vbench's own metrics as a bundled plugin (entry point ``vbench-metrics``).
+
+Written from the papers and the authors' MATLAB releases, checked in the tests against published
+values and against pyiqa; batched over N x 3 x H x W tensors. They work offline: NIQE's pristine
+model (asset ``niqe-pristine``) is shipped in ``data/``.
+
+=============  =====================================================================================
+psnr           RGB in [0, 1] as predicted, MSE over all channels (float64 sums), peak 1 (``psnr.py``)
+psnr-y         luma (MATLAB rgb2gray) rounded to 8 bit, peak 255
+ssim           Wang et al. 2004 / ``ssim_index.m``: luma (MATLAB rgb2gray) rounded to 8 bit, 11x11
+               Gaussian sigma 1.5, valid filtering, no downsampling, no clamping (``ssim.py``);
+               reproduces the published values of pyiqa's calibration images to 4 decimals
+ssim-rgb       the same on R, G and B, averaged
+niqe           Mittal et al. 2013 with the authors' pristine model (asset ``niqe-pristine``) (``niqe.py``)
+niqe-stain     NIQE with a model fitted on the dataset's train-split targets (``niqe_stain.py``)
+ciede2000      mean CIEDE2000 in CIELAB (D65), Sharma et al.'s implementation notes (``ciede2000.py``)
+stain-corr     Pearson r / mean absolute difference of stain amounts after Ruifrok-Johnston colour
+stain-mae      deconvolution, over the two stains of the dataset's task (``stain.py``); per stain:
+               stain-h-*, stain-e-*, stain-dab-*
+=============  =====================================================================================
+
+The metric classes are in ``standard.py`` and ``staining.py``; the numerical modules (torch) load
+on first use, so registering and listing the metrics stays fast. pyiqa's zoo is the separate
+plugin ``vbench_plugins.pyiqa_metrics``.
 """
 
 from __future__ import annotations
 
 import vbench
-from vbench.metrics.staining import CIEDE2000, NIQEStain, STAIN_METRICS
-from vbench.metrics.standard import NIQE, PSNR, SSIM, SSIMRGB, PSNRLuma
+
+from .staining import CIEDE2000, STAIN_METRICS, NIQEStain
+from .standard import NIQE, PSNR, SSIM, SSIMRGB, PSNRLuma
 
 METRICS = [PSNR, PSNRLuma, SSIM, SSIMRGB, NIQE, NIQEStain, CIEDE2000, *STAIN_METRICS]
 

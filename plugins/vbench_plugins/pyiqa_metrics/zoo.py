@@ -3,7 +3,7 @@ never copied).
 
 The list of pyiqa metrics is read from pyiqa's ``default_model_configs.py`` without importing
 pyiqa (which takes seconds), so listing metrics stays fast; pyiqa is imported and the network
-built on first use, with downloads blocked (see ``assets.no_downloads``). pyiqa metrics whose
+built on first use, with downloads blocked (see ``files.no_downloads``). pyiqa metrics whose
 names vbench implements itself (psnr, ssim, niqe) are available as ``pyiqa-<name>``.
 """
 
@@ -15,8 +15,11 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import MetricNotApplicable
-from .base import DISTRIBUTION, FULL_REFERENCE, NO_REFERENCE, DistributionMetric, ImageMetric
+from vbench.assets import require_all
+from vbench.errors import MetricNotApplicable
+from vbench.metric import DISTRIBUTION, FULL_REFERENCE, NO_REFERENCE, DistributionMetric, ImageMetric
+
+from .files import assets_for, let_pyiqa_download, no_downloads
 
 RENAMED = {"psnr": "pyiqa-psnr", "ssim": "pyiqa-ssim", "niqe": "pyiqa-niqe"}
 DEFAULT_FOR = {"lpips": frozenset({"paired", "misaligned"}), "fid": frozenset({"unpaired"})}
@@ -80,25 +83,31 @@ def _is_distribution(name: str) -> bool:
     return "fid" in name or name == "inception_score"
 
 
-class PyiqaMetric(ImageMetric):
-    """A pyiqa metric, created on first use with downloads blocked."""
+class _Pyiqa:
+    """What every pyiqa metric shares: its pyiqa name and how its files are fetched."""
 
     pyiqa_name = ""
+
+    def fetch_library_files(self, log=lambda msg: None) -> bool:
+        if self.pyiqa_name in ("psnr", "ssim"):  # pyiqa computes these without any file
+            return False
+        let_pyiqa_download(self.name, self.pyiqa_name, log)
+        return True
+
+
+class PyiqaMetric(_Pyiqa, ImageMetric):
+    """A pyiqa metric, created on first use with downloads blocked."""
 
     def __init__(self):
         self._net = None
 
     def setup(self, dataset) -> None:
         super().setup(dataset)
-        from .assets import require_for_metric
-
-        require_for_metric(self.name)  # missing known files are reported before pyiqa is imported
+        require_all(self)  # missing declared files are reported before pyiqa is imported
 
     def net(self, device):
         if self._net is None:
-            from .assets import no_downloads, require_for_metric
-
-            require_for_metric(self.name)
+            require_all(self)
             import pyiqa
             import torch
 
@@ -120,10 +129,8 @@ class PyiqaMetric(ImageMetric):
         return torch.as_tensor(out).reshape(-1)
 
 
-class PyiqaDistributionMetric(DistributionMetric):
+class PyiqaDistributionMetric(_Pyiqa, DistributionMetric):
     """pyiqa's FID-style metrics: two folders of 8-bit PNGs, one number."""
-
-    pyiqa_name = ""
 
     def __init__(self):
         self._net = None
@@ -136,9 +143,7 @@ class PyiqaDistributionMetric(DistributionMetric):
         import torch
         from PIL import Image
 
-        from .assets import no_downloads, require_for_metric
-
-        require_for_metric(self.name)
+        require_all(self)
         with tempfile.TemporaryDirectory(prefix="vbench-fid-") as tmp:
             dirs = []
             for side, batches in (("pred", preds), ("target", targets)):
@@ -158,8 +163,9 @@ class PyiqaDistributionMetric(DistributionMetric):
         return float(value)
 
 
-def metric_classes() -> list[type]:
-    """One vbench metric class per pyiqa metric."""
+@lru_cache(maxsize=1)
+def metric_classes() -> tuple[type, ...]:
+    """One vbench metric class per pyiqa metric (built once per process)."""
     version = pyiqa_version()
     out = []
     for pname, cfg in sorted(pyiqa_configs().items()):
@@ -173,52 +179,11 @@ def metric_classes() -> list[type]:
             f"RGB float in [0,1] and applies pyiqa's own conversions")
         name = RENAMED.get(pname, pname)
         base = PyiqaDistributionMetric if dist else PyiqaMetric
+        files = assets_for(name)
         out.append(type(f"Pyiqa_{pname}", (base,), dict(
             name=name, pyiqa_name=pname, kind=kind, higher_is_better=not cfg.get("lower_better", False),
             default_for=DEFAULT_FOR.get(pname, frozenset()), pipeline=f"{described} [pyiqa {version}]",
-            score_range=cfg.get("score_range", ""), __module__=__name__)))
-    return out
-
-
-def assets_state(metric) -> str:
-    """What `vbench metrics list` shows in its assets column."""
-    from . import assets
-
-    known = assets.assets_for_metric(metric.name)
-    names = tuple(getattr(metric, "assets", ())) or tuple(a.name for a in known)
-    if names:
-        states = {n: assets.status(assets.KNOWN[n]).state for n in names}
-        bad = [f"{n} {s}" for n, s in states.items() if s in ("missing", "corrupt")]
-        return "missing: " + ", ".join(bad) if bad else "present"
-    pname = getattr(metric, "pyiqa_name", None)
-    if pname and pname not in NO_FILES:
-        return "pyiqa downloads (checked on first use)"
-    return "none needed"
-
-
-def fetch_metric(name: str, log=lambda m: None) -> list[str]:
-    """Lets pyiqa download what metric ``name`` needs into its cache (online)."""
-    import pyiqa
-    import torch
-
-    from . import assets
-
-    cfg_name = {v: k for k, v in RENAMED.items()}.get(name, name)
-    if cfg_name not in pyiqa_configs():
-        raise MetricNotApplicable(f"{name!r} is not a pyiqa metric; `vbench assets status` lists the files vbench knows")
-    import pyiqa.utils.download_util as du
-
-    du.DEFAULT_CACHE_DIR = str(assets.location_dir("pyiqa"))
-    log(f"creating pyiqa metric {cfg_name} (pyiqa downloads its files into {du.DEFAULT_CACHE_DIR})")
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            pyiqa.create_metric(cfg_name, device=torch.device("cpu"))
-    except Exception as exc:
-        if assets._looks_like_network(exc):
-            from ..errors import VbenchError
-
-            raise VbenchError(
-                f"pyiqa could not download the files of {name!r} ({type(exc).__name__}: {str(exc)[:200]}). Run this "
-                f"where the internet is reachable, then copy {du.DEFAULT_CACHE_DIR} to this machine") from None
-        raise
-    return [cfg_name]
+            score_range=cfg.get("score_range", ""), assets=files,
+            assets_note="" if files or pname in NO_FILES else "pyiqa downloads (checked on first use)",
+            __module__=__name__)))
+    return tuple(out)

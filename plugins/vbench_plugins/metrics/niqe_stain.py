@@ -27,7 +27,8 @@ import logging
 import numbers
 from pathlib import Path
 
-from ..errors import MetricNotApplicable
+from vbench.errors import MetricNotApplicable
+from vbench.home import cache_dir
 
 log = logging.getLogger("vbench.metrics")
 VERSION = 2  # bump when the fitting changes, so cached models are refitted
@@ -38,9 +39,7 @@ _MEMORY: dict[str, object] = {}
 
 
 def cache_path(dataset) -> Path:
-    from .assets import vbench_home
-
-    return vbench_home() / "cache" / "niqe-stain" / f"{dataset.name}-{dataset.manifest_hash[:16]}-v{VERSION}.npz"
+    return cache_dir("niqe-stain") / f"{dataset.name}-{dataset.manifest_hash[:16]}-v{VERSION}.npz"
 
 
 def model_for(dataset):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import MetricNotApplicable
-from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric
+from vbench.errors import MetricNotApplicable
+from vbench.metric import FULL_REFERENCE, NO_REFERENCE, ImageMetric
+
 from .standard import ALL_PAIRINGS, NIQE_PIPELINE, PAIRED, matlab_gray8
 
 log = logging.getLogger("vbench.metrics")

@@ -6,8 +6,11 @@ Each class states its real pipeline; the numerical code lives in ``psnr.py``, ``
 
 from __future__ import annotations
 
-from ..errors import MetricNotApplicable
-from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric
+from pathlib import Path
+
+from vbench.assets import Asset
+from vbench.errors import MetricNotApplicable
+from vbench.metric import FULL_REFERENCE, NO_REFERENCE, ImageMetric
 
 PAIRED = frozenset({"paired", "misaligned"})
 ALL_PAIRINGS = frozenset({"paired", "misaligned", "unpaired"})
@@ -75,15 +78,25 @@ NIQE_PIPELINE = (f"{LUMA} rounded to 8 bit, float64; whole 96 px blocks at 2 sca
                  f"per block; distance of the tile's feature Gaussian to the model (pinv)")
 
 
+# Shipped in this package (``data/``), taken unchanged from BasicSR's sdist (see NOTICE).
+NIQE_PRISTINE = Asset(
+    "niqe-pristine", "niqe_pris_params.npz",
+    "NIQE pristine model (mean and covariance of 36 NSS features) of Mittal et al.'s MATLAB release",
+    location="vbench", sources=("pypi:basicsr==1.4.2:sdist:basicsr/metrics/niqe_pris_params.npz",),
+    sha256="2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296", size=11850,
+    licence="Apache-2.0 (BasicSR)", bundled=Path(__file__).parent / "data" / "niqe_pris_params.npz")
+
+
 class NIQE(ImageMetric):
-    """NIQE with the pristine natural-image model of Mittal et al. (asset ``niqe-pristine``)."""
+    """NIQE with the pristine natural-image model of Mittal et al. (asset ``niqe-pristine``, shipped
+    with this plugin)."""
 
     name = "niqe"
     kind = NO_REFERENCE
     higher_is_better = False
     default_for = ALL_PAIRINGS
     min_size = 192
-    assets = ("niqe-pristine",)
+    assets = (NIQE_PRISTINE,)
     pipeline = NIQE_PIPELINE + "; pristine model of Mittal et al. 2013 (BasicSR niqe_pris_params.npz); tiles >= 192 px"
 
     def __init__(self):
@@ -97,10 +110,12 @@ class NIQE(ImageMetric):
         if self._model is None:
             import numpy as np
 
-            from .assets import require
+            from vbench.assets import require
+
             from .niqe import NiqeModel
 
-            path = require("niqe-pristine", self.name)
+            (asset,) = self.assets
+            path = require(asset, self.name)
             with np.load(path) as params:
                 self._model = NiqeModel(mu=params["mu_pris_param"].ravel(), cov=params["cov_pris_param"],
                                         source=str(path))
