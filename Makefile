@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install leaderboard clean
+.PHONY: demo test install leaderboard lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ leaderboard: $(STAMP)
 	printf '# Published leaderboard: default suite\n\nRegenerate with `make leaderboard`.\n\n' > leaderboard/README.md
 	$(BIN)/vbench leaderboard --db sqlite:///leaderboard/results.db --format md >> leaderboard/README.md
 	$(BIN)/vbench leaderboard --db sqlite:///leaderboard/results.db --format json > leaderboard/leaderboard.json
+
+# Rewrites the tested lock (constraints.txt) from the environment; run it after `make test` passes
+# with upgraded packages, and commit the result with the test run.
+lock: $(STAMP)
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info

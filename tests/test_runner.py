@@ -182,6 +182,19 @@ def test_outputs_within_tolerance_are_clamped(env):
     assert o.status == "completed"
 
 
+def test_the_clamp_tolerance_is_one_thousandth():
+    import torch
+
+    from vbench.errors import OutputError
+    from vbench.validate import check_output
+
+    ok = check_output(torch.tensor([-0.00099, 0.5, 1.00099]).view(1, 3, 1, 1), (1, 3, 1, 1), ["t"], "s")
+    assert ok.flatten().tolist() == [0.0, 0.5, 1.0]
+    for bad in (1.0011, -0.0011):
+        with pytest.raises(OutputError, match=r"values within 0.001 are clamped"):
+            check_output(torch.tensor([0.5, 0.5, bad]).view(1, 3, 1, 1), (1, 3, 1, 1), ["t"], "s")
+
+
 def test_resume_skips_completed_runs_only(env):
     first = sweep(env, ["good", "fit-raises"])
     again = sweep(env, ["good", "fit-raises"], resume=True)
@@ -241,7 +254,8 @@ def test_variants_reuse_one_trained_model_and_repeats_measure_variance(env, tmp_
     assert runs[1].train_seconds == runs[0].train_seconds and runs[0].repeats == 4
     std = {r.preset: {s.metric: s for s in store.summaries([r.id])}["pixel_std"].mean for r in runs}
     assert std["quick+smooth"] == 0.0 < std["quick"] < std["quick+loud"]
-    assert (tmp_path / "vbench-artifacts").exists() or runs[0].artifacts
+    # Each run keeps its own folder (its sample grid); the variants point at the trained one.
+    assert [Path(r.artifacts).name for r in runs] == [f"run-{r.id}" for r in runs]
     assert (Path(runs[0].artifacts) / "samples.png").exists()
     assert runs[0].flops_per_tile > 0
     # Fixed seed: a rerun samples the same noise.
