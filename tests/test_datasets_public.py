@@ -7,11 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from vbench_datasets.folder import add_folder_dataset, detect_layout, folder_dataset
+from vbench_datasets.folder import folder_dataset
 from vbench_datasets.public import BciDataset, MistDataset
+from vbench_datasets.trees import detect_layout
 
+from vbench import user_datasets
 from vbench.cli import main
 from vbench.errors import DatasetError
+from vbench.plugins import load_plugins
+
+
+def add_folder_dataset(name, path, **options):
+    """`vbench datasets add` as a library call, through the installed plugins' layouts."""
+    return user_datasets.add(name, path, plugins=load_plugins(), **options)
 
 
 def image(path: Path, seed: int, size=16) -> None:

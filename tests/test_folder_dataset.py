@@ -1,4 +1,5 @@
-"""Folder datasets (datasets/vbench_datasets/folder.py): layouts, validation, manifest, registry."""
+"""Folder datasets (the folder-datasets plugin, datasets/vbench_datasets) and the core registry of
+user datasets (vbench/user_datasets.py): layouts, validation, manifest, registry."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ import pytest
 import torch
 from PIL import Image
 from vbench_datasets import folder
-from vbench_datasets.folder import (
-    FolderDataset,
-    add_folder_dataset,
-    registered_folder_datasets,
-    remove_folder_dataset,
-)
+from vbench_datasets.folder_dataset import FolderDataset
 
+from vbench import user_datasets
 from vbench.errors import DatasetError
 from vbench.plugins import load_plugins
+from vbench.user_datasets import registered as registered_folder_datasets
+from vbench.user_datasets import remove as remove_folder_dataset
+
+
+def add_folder_dataset(name, path, **options):
+    """`vbench datasets add` as a library call, through the installed plugins' layouts."""
+    return user_datasets.add(name, path, plugins=load_plugins(), **options)
 
 # -- helpers: tiny images made on the fly ------------------------------------------------------------
 

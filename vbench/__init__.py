@@ -3,10 +3,11 @@
 from .context import Budget, RunContext
 from .dataset import Dataset
 from .hookspecs import hookimpl
+from .layouts import DatasetLayout
 from .metric import DistributionMetric, ImageMetric, Metric
 from .sample import Sample
 from .stainer import Stainer
 
 __version__ = "0.1.0"
-__all__ = ["Budget", "Dataset", "DistributionMetric", "ImageMetric", "Metric", "RunContext", "Sample", "Stainer",
-           "hookimpl", "__version__"]
+__all__ = ["Budget", "Dataset", "DatasetLayout", "DistributionMetric", "ImageMetric", "Metric", "RunContext",
+           "Sample", "Stainer", "hookimpl", "__version__"]

@@ -37,6 +37,35 @@ def vbench_register_datasets(register):
 
 
 @hookspec
+def vbench_register_layouts(register):
+    """Register dataset layouts: call ``register(LayoutClassOrInstance)`` once per layout.
+
+    A layout is how the user's own images are arranged on disk; ``vbench datasets add NAME PATH
+    --layout LAYOUT`` records the folder and the layout in ``$VBENCH_HOME/datasets.json``, and on
+    every start vbench asks the layout to open it as a dataset (name ``user-datasets`` in
+    ``vbench plugins``). ``--layout auto`` asks every layout's ``detect``.
+
+    ``register(layout)``: ``layout`` is a :class:`vbench.DatasetLayout` subclass or instance with
+
+    - ``name`` (str): the ``--layout`` value, unique among layouts;
+    - ``tree`` (str): the files it expects, a few lines shown when a folder matches no layout;
+    - ``fallback`` (bool, default False): asked only when no other layout recognises the folder;
+    - ``detect(root: Path) -> bool``: whether ``root`` looks like this layout, from names only;
+    - ``open(name, root, *, pairing=None, scale=1, in_channels=None, modality="", stain="")``:
+      the :class:`vbench.Dataset`, built without reading any image (it runs on every start; a
+      vanished folder is reported by ``load``). ``pairing`` None means the layout's default,
+      ``in_channels`` None means detect it from the files;
+    - ``check(dataset) -> dict[str, int]`` (default: load every split): read every file fully,
+      raise :class:`vbench.errors.DatasetError` naming the file at fault, return tiles per split.
+
+    The dataset should keep the options it was opened with as its ``pairing``, ``scale``,
+    ``in_channels``, ``modality`` and ``stain``, which are stored in ``datasets.json``, and its
+    ``manifest()`` should hash the files themselves: it is recorded when the dataset is added and
+    ``vbench datasets verify`` compares with it (``vbench.user_datasets.recorded_manifest``).
+    """
+
+
+@hookspec
 def vbench_register_metrics(register):
     """Register metrics: call ``register(MetricClassOrInstance)``.
 

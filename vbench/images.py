@@ -12,12 +12,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, VbenchError
 
 EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 ARRAY_EXTENSIONS = (".npy",)  # numpy arrays: channel stacks no image format holds (``vbench predict``)
 GRAY_MODES = ("1", "L", "I", "I;16")  # ``mode_name`` of one-channel images of 1, 8 and 16 bits
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ImageInputError(VbenchError):
@@ -50,11 +54,13 @@ class Image:
         return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
-def images_by_stem(folder: str | Path, role: str) -> dict[str, Path]:
+def files_by_stem(folder: str | Path, role: str = "image") -> dict[str, Path]:
+    """Stem -> path of the image files in ``folder`` ({} when it is missing); dot files (macOS
+    ``._x.png`` resource forks) are not images. Two files with one stem are an error."""
     folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise ConfigError(f"{role} folder {folder} does not exist or is not a folder")
     out: dict[str, Path] = {}
+    if not folder.is_dir():
+        return out
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."):
             if p.stem in out:
@@ -62,6 +68,15 @@ def images_by_stem(folder: str | Path, role: str) -> dict[str, Path]:
                     f"{role} folder {folder} has two images named {p.stem!r} ({out[p.stem].name} and {p.name}); "
                     f"images are matched by name without extension, so keep one of them")
             out[p.stem] = p
+    return out
+
+
+def images_by_stem(folder: str | Path, role: str) -> dict[str, Path]:
+    """``files_by_stem`` of a folder that must exist and hold images."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"{role} folder {folder} does not exist or is not a folder")
+    out = files_by_stem(folder, role)
     if not out:
         raise ImageInputError(f"{role} folder {folder} holds no images ({', '.join(EXTENSIONS)})")
     return out

@@ -11,9 +11,10 @@ from typing import Any, Iterable
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, user_datasets
 from .dataset import Dataset
-from .errors import PluginError
+from .errors import DatasetError, PluginError
+from .layouts import DatasetLayout
 from .metric import Metric
 from .registry import Registry
 from .stainer import Stainer
@@ -46,10 +47,12 @@ class Plugins:
         self.stainers = Registry("stainer", Stainer, instances=False)
         self.datasets = Registry("dataset", Dataset, instances=True)
         self.metrics = Registry("metric", Metric, instances=True)
+        self.layouts = Registry("layout", DatasetLayout, instances=True)
         self.infos: dict[str, PluginInfo] = {}
 
     def info_for(self, kind: str, name: str) -> PluginInfo | None:
-        registry = {"stainer": self.stainers, "dataset": self.datasets, "metric": self.metrics}[kind]
+        registry = {"stainer": self.stainers, "dataset": self.datasets, "metric": self.metrics,
+                    "layout": self.layouts}[kind]
         provider = registry.entry(name).provider
         return next((i for i in self.infos.values() if i.provider == provider), None)
 
@@ -111,7 +114,9 @@ def load_plugins(extra: Iterable[Any] = (), entry_points: bool = True) -> Plugin
     _drop_unknown_hooks(plugins)
 
     by_name = {i.name: i for i in plugins.infos.values()}
+    registries = (plugins.stainers, plugins.datasets, plugins.metrics, plugins.layouts)
     for hook, registry, kind in (
+        (plugins.pm.hook.vbench_register_layouts, plugins.layouts, "layout"),
         (plugins.pm.hook.vbench_register_stainers, plugins.stainers, "stainer"),
         (plugins.pm.hook.vbench_register_datasets, plugins.datasets, "dataset"),
         (plugins.pm.hook.vbench_register_metrics, plugins.metrics, "metric"),
@@ -131,12 +136,36 @@ def load_plugins(extra: Iterable[Any] = (), entry_points: bool = True) -> Plugin
             except Exception as exc:
                 info.status = "broken"
                 info.error = str(exc) if isinstance(exc, PluginError) else f"{kind} hook failed: {_short_error(exc)}"
-                for reg in (plugins.stainers, plugins.datasets, plugins.metrics):
+                for reg in registries:
                     reg.drop_provider(info.provider)
                 info.registered.clear()
-    for reg in (plugins.stainers, plugins.datasets, plugins.metrics):
+    _register_user_datasets(plugins, disabled)
+    for reg in registries:
         reg.freeze()
     return plugins
+
+
+def _register_user_datasets(plugins: Plugins, disabled: set[str]) -> None:
+    """The datasets of ``vbench datasets add``, opened through the layouts registered above. Listed
+    as their own provider, ``user-datasets``; no module, since a worker process reads the registry
+    file itself."""
+    info = PluginInfo(user_datasets.SOURCE)
+    plugins.infos[info.name] = info
+    if info.name in disabled:
+        info.status = "disabled"
+        return
+    try:
+        found = user_datasets.open_registered(plugins.layouts)
+    except DatasetError as exc:  # an unreadable datasets.json must not take the CLI down
+        info.status, info.error = "broken", str(exc)
+        return
+    for ds in found:
+        try:
+            plugins.datasets.add(ds, info.provider)
+        except PluginError as exc:  # a plugin now provides the same name: the plugin's dataset stays
+            info.status, info.error = "broken", str(exc)
+            continue
+        info.registered.append(("dataset", ds.name))
 
 
 def _drop_unknown_hooks(plugins: Plugins) -> None:

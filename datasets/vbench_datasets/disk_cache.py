@@ -1,7 +1,7 @@
 """Built tiles kept on disk, so each run's process does not simulate the dataset again.
 
 ``$VBENCH_HOME/cache/datasets/NAME-KEY.npz`` (default ``~/.vbench``). KEY hashes the dataset's
-parameters, the code that builds tiles (this package's ``simulated``, ``tiling``, ``sources``,
+parameters, the code that builds tiles (this package's ``simulated``, ``tiles``, ``tiling``, ``sources``,
 ``tissue`` and ``forward`` modules) and the versions of the numerical libraries, so any change builds afresh.
 Every tile read back is re-hashed against the hash stored with it; a damaged or edited cache file
 is ignored (with a warning) and rebuilt. ``vbench datasets verify`` never reads the cache.
@@ -19,6 +19,9 @@ import warnings
 from pathlib import Path
 
 from vbench import manifest as mf
+from vbench.home import cache_dir
+
+from .tiles import Built, Tile
 
 LIBRARIES = ("numpy", "scipy", "scikit-image", "tifffile", "imagecodecs")
 _CODE: list[str] = []
@@ -28,8 +31,8 @@ def _code_digest() -> str:
     if not _CODE:
         here = Path(__file__).parent
         digest = hashlib.sha256()
-        for path in sorted([here / "simulated.py", here / "tiling.py", here / "sources.py", here / "tissue.py",
-                            *(here / "forward").glob("*.py")]):
+        for path in sorted([here / "simulated.py", here / "tiles.py", here / "tiling.py", here / "sources.py",
+                            here / "tissue.py", *(here / "forward").glob("*.py")]):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
         for lib in LIBRARIES:
             with contextlib.suppress(md.PackageNotFoundError):
@@ -39,7 +42,7 @@ def _code_digest() -> str:
 
 
 def folder() -> Path:
-    return Path(os.environ.get("VBENCH_HOME") or "~/.vbench").expanduser() / "cache" / "datasets"
+    return cache_dir("datasets")
 
 
 def path(name: str, recipe: dict) -> Path:
@@ -71,8 +74,6 @@ def load(file: Path):
     """The cached build, or None when absent, unreadable or damaged."""
     import numpy as np
 
-    from .simulated import Tile, _Built
-
     if not file.is_file():
         return None
     try:
@@ -90,7 +91,7 @@ def load(file: Path):
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         warnings.warn(f"ignoring the damaged tile cache {file} ({exc}); rebuilding it", stacklevel=2)
         return None
-    return _Built(header, tiles)
+    return Built(header, tiles)
 
 
 def _row(t) -> dict:

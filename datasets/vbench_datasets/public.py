@@ -14,63 +14,55 @@ from pathlib import Path
 from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
 
-from .folder import EXTENSIONS, FolderDataset, _Entry, _images_by_stem
-
-BCI_TREE = """Expected the BCI layout (https://bupt-ai-cz.github.io/BCI, Liu et al. 2022):
-  ROOT/
-    HE/train/NAME.png    H&E inputs      IHC/train/NAME.png    HER2 IHC targets (same NAME)
-    HE/test/NAME.png                     IHC/test/NAME.png
-Official split: train -> train, test -> test (no validation split)."""
-
-MIST_TREE = """Expected one stain of the MIST layout (Li et al. 2023), ROOT being e.g. MIST/HER2:
-  ROOT/
-    TrainValAB/trainA/NAME.jpg   H&E inputs    TrainValAB/trainB/NAME.jpg   IHC targets (same NAME)
-    TrainValAB/valA/NAME.jpg                   TrainValAB/valB/NAME.jpg
-Official split: train -> train, val -> test (MIST publishes no separate test set; no validation split)."""
-
-MIST_STAINS = ("HER2", "ER", "Ki67", "PR")
+from .folder_dataset import FolderDataset
+from .folder_index import Entry, entry
+from .image_files import EXTENSIONS, files_by_stem
+from .trees import BCI_TREE, MIST_STAINS, MIST_TREE
 
 
-class _PublicDataset(FolderDataset):
+class PublicDataset(FolderDataset):
     """A fixed folder layout with an official split; reports everything missing at once."""
 
     layout_name = ""
     tree = ""
     split_note = ""
     folders: dict = {}  # split -> (input folder, target folder), relative to the root
+    modality = "he"  # the inputs are H&E brightfield images
+    stain = "ihc-dab"  # IHC revealed by DAB, counterstained with haematoxylin
 
-    def __init__(self, name, root, *, layout=None, pairing=None, scale=1, in_channels=None):
-        super().__init__(name, root, layout=self.layout_name, pairing=pairing, scale=scale, in_channels=in_channels)
+    def __init__(self, name, root, *, layout=None, **options):
+        super().__init__(name, root, layout=self.layout_name, **options)
 
-    def _default_pairing(self) -> str:
+    def default_pairing(self) -> str:
         return "misaligned"
 
-    def _index_layout(self) -> dict[str, list[_Entry]]:
+    def index_files(self) -> dict[str, list[Entry]]:
+        where = self.where()
         missing = [rel for pair in self.folders.values() for rel in pair if not (self.root / rel).is_dir()]
         if missing:
             raise DatasetError(
-                f"{self._where()}: {self.root} is not a complete {self.layout_name.upper()} copy; missing folder(s): "
+                f"{where}: {self.root} is not a complete {self.layout_name.upper()} copy; missing folder(s): "
                 f"{', '.join(missing)}.\n{self.tree}"
             )
-        index: dict[str, list[_Entry]] = {s: [] for s in SPLITS}
+        index: dict[str, list[Entry]] = {s: [] for s in SPLITS}
         problems = []
         for split, (a_rel, b_rel) in self.folders.items():
-            inputs, targets = _images_by_stem(self.root / a_rel), _images_by_stem(self.root / b_rel)
+            inputs, targets = files_by_stem(self.root / a_rel, where), files_by_stem(self.root / b_rel, where)
             if not inputs:
                 problems.append(f"{a_rel} has no images ({' '.join(EXTENSIONS)})")
             problems += [f"{b_rel}/{p.stem}.* (partner of {a_rel}/{p.name})" for k, p in inputs.items() if k not in targets]
             problems += [f"{a_rel}/{p.stem}.* (partner of {b_rel}/{p.name})" for k, p in targets.items() if k not in inputs]
-            index[split] = [self._entry(k, inputs[k], targets[k]) for k in sorted(inputs) if k in targets]
+            index[split] = [entry(k, inputs[k], targets[k], self.pairing) for k in sorted(inputs) if k in targets]
         if problems:
             shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
             raise DatasetError(
-                f"{self._where()}: {self.root} is a partial {self.layout_name.upper()} copy; missing:\n  {shown}\n"
+                f"{where}: {self.root} is a partial {self.layout_name.upper()} copy; missing:\n  {shown}\n"
                 f"Download the missing files again, or remove the unpaired ones.\n{self.tree}"
             )
         return index
 
 
-class BciDataset(_PublicDataset):
+class BciDataset(PublicDataset):
     """BCI: H&E -> HER2 IHC, 1024 x 1024 px pairs of consecutive breast cancer sections."""
 
     layout_name = "bci"
@@ -80,7 +72,7 @@ class BciDataset(_PublicDataset):
     split_note = "BCI's official split: train and test (no val)"
 
 
-class MistDataset(_PublicDataset):
+class MistDataset(PublicDataset):
     """MIST: H&E -> one IHC stain (HER2, ER, Ki67 or PR) of consecutive breast cancer sections."""
 
     layout_name = "mist"
@@ -88,8 +80,8 @@ class MistDataset(_PublicDataset):
     folders = {"train": ("TrainValAB/trainA", "TrainValAB/trainB"), "test": ("TrainValAB/valA", "TrainValAB/valB")}
     split_note = "MIST's official split: train -> train, val -> test (no val)"
 
-    def __init__(self, name, root, **kwargs):
-        super().__init__(name, root, **kwargs)
+    def __init__(self, name, root, **options):
+        super().__init__(name, root, **options)
         stain = next((s for s in MIST_STAINS if s.lower() == Path(root).name.lower()), None)
         self.task = f"he->ihc-{stain.lower()}" if stain else "he->ihc"
 

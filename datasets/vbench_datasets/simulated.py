@@ -29,39 +29,12 @@ from vbench.errors import DatasetError
 
 from . import disk_cache, sources, tiling
 from .forward.stains import Deconvolution
+from .tiles import Built, Tile
 
 MARGIN = 32  # px around the tiles simulated too: > 4 blur sigmas and the warp's reach
 ALIGN = 4  # the work area starts on this grid (a multiple of every scale used)
-_BUILT: dict = {}  # (class, parameters) -> _Built
+_BUILT: dict = {}  # (class, parameters) -> Built
 _HED: dict = {}  # (source id, work area) -> rgb2hed of it
-
-
-@dataclass
-class Tile:
-    id: str
-    split: str
-    y: int
-    x: int
-    size: int
-    input: object  # uint16 C x h x w
-    target: object  # uint8 3 x H x W
-    truth: object | None  # uint8 3 x H x W, the aligned stain, when the target is not it
-    target_at: tuple | None = None  # (y, x) the unpaired target was cut from
-
-    def row(self, source_id: str, truth_is_target: bool) -> dict:
-        row = {"id": self.id, "split": self.split, "source": source_id, "y": self.y, "x": self.x,
-               "size": self.size, "input": mf.array_digest(self.input), "target": mf.array_digest(self.target)}
-        if self.truth is not None and not truth_is_target:
-            row["truth"] = mf.array_digest(self.truth)
-        if self.target_at is not None:
-            row["target_y"], row["target_x"] = self.target_at
-        return row
-
-
-@dataclass
-class _Built:
-    header: dict
-    tiles: list[Tile]
 
 
 class SimulatedDataset(vbench.Dataset):
@@ -102,7 +75,7 @@ class SimulatedDataset(vbench.Dataset):
     def _key(self) -> tuple:
         return (type(self).__module__, type(self).__qualname__, tuple(sorted(self.tiles.items())))
 
-    def built(self) -> _Built:
+    def built(self) -> Built:
         key = self._key()
         if key not in _BUILT:
             if self.source.id == "cmu-1":
@@ -127,7 +100,7 @@ class SimulatedDataset(vbench.Dataset):
         }
         return disk_cache.path(self.name, recipe)
 
-    def _build(self) -> _Built:
+    def _build(self) -> Built:
         import numpy as np
 
         full = sources.read(self.source)
@@ -181,7 +154,7 @@ class SimulatedDataset(vbench.Dataset):
                 "sha256": "of '<dtype> <C>x<H>x<W>\\n' followed by the little-endian pixel bytes",
             },
         }
-        return _Built(header, tiles)
+        return Built(header, tiles)
 
     def _margin(self, shape) -> int:
         import math
@@ -309,7 +282,7 @@ class SimulatedDataset(vbench.Dataset):
             out["manifest"] = str(self.committed_path())
         return out
 
-    def _check_against_committed(self, built: _Built) -> None:
+    def _check_against_committed(self, built: Built) -> None:
         key = ("checked",) + self._key()
         if key in _BUILT:
             return
@@ -381,4 +354,4 @@ def clear_cache() -> None:
     """Forget every build of this process (tests use it to rebuild from a changed source)."""
     _BUILT.clear()
     _HED.clear()
-    sources._PIXELS.clear()
+    sources.clear_cache()

@@ -121,3 +121,8 @@ def ihc_rgb():
 
 def read(source: Source):
     return cmu_rgb() if source.id == "cmu-1" else ihc_rgb()
+
+
+def clear_cache() -> None:
+    """Forget the pixels read so far (tests change the source file)."""
+    _PIXELS.clear()

@@ -52,6 +52,8 @@ class CmuDataset(SimulatedDataset):
 class QpiHe(CmuDataset):
     name = "qpi-he"
     task = "qpi->he"
+    modality = "quantitative-phase"
+    stain = "he"
     pairing = "paired"
     scale = 1
     in_channels = 1
@@ -63,6 +65,8 @@ class QpiHe(CmuDataset):
 class AfHeX4(CmuDataset):
     name = "af-he-x4"
     task = "autofluorescence->he"
+    modality = "autofluorescence"
+    stain = "he"
     pairing = "paired"
     scale = 4
     in_channels = 4
@@ -74,6 +78,8 @@ class AfHeX4(CmuDataset):
 class UnstainedHeMisaligned(CmuDataset):
     name = "unstained-he-misaligned"
     task = "brightfield->he"
+    modality = "brightfield"
+    stain = "he"
     pairing = "misaligned"
     scale = 1
     in_channels = 3
@@ -87,6 +93,8 @@ class UnstainedHeMisaligned(CmuDataset):
 class UnstainedHeUnpaired(CmuDataset):
     name = "unstained-he-unpaired"
     task = "brightfield->he"
+    modality = "brightfield"
+    stain = "he"
     pairing = "unpaired"
     scale = 1
     in_channels = 3
@@ -105,6 +113,8 @@ class QpiIhc(SimulatedDataset):
 
     name = "qpi-ihc"
     task = "qpi->ihc"
+    modality = "quantitative-phase"
+    stain = "ihc-dab"
     pairing = "paired"
     scale = 1
     in_channels = 1

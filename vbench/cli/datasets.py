@@ -7,11 +7,11 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from ..dataset import SPLITS
 from ..errors import ConfigError, DatasetError
 from .common import _plugins, datasets_app, err, out
-
-SPLITS = ("train", "val", "test")
 
 
 def _dataset(name: str):
@@ -26,30 +26,33 @@ def _split(split: str) -> str:
 
 @datasets_app.command("list")
 def datasets_list():
-    """Registered datasets with task, pairing, scale and input channels."""
+    """Registered datasets with task, input modality, target stain, pairing, scale and input channels."""
     p = _plugins()
     t = Table(title="datasets")
-    for col in ("name", "task", "pairing", "scale", "in channels", "provider", "note"):
-        t.add_column(col, overflow="fold")
+    for col in ("name", "task", "modality", "stain", "pairing", "scale", "in channels", "provider", "note"):
+        t.add_column(col, overflow="fold", no_wrap=col not in ("task", "provider", "note"))
     for e in p.datasets.entries():
         d = p.datasets.get(e.name)
-        t.add_row(e.name, d.task, d.pairing, str(d.scale), str(d.in_channels), e.provider,
-                  getattr(d, "simulated", "") or d.description)
+        cells = (e.name, d.task, d.modality or "-", d.stain or "-", d.pairing, str(d.scale), str(d.in_channels),
+                 e.provider, getattr(d, "simulated", "") or d.description)
+        t.add_row(*map(Text, cells))  # plugin and user text: never Rich markup
     out.print(t)
 
 
 @datasets_app.command("show")
 def datasets_show(name: str = typer.Argument(..., help="Dataset name")):
-    """Task, pairing, scale, channels, tiles per split, manifest hash, sources and licences."""
+    """Task, modality, stain, pairing, scale, channels, tiles per split, manifest hash, sources and licences."""
     d = _dataset(name)
     t = Table(show_header=False, title=f"dataset {name}", title_justify="left")
     t.add_column("field", style="bold", no_wrap=True)
     t.add_column("value", overflow="fold")
-    for label, value in (("task", d.task), ("pairing", d.pairing), ("scale", str(d.scale)),
-                         ("input channels", str(d.in_channels)), ("description", d.description)):
-        t.add_row(label, value)
+    for label, value in (("task", d.task), ("input modality", d.modality or "not declared"),
+                         ("target stain", d.stain or "not declared"), ("pairing", d.pairing),
+                         ("scale", str(d.scale)), ("input channels", str(d.in_channels)),
+                         ("description", d.description)):
+        t.add_row(label, Text(value))
     for label, value in d.info().items():
-        t.add_row(label, str(value))
+        t.add_row(label, Text(str(value)))
     out.print(t)
 
 
@@ -133,29 +136,30 @@ def datasets_add(
     path: str = typer.Argument(..., help="Folder (pix2pix, cyclegan, BCI or MIST layout) or CSV manifest"),
     pairing: Optional[str] = typer.Option(None, help="paired | misaligned | unpaired (default from the layout)"),
     scale: int = typer.Option(1, min=1, help="Output/input pixel ratio"),
-    layout: str = typer.Option("auto", help="auto | pix2pix | cyclegan | csv | bci | mist"),
+    layout: str = typer.Option("auto", help="auto (detect) or a layout: `vbench plugins` lists them"),
+    modality: str = typer.Option("", help="Input modality: quantitative-phase, autofluorescence, brightfield, "
+                                          "darkfield, or your own word"),
+    stain: str = typer.Option("", help="Target stain: he, ihc-dab, or your own word (stain metrics need it)"),
     replace: bool = typer.Option(False, "--replace", help="Replace a dataset already registered under NAME"),
 ):
     """Register a folder of your own images as a dataset (checked image by image first)."""
-    from vbench_datasets.folder import add_folder_dataset
+    from .. import manifest as mf
+    from .. import user_datasets
 
-    plugins = _plugins()
-    if name in plugins.datasets and not replace:
-        raise ConfigError(f"a dataset named {name!r} already exists ({plugins.datasets.entry(name).provider}); "
-                          f"choose another name, or pass --replace to replace your own folder dataset")
-    if name in plugins.datasets and plugins.info_for("dataset", name).module != "vbench_datasets.folder":
-        raise ConfigError(f"{name!r} is provided by {plugins.datasets.entry(name).provider} and cannot be replaced; "
-                          f"choose another name")
-    ds = add_folder_dataset(name, path, pairing=pairing, scale=scale, layout=layout, replace=replace)
-    counts = ", ".join(f"{split} {n}" for split, n in ds.counts().items())  # file names only: BCI is GBs
-    out.print(f"registered dataset [bold]{name}[/] ({ds.layout}, {ds.pairing}, scale {ds.scale}, "
-              f"{ds.in_channels} input channel(s)): {counts} tiles; manifest {ds.manifest_hash[:12]}")
+    ds = user_datasets.add(name, path, plugins=_plugins(), layout=layout, pairing=pairing, scale=scale,
+                           modality=modality, stain=stain, replace=replace)
+    recorded = user_datasets.recorded_manifest(name)  # counted from file names: hashing a BCI copy again takes long
+    counts = ", ".join(f"{split} {sum(t['split'] == split for t in recorded['tiles'])}" for split in SPLITS)
+    described = ", ".join(x for x in (ds.modality, ds.stain and f"stain {ds.stain}") if x)
+    out.print(f"registered dataset {name} ({user_datasets.registered()[name]['layout']}, {ds.pairing}, "
+              f"scale {ds.scale}, {ds.in_channels} input channel(s){', ' + described if described else ''}): "
+              f"{counts} tiles; manifest {mf.manifest_hash(recorded)[:12]}", markup=False, highlight=False)
 
 
 @datasets_app.command("remove")
-def datasets_remove(name: str = typer.Argument(...)):
-    """Forget a folder dataset registered with `vbench datasets add` (its files are kept)."""
-    from vbench_datasets.folder import remove_folder_dataset
+def datasets_remove(name: str = typer.Argument(..., help="A dataset registered with `vbench datasets add`")):
+    """Forget a dataset registered with `vbench datasets add` (its files are kept)."""
+    from .. import user_datasets
 
-    remove_folder_dataset(name)
-    out.print(f"removed dataset {name}")
+    entry = user_datasets.remove(name)
+    out.print(f"removed dataset {name} (its files in {entry['path']} are kept)", markup=False, highlight=False)
