@@ -241,3 +241,16 @@ def test_the_source_file_is_the_recorded_one():
     assert path.name == "cmu_small_region.svs" and path.stat().st_size == 1938955
     readme = (Path(__file__).resolve().parent.parent / "datasets" / "README.md").read_text()
     assert sources.CMU_SHA256 in readme and "CC0" in readme
+
+
+def test_bundled_datasets_declare_modality_and_stain():
+    declared = {cls.name: (cls.modality, cls.stain) for cls in DATASETS}
+    assert declared == {
+        "qpi-he": ("quantitative-phase", "he"), "af-he-x4": ("autofluorescence", "he"),
+        "unstained-he-misaligned": ("brightfield", "he"), "unstained-he-unpaired": ("brightfield", "he"),
+        "qpi-ihc": ("quantitative-phase", "ihc-dab"),
+    }
+    # Class attributes only, not part of the manifest header: the committed manifests (and every
+    # stored manifest hash) stay as they were; test_datasets_cli verifies all of them.
+    for cls in DATASETS:
+        assert "modality" not in mf.read(simulated.manifest_path(cls.name)) and cls().modality == cls.modality

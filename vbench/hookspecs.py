@@ -58,10 +58,11 @@ def vbench_register_layouts(register):
     - ``check(dataset) -> dict[str, int]`` (default: load every split): read every file fully,
       raise :class:`vbench.errors.DatasetError` naming the file at fault, return tiles per split.
 
-    The dataset should keep the options it was opened with as its ``pairing``, ``scale``,
-    ``in_channels``, ``modality`` and ``stain``, which are stored in ``datasets.json``, and its
-    ``manifest()`` should hash the files themselves: it is recorded when the dataset is added and
-    ``vbench datasets verify`` compares with it (``vbench.user_datasets.recorded_manifest``).
+    The dataset keeps the options it was opened with as its ``pairing``, ``scale``, ``in_channels``,
+    ``modality`` and ``stain`` (they are stored in ``datasets.json``). Its ``manifest()`` should hash
+    the files themselves: the manifest is recorded when the dataset is added, and its
+    ``committed_manifest()`` should return it (``vbench.user_datasets.recorded_manifest(name)``),
+    so that ``vbench datasets verify NAME`` names every file changed since.
     """
 
 

@@ -31,6 +31,10 @@ class DatasetLayout:
     - ``open(name, root, *, pairing, scale, in_channels, modality, stain)``: the dataset.
     - ``check(dataset)``: read every file fully, as ``vbench datasets add`` does before
       registering; return the number of tiles per split.
+
+    The dataset ``open`` returns keeps the options as its attributes, hashes the files in its
+    ``manifest()``, and returns ``vbench.user_datasets.recorded_manifest(name)`` from
+    ``committed_manifest()``, so ``vbench datasets verify`` compares with what was added.
     """
 
     name: ClassVar[str] = ""
