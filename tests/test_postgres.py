@@ -1,4 +1,4 @@
-"""The store on PostgreSQL (DESIGN section 5: any SQLAlchemy URL works, PostgreSQL is tested).
+"""The store on PostgreSQL (any SQLAlchemy URL works; PostgreSQL is tested).
 
 A throwaway server is started from the machine's PostgreSQL binaries in a temporary folder."""
 

@@ -1,4 +1,4 @@
-"""DESIGN section 2's MeanColor example, unchanged but for its name, installed as a real separate
+"""The MeanColor example of docs/plugins.md, unchanged but for its name, installed as a real separate
 distribution and driven through the CLI: plugins -> run -> leaderboard -> checkpoint restore."""
 
 from __future__ import annotations

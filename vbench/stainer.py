@@ -1,4 +1,4 @@
-"""Base class of staining methods. Only ``fit`` and ``predict`` are required (DESIGN section 2)."""
+"""Base class of staining methods. Only ``fit`` and ``predict`` are required (see docs/plugins.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`vbench plugins` and `vbench metrics list`."""
+"""`vbench plugins`: every installed plugin, what it registers, and its status."""
 
 from __future__ import annotations
 
