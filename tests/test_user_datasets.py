@@ -119,7 +119,7 @@ def test_disabled_layout_plugin_leaves_a_dataset_that_says_why(capsys, tmp_path,
         assert "'pix2pix' layout, which no enabled plugin provides" in err, (command, err)
         assert "VBENCH_DISABLE_PLUGINS" in err and "vbench datasets remove mine" in err
     code, _, err = cli(capsys, "datasets", "add", "other", tmp_path / "d")
-    assert code == 2 and "no recognised dataset layout" in err
+    assert code == 2 and "no enabled plugin provides a dataset layout" in err and "VBENCH_DISABLE_PLUGINS" in err
     monkeypatch.setenv("VBENCH_DISABLE_PLUGINS", "user-datasets")
     plugins = load_plugins()
     assert plugins.infos["user-datasets"].status == "disabled" and "mine" not in plugins.datasets

@@ -111,6 +111,9 @@ def add(name, path, *, plugins, layout: str = "auto", pairing: str | None = None
     check_name(name)
     check_options(name, pairing=pairing, scale=scale)
     layouts = plugins.layouts
+    if not layouts.names():
+        raise DatasetError(f"cannot add dataset {name!r}: no enabled plugin provides a dataset layout. `vbench plugins` "
+                           f"shows each plugin's status; VBENCH_DISABLE_PLUGINS may have turned folder-datasets off")
     if layout != "auto" and layout not in layouts:
         raise DatasetError(f"unknown layout {layout!r} for dataset {name!r}: use one of "
                            f"{', '.join(['auto', *layouts.names()])}")
