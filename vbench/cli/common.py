@@ -19,9 +19,13 @@ app.add_typer(metrics_app, name="metrics")
 assets_app = typer.Typer(no_args_is_help=True, help="Files metrics need: status, fetch, import."); app.add_typer(assets_app, name="assets")
 
 def _console(stderr: bool = False) -> Console:
+    # Markup off everywhere: what vbench prints is full of user and plugin text (names, paths,
+    # error messages, table cells) that may contain [brackets]; styles are given explicitly.
     # Piped output (CI logs, files) gets a wide fixed width instead of Rich's 80-column default.
-    console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=int(os.environ.get("COLUMNS", 160)))
+    console = Console(stderr=stderr, markup=False)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, markup=False, width=int(os.environ.get("COLUMNS", 160)))
 
 
 out = _console()
@@ -31,8 +35,8 @@ DbOption = typer.Option(None, "--db", help="SQLAlchemy URL of the results databa
 
 
 def say(console: Console, label: str, style: str, text: str) -> None:
-    """``label`` in ``style``, then ``text`` as given: messages of users and plugins are printed with
-    markup off, so ``[/x]`` in them can neither crash the error path nor vanish."""
+    """``label`` in ``style``, then ``text`` as given (``[/x]`` in a message can neither crash the
+    error path nor vanish)."""
     console.print(Text.assemble((label, style), " ", text), highlight=False)
 
 

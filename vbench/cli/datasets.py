@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..dataset import SPLITS
 from ..errors import ConfigError, DatasetError
-from .common import _plugins, datasets_app, err, out
+from .common import _plugins, datasets_app, err, out, say
 
 
 def _dataset(name: str):
@@ -71,11 +71,11 @@ def datasets_verify(
         expected = mf.read(manifest) if manifest is not None else None
         result = d.verify(expected)
         if result.ok:
-            out.print(f"[green]ok[/] {name}: {result.tiles} tiles match manifest {result.expected_hash}")
+            say(out, "ok", "green", f"{name}: {result.tiles} tiles match manifest {result.expected_hash}")
             continue
         failed.append(name)
-        err.print(f"[red]FAILED[/] {name}: built manifest {result.actual_hash} differs from "
-                  f"{result.expected_hash} in {len(result.differences)} place(s):", highlight=False)
+        say(err, "FAILED", "red", f"{name}: built manifest {result.actual_hash} differs from "
+            f"{result.expected_hash} in {len(result.differences)} place(s):")
         for line in result.differences:
             err.print(f"  {line}", highlight=False, markup=False)
     if failed:

@@ -58,7 +58,7 @@ def run(
             out.print(table)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
-        err.print(f"[red]{len(failed)} run(s) failed[/]; see `vbench runs RUN_ID` for the stored traceback.")
+        say(err, f"{len(failed)} run(s) failed;", "red", "see `vbench runs RUN_ID` for the stored traceback.")
         raise typer.Exit(1)
 
 
