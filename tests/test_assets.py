@@ -373,3 +373,16 @@ def test_an_asset_declared_two_ways_is_a_plugin_error():
         assets.declared([first, second])
     with pytest.raises(PluginError, match="must be a vbench.assets.Asset"):
         assets.declared([type("Old", (), {"name": "m4", "assets": ("x",)})])
+
+
+def test_every_cache_a_test_sees_is_its_own(tmp_path):
+    """conftest points vbench's home and every library cache into the test's folder, so files the
+    machine happens to hold (LPIPS or FID weights) cannot change a test's result."""
+    import os
+
+    from vbench.home import vbench_home
+
+    for var in ("VBENCH_HOME", "TORCH_HOME", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE"):
+        assert Path(os.environ[var]).is_relative_to(tmp_path), var
+    assert vbench_home().is_relative_to(tmp_path) and assets.torch_hub_dir().is_relative_to(tmp_path)
+    assert declared_asset("fid-inception").path.is_relative_to(tmp_path)
