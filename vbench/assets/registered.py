@@ -65,7 +65,7 @@ def fetch_named(names: list[str], metrics: Mapping[str, object], log: Callable[[
             todo += list(getattr(metrics[n], "assets", ()) or ())
             libraries.append(n)
         else:
-            raise UnknownNameError("asset or metric", n, list(table) + list(metrics))
+            raise UnknownNameError("asset or metric", n, sorted(set(table) | set(metrics)))
     if not todo and not libraries:
         done("every known asset is installed")
         return
