@@ -1,10 +1,17 @@
-"""Hook specifications: the public plugin contract (DESIGN section 2).
+"""Hook specifications: the public plugin contract, and its reference.
 
 A plugin is any module with ``@vbench.hookimpl`` functions, listed under the ``vbench``
 entry-point group of its distribution::
 
     [project.entry-points.vbench]
     my-plugin = "my_package"
+
+Every hook takes one argument, ``register``: a callback the plugin calls once per thing it
+provides (a class, or for datasets, metrics and layouts also an instance). Registries are typed:
+``register`` rejects an object that does not subclass the right base class, a missing ``name``
+and a name another plugin already registered (both providers are named). A plugin whose import
+or hook fails is shown as broken by ``vbench plugins`` and skipped; the rest keeps working.
+``docs/plugins.md`` walks through a complete plugin.
 """
 
 from __future__ import annotations
@@ -18,11 +25,50 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def vbench_register_stainers(register):
-    """Register stainer classes: call ``register(StainerClass)`` once per class.
+    """Register staining methods: call ``register(StainerClass)`` once per class.
 
-    The class must subclass :class:`vbench.Stainer` and set a unique ``name`` and the set of
-    ``pairings`` it supports (``paired``, ``misaligned``, ``unpaired``). Optional: ``presets``
-    (a dict of preset name to keyword parameters, the first is the default) and ``scales``.
+    ``register(cls)``: ``cls`` is a :class:`vbench.Stainer` subclass (the class, not an instance:
+    the harness constructs one per run with the preset's parameters as keyword arguments, which
+    the base class stores as attributes and in ``params``). Required:
+
+    - ``name`` (str): unique; what ``-s NAME`` selects and runs are stored under.
+    - ``fit(train, ctx)``: train on ``train``, a re-iterable sequence of :class:`vbench.Sample`
+      (``input`` C_in x h x w, ``target`` 3 x H x W, float32 in [0, 1]). ``ctx`` is the
+      :class:`vbench.RunContext`, also set as ``self.ctx`` before ``fit``: ``scale``, ``device``,
+      ``seed``, ``val`` (validation samples, for model selection), ``budget`` (a
+      :class:`vbench.Budget`: ``steps``, ``seconds``), ``pairing``, ``in_channels``, ``modality``
+      and ``stain`` of the dataset (``""`` when it does not say) and a ``logger``. Call
+      ``ctx.step(n=1, samples=0, **logs)`` after each training step and stop when it returns False
+      (step budget or seconds cap reached); ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
+      ``start_clock``) and ``ctx.time_left`` read the clock. The harness reads ``steps_done``,
+      ``samples_seen`` and ``truncated`` after ``fit`` and sets ``on_progress`` (progress bar).
+    - ``predict(inputs)``: N x C_in x h x w in [0, 1] (on ``ctx.device``) to N x 3 x (h*scale) x
+      (w*scale) in [0, 1]. Inputs may be larger than the training crops. Outputs are checked
+      (shape, NaN/inf, range; within 1e-3 of [0, 1] they are clamped) before scoring.
+
+    Optional class attributes:
+
+    - ``pairings`` (set, default ``{"paired"}``): the dataset pairings it can train on
+      (``paired``, ``misaligned``, ``unpaired``); other datasets are skipped with a warning.
+    - ``presets`` (dict name -> dict of parameters): ``-s NAME:PRESET``; the first is the default.
+      A preset may hold ``steps`` (the training budget, which ``ctx.budget.steps`` carries) and
+      ``max_seconds`` (a cap; a run that reaches it is stored as truncated).
+    - ``scales`` (set of int or None): output/input scales it can produce; None: any.
+    - ``stochastic`` (bool): ``predict`` samples; ``vbench predict`` then seeds it.
+    - ``repeats`` (int, default 1): predictions per test tile; above 1 the run stores the
+      per-pixel spread (``pixel_std``, ``pixel_cv``).
+    - ``variants`` (dict name -> dict of attributes): evaluation variants, ``-s NAME:PRESET+VARIANT``:
+      attributes set on the *trained* model before predicting; runs that differ only in variants
+      share one trained checkpoint, so create every module in ``__init__``.
+
+    Optional methods (the base class implements them):
+
+    - ``state_dict()`` / ``load_state_dict(state)``: the checkpoint; by default every tensor and
+      ``torch.nn.Module`` attribute, saved as safetensors in the run's folder.
+    - ``parameter_count()``: stored with the run (default: floating-point tensors of the state).
+    - ``network_evaluations()``: network evaluations per tile of the last ``predict`` for
+      iterative samplers (stored as ``nfe``); None when not meaningful.
+
     Import heavy libraries inside methods, not at module import, so the CLI starts fast.
     """
 
@@ -31,8 +77,28 @@ def vbench_register_stainers(register):
 def vbench_register_datasets(register):
     """Register datasets: call ``register(DatasetClassOrInstance)``.
 
-    A dataset subclasses :class:`vbench.Dataset`; it declares ``name``, ``task``, ``pairing``,
-    ``scale`` and ``in_channels`` and implements ``load(split)`` for ``train``, ``val`` and ``test``.
+    ``register(ds)``: ``ds`` is a :class:`vbench.Dataset` subclass or instance with
+
+    - ``name`` (str, unique), ``task`` (free text, for example ``qpi->he``; the stain metrics read
+      the stains from it), ``pairing`` (``paired``, ``misaligned`` or ``unpaired``), ``scale``
+      (output/input pixel ratio), ``in_channels`` (input channels);
+    - ``modality`` (the input: ``quantitative-phase``, ``autofluorescence``, ``brightfield``,
+      ``darkfield`` or free text) and ``stain`` (the target: ``he``, ``ihc-dab``...), passed to
+      stainers in the run context; ``description`` and ``simulated`` (a plain-words note shown
+      with results when the input is simulated rather than acquired);
+    - ``load(split)``: the :class:`vbench.Sample` list of ``train``, ``val`` or ``test``. A sample
+      has an ``id`` (unique in the dataset; predictions made elsewhere are matched by it), an
+      ``input`` (C_in x h x w float32 in [0, 1]), a ``target`` (3 x H x W; for unpaired data an
+      independently drawn stained tile), a ``truth`` (the aligned stain when known, else None)
+      and ``meta`` (source, position...). Its ``reference`` is what full-reference metrics
+      compare with: ``truth``, else ``target``. Test tiles of at least 192 px keep no-reference
+      metrics defined.
+
+    The base class provides ``samples(split)`` (``load``, cached), ``manifest()`` (id, split and
+    sha256 of every tile), ``manifest_hash`` (stored with every run: results of different
+    splits are never ranked together), ``verify(expected=None)`` (rebuild and compare with
+    ``committed_manifest()``, which a dataset overrides to return the manifest it ships) and
+    ``info()`` (label -> text for ``vbench datasets show``).
     """
 
 
@@ -70,7 +136,34 @@ def vbench_register_layouts(register):
 def vbench_register_metrics(register):
     """Register metrics: call ``register(MetricClassOrInstance)``.
 
-    A metric subclasses :class:`vbench.Metric`; it declares ``name``, ``kind``
-    (``full-reference`` or ``no-reference``), ``higher_is_better`` and ``pipeline`` (how the
-    images are converted before scoring) and implements ``compute(pred, ref)``.
+    ``register(m)``: ``m`` is a :class:`vbench.Metric` subclass or instance with
+
+    - ``name`` (str, unique), ``kind`` (``full-reference``: each prediction against the aligned
+      reference; ``no-reference``: each prediction alone; ``distribution``: the set of
+      predictions against the set of real targets, one number per run), ``higher_is_better``
+      and ``pipeline`` (how images are converted before scoring: bit depth, channel, window...;
+      shown in ``vbench metrics list`` and under leaderboards); ``needs_reference`` is True for
+      full-reference metrics;
+    - ``compute(pred, ref)``: N x 3 x H x W float32 in [0, 1] (``ref`` None unless
+      full-reference) to N scores; a NaN score is stored as undefined. Distribution metrics
+      implement ``compute_set(preds, targets)`` instead: iterables of 1 x 3 x H x W batches to
+      one number.
+
+    Optional:
+
+    - ``default_for`` (set of pairings): default metric sets that include the metric.
+    - ``setup(dataset)``: called once per dataset before scoring (fit a model on its train
+      split...); raise :class:`vbench.errors.MetricNotApplicable` when it cannot score this
+      dataset: the run stores the metric as not computed, with the reason.
+    - ``assets`` (tuple of :class:`vbench.assets.Asset`): files the metric needs (weights,
+      parameters); ``vbench assets status | fetch | import`` gather them from registered metrics.
+      ``assets_note``: what ``metrics list`` shows when the library fetches its own files, and
+      ``fetch_library_files(log)`` downloads them for ``vbench assets fetch``.
+
+    :class:`vbench.ImageMetric` adds input checks: implement ``score(pred, ref)``, which its
+    ``compute`` calls after ``check(pred, ref)`` (shapes, reference present); ``min_size`` is the
+    smallest tile side it is defined on (smaller tiles: not computed, with
+    ``too_small_message(size)`` as the reason; its ``setup`` checks the dataset's test tiles). :class:`vbench.DistributionMetric` is the base of
+    distribution metrics. The scoring engine never uses an unpaired dataset's targets as
+    references, whatever a metric declares.
     """

@@ -103,6 +103,8 @@ class ImageMetric(Metric):
     min_size: ClassVar[int] = 1
 
     def setup(self, dataset) -> None:
+        # The scoring engine applies the same rule to every metric, whatever it declares; this
+        # keeps an ImageMetric honest when it is called directly (benchmarks, notebooks).
         if self.kind == FULL_REFERENCE:
             problem = full_reference_problem(self.name, dataset)
             if problem:
@@ -142,13 +144,11 @@ class DistributionMetric(ImageMetric):
     """A metric of the whole set of predictions against the set of real stained targets.
 
     ``compute_set(preds, targets)`` takes iterables of N x 3 x H x W batches and returns one number.
-    Per-tile scoring (``compute``) is not defined for it.
-
-    ``per_tile``: always False here; scorers use it (with ``kind``) to tell set metrics apart.
+    Per-tile scoring (``compute``) is not defined for it; the scoring engine tells it apart by
+    its ``kind``.
     """
 
     kind: ClassVar[str] = DISTRIBUTION
-    per_tile: ClassVar[bool] = False
 
     def setup(self, dataset) -> None:
         return None
