@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vbench.errors import MetricNotApplicable
-from vbench_plugins.metrics import ciede2000, color, filters, niqe, psnr, ssim, stain
+from vbench_plugins.metrics import ciede2000, color, filters, niqe, psnr, stain
 from vbench_plugins.metrics.standard import MATLAB_GRAY_WEIGHTS, PSNR, SSIM, SSIMRGB, matlab_gray8
 
 # Sharma, Wu and Dalal, Color Res. Appl. 30(1), 2005, Table 1: (L1, a1, b1, L2, a2, b2, dE00).
@@ -145,20 +145,33 @@ def test_psnr_and_ssim_equal_pyiqa_batched_and_per_image():
     assert torch.allclose(SSIM().compute(ref, ref), torch.ones(6, dtype=torch.float64))
 
 
+def matlab_luma8_numpy(rgb: torch.Tensor) -> np.ndarray:
+    """MATLAB rgb2gray of an 8-bit image, written independently of vbench's colour module."""
+    weights = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
+    return np.floor(np.einsum("nchw,c->nhw", rgb.double().numpy(), weights) * 255.0 + 0.5)
+
+
 def test_ssim_keeps_negative_structure_terms_unlike_pyiqa():
+    from skimage.metrics import structural_similarity
+
     ref = stain_like(1, 48)
     anti = 1.0 - ref  # locally anti-correlated everywhere
     ours = float(SSIM().compute(anti, ref)[0])
-    x, y = color.luma8(anti), color.luma8(ref)
-    assert ours < 0.0 and ours == pytest.approx(float(ssim.ssim_map(x, y).mean()))
+    # scikit-image with Wang et al.'s settings (Gaussian sigma 1.5, population covariance,
+    # border cropped to the valid region) keeps negative terms too.
+    expected = structural_similarity(matlab_luma8_numpy(anti)[0], matlab_luma8_numpy(ref)[0], gaussian_weights=True,
+                                     sigma=1.5, use_sample_covariance=False, data_range=255)
+    assert ours < 0.0 and ours == pytest.approx(expected, abs=1e-9)
 
 
 def test_psnr_luma_is_rounded_matlab_luma():
+    from skimage.metrics import peak_signal_noise_ratio
+
     pred, ref = stain_like(2, 32, 3), stain_like(2, 32, 4)
-    y1, y2 = color.luma8(pred), color.luma8(ref)
-    expected = 10 * torch.log10(255.0 ** 2 / ((y1 - y2) ** 2).flatten(1).mean(1))
-    assert torch.allclose(psnr.psnr_luma(pred, ref), expected, atol=1e-6)
-    assert torch.equal(y1, y1.round())
+    y1, y2 = matlab_luma8_numpy(pred), matlab_luma8_numpy(ref)
+    expected = torch.tensor([peak_signal_noise_ratio(y2[i], y1[i], data_range=255) for i in range(2)])
+    assert torch.allclose(psnr.psnr_luma(pred, ref).double(), expected.double(), atol=1e-5)
+    assert torch.equal(color.luma8(pred), torch.from_numpy(y1))
 
 
 def test_metrics_reject_bad_batches():

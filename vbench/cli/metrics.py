@@ -38,8 +38,7 @@ def metrics_list(
         rows.append({"name": e.name, "kind": m.kind, "better": "higher" if m.higher_is_better else "lower",
                      "default_for": defaults, "pipeline": m.pipeline, "assets": metric_state(m),
                      "provider": e.provider})
-    own = [r for r in rows if "pyiqa" not in r["provider"]]
-    rows = own + [r for r in rows if r not in own]  # vbench's own (and third-party) metrics first
+    rows.sort(key=lambda r: (not r["default_for"], r["name"]))  # the default sets' metrics first
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
