@@ -8,7 +8,8 @@ colour shift, saved at 8 bit as a method's output would be. niqe-stain is fitted
 "train" tiles of the same image (not timed; printed separately).
 
 Both sides run in this process on the same tensors and the same torch threads:
-  vbench  the registered metrics (plugin manager), batches of --batch tiles, float64;
+  vbench  the registered metrics (plugin manager) through vbench's scoring engine
+          (vbench.scoring.score, as runs and `vbench score` call them), batches of --batch tiles;
   pyiqa   pyiqa.create_metric("psnr"/"ssim") and pyiqa's NIQE class holding the niqe-stain model,
           called once per image (pyiqa has no niqe-stain: its NIQE gets the same model and the same
           grey image, since the grey conversion is part of the metric's convention, not its algorithm).
@@ -96,6 +97,7 @@ def main() -> None:
 
     from vbench_plugins.metrics.color import luma8
     from vbench.plugins import load_plugins
+    from vbench.scoring import Item, score
 
     pred, target, rgb = make_tiles(args.tiles, args.size)
     n = len(pred)
@@ -116,14 +118,17 @@ def main() -> None:
             "niqe-stain": (PyiqaNIQE(pretrained_model_path=str(mat)), lambda p, t: ((luma8(p) / 255).float()[:, None],)),
         }
 
+    items = [Item(f"t{i}", (lambda p=pred[i]: p), reference=(lambda t=target[i]: t), target=(lambda t=target[i]: t),
+                  shape=tuple(pred[i].shape)) for i in range(n)]
     rows, total_v, total_p = [], 0.0, 0.0
     with torch.inference_mode():
         for name, metric in metrics.items():
             ref_needed = metric.needs_reference
 
-            def run_vbench():
-                return torch.cat([metric.compute(pred[i:i + args.batch], target[i:i + args.batch] if ref_needed else None)
-                                  for i in range(0, n, args.batch)])
+            def run_vbench():  # the scoring engine runs and `vbench score` use
+                values = score([(name, metric)], items, batch_size=args.batch).values[name]
+                return torch.tensor([float("nan") if values[it.id] is None else values[it.id] for it in items],
+                                    dtype=torch.float64)
 
             net, prepare = reference[name]
 
