@@ -237,21 +237,19 @@ def check_pair(pred: Image, target: Image) -> None:
 
 def match(pred_files: dict[str, Path], target_files: dict[str, Path], pred_dir, target_dir) -> list[str]:
     """The names present in both folders; any name in only one is an error."""
-    only_pred = sorted(set(pred_files) - set(target_files))
-    only_target = sorted(set(target_files) - set(pred_files))
-    if only_pred or only_target:
-        parts = []
-        if only_target:
-            parts.append(f"{len(only_target)} target(s) without a prediction in {pred_dir}: "
-                         f"{_few(target_files, only_target)}")
-        if only_pred:
-            parts.append(f"{len(only_pred)} prediction(s) without a target in {target_dir}: {_few(pred_files, only_pred)}")
+    parts = unmatched(
+        (f"target(s) without a prediction in {pred_dir}",
+         [target_files[n].name for n in sorted(set(target_files) - set(pred_files))]),
+        (f"prediction(s) without a target in {target_dir}",
+         [pred_files[n].name for n in sorted(set(pred_files) - set(target_files))]))
+    if parts:
         raise ImageInputError(
             "images are matched by file name (without extension) and " + "; ".join(parts) +
             ". Every test image needs both files: add the missing ones or move the extra ones out")
     return sorted(pred_files)
 
 
-def _few(files: dict[str, Path], names: list[str], k: int = 5) -> str:
-    shown = ", ".join(files[n].name for n in names[:k])
-    return shown + (f" (and {len(names) - k} more)" if len(names) > k else "")
+def unmatched(*groups: tuple[str, list[str]], k: int = 5) -> list[str]:
+    """``N WHAT: a, b (and M more)`` for every group of names left without a partner."""
+    return [f"{len(names)} {what}: {', '.join(names[:k])}" + (f" (and {len(names) - k} more)" if len(names) > k else "")
+            for what, names in groups if names]

@@ -63,16 +63,11 @@ def dataset_items(ds, split: str, pred_dir: Path) -> tuple[list[Item], list[str]
         raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     samples = {s.id: s for s in ds.samples(split)}
     preds = images.images_by_stem(pred_dir, "prediction")
-    missing = sorted(set(samples) - set(preds))
-    extra = sorted(set(preds) - set(samples))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} {split} tile(s) of {ds.name} have no prediction in {pred_dir}: "
-                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-        if extra:
-            parts.append(f"{len(extra)} file(s) in {pred_dir} are not {split} tiles of {ds.name}: "
-                         f"{', '.join(preds[n].name for n in extra[:5])}{' ...' if len(extra) > 5 else ''}")
+    parts = images.unmatched(
+        (f"{split} tile(s) of {ds.name} have no prediction in {pred_dir}", sorted(set(samples) - set(preds))),
+        (f"file(s) in {pred_dir} are not {split} tiles of {ds.name}",
+         [preds[n].name for n in sorted(set(preds) - set(samples))]))
+    if parts:
         raise images.ImageInputError(
             "; ".join(parts) + f". Predictions are matched to tiles by file name (= tile id, as `vbench datasets "
             f"export {ds.name} --split {split}` names the inputs); predict every tile and keep only those files")
