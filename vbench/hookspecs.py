@@ -152,6 +152,9 @@ def vbench_register_metrics(register):
     Optional:
 
     - ``default_for`` (set of pairings): default metric sets that include the metric.
+    - ``against`` (``reference`` or ``target``, default ``reference``): what a full-reference
+      metric compares with: the aligned truth where known (else the target), or the target as
+      given even where a truth exists (for metrics that register it to the prediction first).
     - ``setup(dataset)``: called once per dataset before scoring (fit a model on its train
       split...); raise :class:`vbench.errors.MetricNotApplicable` when it cannot score this
       dataset: the run stores the metric as not computed, with the reason.

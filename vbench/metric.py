@@ -35,6 +35,10 @@ class Metric:
     shown by ``vbench metrics list`` and stored with every score.
     ``default_for``: the pairings (``paired``, ``misaligned``, ``unpaired``) whose default metric
     set includes this metric.
+    ``against``: what a full-reference metric compares each prediction with: ``reference`` (the
+    aligned truth where the dataset has one, else the target) or ``target`` (the target as given,
+    even where an aligned truth exists: for metrics that align it themselves, such as scoring
+    against a registered target).
     ``assets``: the files the metric needs that are not code (weights, model parameters), as
     :class:`vbench.assets.Asset` objects. ``vbench assets status | fetch | import`` and the assets
     column of ``vbench metrics list`` gather them from the registered metrics; at run time the
@@ -49,6 +53,7 @@ class Metric:
     higher_is_better: ClassVar[bool] = True
     pipeline: ClassVar[str] = ""
     default_for: ClassVar[set[str]] = set()
+    against: ClassVar[str] = "reference"
     assets: ClassVar[tuple[Asset, ...]] = ()
     assets_note: ClassVar[str] = ""
 

@@ -106,7 +106,7 @@ def _reference_problem(name: str, metric, items: list[Item], dataset) -> str | N
     if metric.kind == FULL_REFERENCE:
         # Unpaired targets are unrelated tiles: never a reference, whatever the metric says.
         problem = full_reference_problem(name, dataset)
-        if problem is None and any(it.reference is None for it in items):
+        if problem is None and any(_compared_with(metric, it) is None for it in items):
             problem = (f"{name} is full-reference and there are no reference images to compare with: pass "
                        f"a target folder, or --dataset with a paired dataset")
         return problem
@@ -122,10 +122,15 @@ def _per_image(metric, items: list[Item], batch_size: int) -> dict[str, float | 
     with torch.inference_mode():
         for batch in batches(items, batch_size, key=lambda it: it.shape):
             pred = torch.stack([it.pred() for it in batch])
-            ref = torch.stack([it.reference() for it in batch]) if metric.kind == FULL_REFERENCE else None
+            ref = torch.stack([_compared_with(metric, it)() for it in batch]) if metric.kind == FULL_REFERENCE else None
             out = torch.as_tensor(metric.compute(pred, ref)).reshape(-1).double().tolist()
             values.update({it.id: (None if math.isnan(v) else v) for it, v in zip(batch, out)})
     return values
+
+
+def _compared_with(metric, item: Item) -> Callable | None:
+    """The loader of the image a full-reference metric compares ``item``'s prediction with."""
+    return item.target if getattr(metric, "against", "reference") == "target" else item.reference
 
 
 def batches(things: Iterable, size: int, key: Callable) -> Iterable[list]:
