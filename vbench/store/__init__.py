@@ -256,6 +256,20 @@ class Store:
             s.expunge_all()
             return rows
 
+    def tile_scores(self, run_ids: list[int], metrics: list[str] | None = None) -> dict[tuple[int, str], dict]:
+        """{(run id, metric): {tile: value}} for many runs in one query per 500 runs (leaderboard
+        intervals read a million scores this way)."""
+        out: dict[tuple[int, str], dict] = {}
+        cols = (Score.run_id, Score.metric, Score.tile, Score.value)
+        with self._errors("read"), self.engine.connect() as conn:
+            for start in range(0, len(run_ids), 500):
+                stmt = select(*cols).where(Score.run_id.in_(run_ids[start:start + 500]))
+                if metrics is not None:
+                    stmt = stmt.where(Score.metric.in_(list(metrics)))
+                for run_id, metric, tile, value in conn.execute(stmt):
+                    out.setdefault((run_id, metric), {})[tile] = value
+        return out
+
     def scores(self, run_id: int, metric: str) -> dict[str, float | None]:
         stmt = select(Score.tile, Score.value).where(Score.run_id == run_id, Score.metric == metric)
         with self._errors("read"), self.engine.connect() as conn:
