@@ -41,6 +41,7 @@ def hardware(device: str) -> dict:
     info = {
         "machine": platform.machine(),
         "processor": platform.processor() or None,
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
     }
@@ -54,6 +55,18 @@ def hardware(device: str) -> dict:
 
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (platform.processor() is empty on most Linux systems)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def default_device() -> str:
