@@ -162,3 +162,61 @@ def test_default_metrics_in_a_run_are_computed_or_recorded_with_the_reason(plugi
     summaries = {s.metric: s for s in store.summaries([outcome.run_id])}
     assert "psnr" not in summaries and summaries["niqe-stain"].status == "computed"
     assert summaries["fid"].status == "not computed"
+
+
+def _csv_dataset(root, n=3):
+    """A CSV-registered user dataset of real IHC tissue tiles (task "folder": no stain in it)."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    rgb = data.immunohistochemistry()
+    lines = ["input,target,split"]
+    for i, split in enumerate(["train"] * n + ["test"] * 2):
+        tile = rgb[64 * i:64 * i + 64, :64]
+        (root / "in").mkdir(parents=True, exist_ok=True)
+        (root / "out").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tile.mean(axis=2).astype(np.uint8)).save(root / "in" / f"t{i}.png")
+        Image.fromarray(tile).save(root / "out" / f"t{i}.png")
+        lines.append(f"in/t{i}.png,out/t{i}.png,{split}")
+    (root / "pairs.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_stain_metrics_read_the_declared_stain_of_a_user_dataset(tmp_path, db_url):
+    """A CSV dataset cannot say its stain through the task; with --stain he it is scored, and the
+    run stores the modality and the stain."""
+    from vbench import user_datasets
+
+    root = _csv_dataset(tmp_path / "csv")
+    user_datasets.add("plain", root, plugins=load_plugins(), layout="csv")
+    user_datasets.add("declared", root, plugins=load_plugins(), layout="csv", modality="darkfield", stain="he")
+    plugins = load_plugins()
+    with pytest.raises(MetricNotApplicable, match=r"task 'folder' of dataset 'plain'.*--stain he"):
+        plugins.metrics.get("stain-corr").setup(plugins.datasets.get("plain"))
+
+    store = Store(db_url)
+    specs = plan(plugins, ["baseline-linear"], ["plain", "declared"], [0], metrics=["stain-corr", "stain-mae"])
+    outcomes = run_sweep(specs, store, plugins, isolate=False, progress=False)
+    by_dataset = {store.get_run(o.run_id).dataset: o.run_id for o in outcomes}
+    plain = {s.metric: s for s in store.summaries([by_dataset["plain"]])}
+    declared = {s.metric: s for s in store.summaries([by_dataset["declared"]])}
+    assert plain["stain-corr"].status == "not computed" and "--stain he" in plain["stain-corr"].reason
+    assert declared["stain-corr"].status == declared["stain-mae"].status == "computed"
+    assert declared["stain-corr"].n == 2
+    run = store.get_run(by_dataset["declared"])
+    assert (run.modality, run.stain) == ("darkfield", "he")
+    assert (store.get_run(by_dataset["plain"]).modality, store.get_run(by_dataset["plain"]).stain) == ("", "")
+
+
+def test_a_declared_stain_wins_over_the_task_and_an_unknown_one_is_named(plugins):
+    from vbench_plugins.metrics.stain import stains_of_dataset
+
+    ds = plugins.datasets.get("stainy")  # task brightfield->ihc
+    ds.stain = "he"
+    assert stains_of_dataset(ds) == (("h", "e"), "stain 'he'")
+    ds.stain = "ihc-dab"
+    assert stains_of_dataset(ds)[0] == ("h", "dab")
+    ds.stain = "trichrome"
+    with pytest.raises(MetricNotApplicable, match=r"stain 'trichrome' of dataset 'stainy' is neither H&E"):
+        plugins.metrics.get("stain-mae").setup(ds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -37,9 +38,41 @@ def test_newer_schema_is_refused_and_the_file_is_untouched(tmp_path):
     con.commit()
     con.close()
     before = digest(path)
-    with pytest.raises(SchemaError, match=r"newer vbench .*schema version 2.*Upgrade vbench"):
+    with pytest.raises(SchemaError, match=rf"newer vbench .*schema version {SCHEMA_VERSION + 1}.*Upgrade vbench"):
         Store(f"sqlite:///{path}")
     assert digest(path) == before
+
+
+def test_a_schema_1_database_is_migrated_and_keeps_every_result(tmp_path):
+    """tests/data/schema-v1.sql is the dump of a database the vbench before runs.modality/stain
+    wrote (a completed run with scores and summaries, a failed run with its traceback)."""
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript((Path(__file__).parent / "data" / "schema-v1.sql").read_text())
+    tables = ("runs", "scores", "summaries")
+    before = {t: con.execute(f"select * from {t} order by 1, 2").fetchall() for t in tables}
+    assert con.execute("select value from vbench_meta").fetchone() == ("1",)
+    con.close()
+
+    store = Store(f"sqlite:///{path}")
+    store.engine.dispose()
+    con = sqlite3.connect(path)
+    assert con.execute("select value from vbench_meta where key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    for t in tables:  # every old column of every row unchanged; runs gained the two columns at the end
+        after = con.execute(f"select * from {t} order by 1, 2").fetchall()
+        assert [row[:len(before[t][0])] for row in after] == before[t] and len(after) == len(before[t])
+    assert con.execute("select modality, stain from runs").fetchall() == [("", ""), ("", "")]
+    con.close()
+
+    run = store.run_detail(1)
+    assert run["status"] == "completed" and run["params"] == {"x": 1} and run["modality"] == ""
+    assert store.scores(1, "psnr") == {"t0": 18.5, "t1": 19.5} and store.scores(1, "ssim") == {"t0": 0.6, "t1": None}
+    assert {s["metric"]: s["status"] for s in run["summaries"]} == {
+        "psnr": "computed", "ssim": "computed", "lpips": "not computed"}
+    assert store.get_run(2).error == "Traceback: boom"
+    new = new_run(store, modality="darkfield", stain="he")  # and it takes new runs
+    assert (store.get_run(new).modality, store.get_run(new).stain) == ("darkfield", "he")
+    Store(f"sqlite:///{path}")  # opening a migrated database again changes nothing
 
 
 def test_foreign_database_is_refused(tmp_path):

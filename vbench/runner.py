@@ -133,11 +133,13 @@ INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); rerun with --resume"
 
 def new_run(store: Store, dataset, *, stainer: str, run_key: str, device: str | None, provenance: dict | None = None,
             **fields) -> int:
-    """Stores a new run (status running) with what every run records: the dataset and its
-    manifest, vbench's version and commit, the hardware and the library versions."""
+    """Stores a new run (status running) with what every run records: the dataset, its manifest,
+    input modality and target stain, vbench's version and commit, the hardware and the library
+    versions."""
     provenance = provenance or run_provenance()
     return store.create_run(stainer=stainer, run_key=run_key, dataset=dataset.name,
                             manifest_hash=dataset.manifest_hash, dataset_note=getattr(dataset, "simulated", "") or "",
+                            modality=getattr(dataset, "modality", "") or "", stain=getattr(dataset, "stain", "") or "",
                             device=device, hardware=hardware(device or "cpu"), **provenance, **fields)
 
 

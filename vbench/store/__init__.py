@@ -113,7 +113,26 @@ class Store:
                 f"version {raw}; this vbench {__version__} reads up to {SCHEMA_VERSION}). Upgrade vbench "
                 f"(pip install -U vbench) or use another --db. The database was not modified."
             )
-        # version < SCHEMA_VERSION: migrations go here when the schema first changes.
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    # Forward migrations, one step per schema version: (new version, SQL statements). Runs stored
+    # before a column existed get its default; nothing is dropped or rewritten.
+    MIGRATIONS = (
+        (2, ("ALTER TABLE runs ADD COLUMN modality VARCHAR(64) NOT NULL DEFAULT ''",
+             "ALTER TABLE runs ADD COLUMN stain VARCHAR(64) NOT NULL DEFAULT ''")),
+    )
+
+    def _migrate(self, version: int) -> None:
+        """Brings a database written by an older vbench up to SCHEMA_VERSION, each step in one
+        transaction with its new version number, so an interrupted upgrade resumes where it stopped."""
+        for target, statements in self.MIGRATIONS:
+            if target <= version:
+                continue
+            with self.engine.begin() as conn:
+                for sql in statements:
+                    conn.exec_driver_sql(sql)
+                conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(target)))
 
     # --- writes ---------------------------------------------------------------------------
     def create_run(self, **fields) -> int:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from ..spec import stainer_label
 
 # Bump on any schema change and add a migration step to Store._check_schema.
-SCHEMA_VERSION = 1
+# 2: runs.modality and runs.stain (the dataset's input modality and target stain).
+SCHEMA_VERSION = 2
 
 
 class Base(DeclarativeBase):
@@ -42,6 +43,8 @@ class Run(Base):
     dataset: Mapped[str] = mapped_column(String(128), index=True)
     manifest_hash: Mapped[str | None] = mapped_column(String(64))
     dataset_note: Mapped[str] = mapped_column(Text, default="")
+    modality: Mapped[str] = mapped_column(String(64), default="")  # the dataset's input modality
+    stain: Mapped[str] = mapped_column(String(64), default="")  # the dataset's target stain
     seed: Mapped[int] = mapped_column(Integer)
     suite: Mapped[str | None] = mapped_column(String(64))
     external: Mapped[bool] = mapped_column(Boolean, default=False)

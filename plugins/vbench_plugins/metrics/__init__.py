@@ -15,8 +15,8 @@ niqe           Mittal et al. 2013 with the authors' pristine model (asset ``niqe
 niqe-stain     NIQE with a model fitted on the dataset's train-split targets (``niqe_stain.py``)
 ciede2000      mean CIEDE2000 in CIELAB (D65), Sharma et al.'s implementation notes (``ciede2000.py``)
 stain-corr     Pearson r / mean absolute difference of stain amounts after Ruifrok-Johnston colour
-stain-mae      deconvolution, over the two stains of the dataset's task (``stain.py``); per stain:
-               stain-h-*, stain-e-*, stain-dab-*
+stain-mae      deconvolution, over the two stains of the dataset's target (its declared ``stain``, else
+               its task) (``stain.py``); per stain: stain-h-*, stain-e-*, stain-dab-*
 =============  =====================================================================================
 
 The metric classes are in ``standard.py`` and ``staining.py``; the numerical modules (torch) load

@@ -13,19 +13,33 @@ import torch
 
 STAINS = ("h", "e", "dab")
 STAIN_NAMES = {"h": "haematoxylin", "e": "eosin", "dab": "DAB"}
-# Which stains a task's stained modality holds (the part after '->' in Dataset.task).
+# Which stains a target stain name holds (Dataset.stain, or the part after '->' in Dataset.task).
 TASK_STAINS = {"he": ("h", "e"), "h&e": ("h", "e"), "hne": ("h", "e"), "ihc": ("h", "dab"), "dab": ("h", "dab")}
 MIN_INTENSITY = 1.0 / 255.0
 
 
-def stains_of_task(task: str) -> tuple[str, ...] | None:
-    """The stains of a dataset's target modality, or None when colour deconvolution does not
-    apply (for example Masson's trichrome or Jones silver, which have no vectors here)."""
-    modality = (task or "").split("->")[-1].strip().lower()
-    for key in (modality, modality.split("-")[0], modality.split("_")[0]):
+def stains_of_name(stain: str) -> tuple[str, ...] | None:
+    """The stains a target stain name (``he``, ``ihc-dab``, ``ihc_her2``...) holds, or None when
+    colour deconvolution does not apply (for example Masson's trichrome or Jones silver, which have
+    no vectors here)."""
+    name = (stain or "").strip().lower()
+    for key in (name, name.split("-")[0], name.split("_")[0]):
         if key in TASK_STAINS:
             return TASK_STAINS[key]
     return None
+
+
+def stains_of_task(task: str) -> tuple[str, ...] | None:
+    """The stains of a dataset's target modality, read from its task (``qpi->he``)."""
+    return stains_of_name((task or "").split("->")[-1])
+
+
+def stains_of_dataset(dataset) -> tuple[tuple[str, ...] | None, str]:
+    """(stains, where they were read): the dataset's declared ``stain`` when it has one, else its task."""
+    declared = getattr(dataset, "stain", "") or ""
+    if declared:
+        return stains_of_name(declared), f"stain {declared!r}"
+    return stains_of_task(getattr(dataset, "task", "")), f"task {getattr(dataset, 'task', '')!r}"
 
 
 def stain_density(rgb: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,8 @@ DECONV = ("colour deconvolution (Ruifrok & Johnston H/E/DAB vectors), OD = -log1
 
 class StainAgreement(ImageMetric):
     """Agreement of stain amounts between prediction and reference. ``stain`` None means the
-    two stains of the dataset's task (H&E: haematoxylin and eosin; IHC: haematoxylin and DAB)."""
+    two stains of the dataset's target (H&E: haematoxylin and eosin; IHC: haematoxylin and DAB),
+    read from its declared ``stain``, else from its task."""
 
     kind = FULL_REFERENCE
     stain: str | None = None
@@ -45,14 +46,15 @@ class StainAgreement(ImageMetric):
     def setup(self, dataset) -> None:
         super().setup(dataset)
         if self.stain is None:
-            from .stain import stains_of_task
+            from .stain import stains_of_dataset
 
-            stains = stains_of_task(getattr(dataset, "task", ""))
+            stains, source = stains_of_dataset(dataset)
             if stains is None:
                 raise MetricNotApplicable(
-                    f"{self.name} needs the stains of the dataset's task to deconvolve colours, and task "
-                    f"{dataset.task!r} of {dataset.name!r} is neither H&E ('...->he') nor IHC ('...->ihc'); use the "
-                    f"per-stain metrics (stain-h-{self.statistic}, ...) if they apply")
+                    f"{self.name} needs the stains of the dataset's target to deconvolve colours, and {source} of "
+                    f"dataset {dataset.name!r} is neither H&E ('he') nor IHC ('ihc-dab'). Declare the stain (`vbench "
+                    f"datasets add {dataset.name} PATH --stain he --replace` for your own data) or use the per-stain "
+                    f"metrics (stain-h-{self.statistic}, ...) if they apply")
             self._stains = stains
 
     def score(self, pred, ref):
@@ -75,7 +77,8 @@ STAIN_NAMES = {"h": "haematoxylin", "e": "eosin", "dab": "DAB"}  # as in stain.p
 
 
 def _stain_metric(name, stain, statistic, default_for=frozenset()):
-    what = f"{STAIN_NAMES[stain]} amount" if stain else "amount of each stain of the dataset's task (H&E: H, E; IHC: H, DAB)"
+    what = (f"{STAIN_NAMES[stain]} amount" if stain else
+            "amount of each stain of the dataset's target (its declared stain, else its task; H&E: H, E; IHC: H, DAB)")
     if statistic == "corr":
         stat, better = "Pearson correlation over the tile's pixels (undefined when a map is constant)", True
     else:
