@@ -14,7 +14,7 @@ import tempfile
 import pytest
 
 from vbench.report import build_leaderboard
-from vbench.store import Store
+from vbench.store import SCHEMA_VERSION, Store
 
 
 def _free_port() -> int:
@@ -55,3 +55,31 @@ def test_runs_scores_and_leaderboard_on_postgresql(pg_url):
     assert len(again.scores(run_id, "psnr")) == 100 and again.scores(run_id, "psnr")["t3"] == 23.0
     (board,) = build_leaderboard(again)
     assert board.rows[0]["metrics"]["psnr"]["mean"] == 69.5
+
+
+def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
+    """The forward migration's SQL runs on PostgreSQL too: a schema-1 database (the runs table
+    without modality/stain) in a database of its own gains both columns and keeps its rows."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE schema_one"))
+    admin.dispose()
+    url = pg_url.rsplit("/", 1)[0] + "/schema_one"
+    store = Store(url)
+    run_id = store.create_run(stainer="a", run_key="k", vbench_version="0", dataset="d", seed=0)
+    store.finish_run(run_id, [("psnr", "t0", 20.0)], [dict(metric="psnr", n=1, mean=20.0)])
+    with store.engine.begin() as conn:  # back to schema 1
+        conn.execute(text("ALTER TABLE runs DROP COLUMN modality"))
+        conn.execute(text("ALTER TABLE runs DROP COLUMN stain"))
+        conn.execute(text("UPDATE vbench_meta SET value = '1' WHERE key = 'schema_version'"))
+    store.engine.dispose()
+
+    migrated = Store(url)
+    with migrated.engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM vbench_meta")).scalar() == str(SCHEMA_VERSION)
+    run = migrated.get_run(run_id)
+    assert (run.status, run.modality, run.stain) == ("completed", "", "")
+    assert migrated.scores(run_id, "psnr") == {"t0": 20.0}
+    migrated.engine.dispose()
