@@ -1,0 +1,41 @@
+"""`vbench export` and `vbench import`: completed runs moved between databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import DbOption, app, err, out, say
+
+
+@app.command("export")
+def export(
+    output: Path = typer.Option(..., "--output", "-o", help="File to write: results.jsonl, or results.jsonl.gz"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only runs of this dataset"),
+    db: Optional[str] = DbOption,
+):
+    """Write every completed run (provenance, summaries, per-tile scores) to a JSON-lines file."""
+    from ..exchange import export_runs
+    from ..store import Store
+
+    store = Store(db)
+    n = export_runs(store, output, dataset=dataset)
+    out.print(f"exported {n} completed run(s) from {store.url} to {output}")
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="A file written by `vbench export`"),
+    db: Optional[str] = DbOption,
+):
+    """Add the runs of an exported file; runs already present with the same result are skipped."""
+    from ..exchange import import_runs
+    from ..store import Store
+
+    store = Store(db)
+    report = import_runs(store, file)
+    for _, message in report.conflicts:
+        say(err, "kept both:", "yellow", message)
+    out.print(f"imported {len(report.imported)} run(s) into {store.url}; {report.skipped} already present")
