@@ -248,9 +248,31 @@ def test_bundled_datasets_declare_modality_and_stain():
     assert declared == {
         "qpi-he": ("quantitative-phase", "he"), "af-he-x4": ("autofluorescence", "he"),
         "unstained-he-misaligned": ("brightfield", "he"), "unstained-he-unpaired": ("brightfield", "he"),
+        "darkfield-he-misaligned": ("darkfield", "he"), "darkfield-he-unpaired": ("darkfield", "he"),
         "qpi-ihc": ("quantitative-phase", "ihc-dab"),
     }
     # Class attributes only, not part of the manifest header: the committed manifests (and every
     # stored manifest hash) stay as they were; test_datasets_cli verifies all of them.
     for cls in DATASETS:
         assert "modality" not in mf.read(simulated.manifest_path(cls.name)) and cls().modality == cls.modality
+
+
+def test_darkfield_input_is_black_on_glass_and_bright_at_nuclear_borders():
+    """The dark-field model: empty space dark, nuclear borders brighter than nuclear interiors and
+    than the surrounding tissue, short wavelengths brighter; the misaligned set declares its warp bound."""
+    from scipy import ndimage
+    from vbench_datasets.forward.darkfield import UnstainedDarkfield
+    from vbench_datasets.tissue import DarkfieldHeMisaligned
+
+    yy, xx = np.mgrid[:96, :96]
+    nucleus = np.hypot(yy - 48, xx - 48) < 10
+    dens = {"H": np.where(nucleus, 1.0, 0.0), "E": np.where(xx >= 24, 0.5, 0.0), "T": np.where(xx >= 24, 0.5, 0.0)}
+    img = UnstainedDarkfield().simulate(dens)
+    glass, tissue = img[:, :, :16].mean(), img[:, 10:30, 60:90].mean()
+    border = ndimage.binary_dilation(nucleus, iterations=2) & ~ndimage.binary_erosion(nucleus, iterations=2)
+    inner = ndimage.binary_erosion(nucleus, iterations=5)
+    assert glass < 0.03 < tissue
+    assert img.mean(0)[border].mean() > 2 * img.mean(0)[inner].mean() and img.mean(0)[border].mean() > 2 * tissue
+    assert img[2][border].mean() > img[0][border].mean()  # bluish glow
+    assert DarkfieldHeMisaligned().max_displacement_px == pytest.approx(AdjacentSection().bound(
+        sources.cmu_rgb().shape), abs=1e-3)

@@ -26,6 +26,7 @@ class Dataset:
     in_channels: ClassVar[int] = 3
     modality: ClassVar[str] = ""  # input modality: quantitative-phase, autofluorescence, brightfield, darkfield...
     stain: ClassVar[str] = ""  # target stain: he, ihc-dab...
+    max_displacement_px: ClassVar[float | None] = None  # misaligned: largest target-to-truth shift, px
     description: ClassVar[str] = ""
     simulated: ClassVar[str] = ""
 

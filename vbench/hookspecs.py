@@ -80,12 +80,16 @@ def vbench_register_datasets(register):
     ``register(ds)``: ``ds`` is a :class:`vbench.Dataset` subclass or instance with
 
     - ``name`` (str, unique), ``task`` (free text, for example ``qpi->he``; the stain metrics read
-      the stains from it), ``pairing`` (``paired``, ``misaligned`` or ``unpaired``), ``scale``
+      the stains from it when ``stain`` is not declared), ``pairing`` (``paired``, ``misaligned`` or ``unpaired``), ``scale``
       (output/input pixel ratio), ``in_channels`` (input channels);
     - ``modality`` (the input: ``quantitative-phase``, ``autofluorescence``, ``brightfield``,
       ``darkfield`` or free text) and ``stain`` (the target: ``he``, ``ihc-dab``...), passed to
       stainers in the run context; ``description`` and ``simulated`` (a plain-words note shown
       with results when the input is simulated rather than acquired);
+    - ``max_displacement_px`` (float or None): for misaligned data, the largest displacement in
+      target pixels between a target and the aligned stain of its input (the adjacent section's
+      shift and stretch); ``@reg`` metrics never register the target further. None: unknown (they
+      then allow an eighth of the tile side);
     - ``load(split)``: the :class:`vbench.Sample` list of ``train``, ``val`` or ``test``. A sample
       has an ``id`` (unique in the dataset; predictions made elsewhere are matched by it), an
       ``input`` (C_in x h x w float32 in [0, 1]), a ``target`` (3 x H x W; for unpaired data an

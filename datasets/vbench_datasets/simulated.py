@@ -238,6 +238,14 @@ class SimulatedDataset(vbench.Dataset):
         path = manifest_path(self.name)
         return mf.read(path) if path.is_file() else None
 
+    @property
+    def max_displacement_px(self) -> float | None:
+        """The adjacent-section warp's bound (``forward/section.py``), as recorded in the manifest."""
+        if self.section is None:
+            return None
+        m = self.committed_manifest() or self.manifest()
+        return float(m["forward_model"]["target"]["displacement_bound_px"])
+
     def committed_path(self):
         return manifest_path(self.name) if self.is_default else None
 

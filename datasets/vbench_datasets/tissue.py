@@ -14,6 +14,7 @@ import vbench
 from . import sources, tiling
 from .forward.autofluorescence import Autofluorescence
 from .forward.brightfield import UnstainedBrightfield
+from .forward.darkfield import UnstainedDarkfield
 from .forward.qpi import QuantitativePhase
 from .forward.section import AdjacentSection
 from .forward.stains import Deconvolution
@@ -104,6 +105,35 @@ class UnstainedHeUnpaired(CmuDataset):
     simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dim unstained brightfield, unpaired training tiles"
 
 
+class DarkfieldHeMisaligned(CmuDataset):
+    name = "darkfield-he-misaligned"
+    task = "darkfield->he"
+    modality = "darkfield"
+    stain = "he"
+    pairing = "misaligned"
+    scale = 1
+    in_channels = 3
+    model = UnstainedDarkfield()
+    section = AdjacentSection()
+    description = ("distillation paper's modality: dim dark-field of unstained tissue (RGB) -> H&E of a warped "
+                   "adjacent section; val/test scored against the aligned truth")
+    simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dark-field of unstained tissue, target from a warped adjacent section"
+
+
+class DarkfieldHeUnpaired(CmuDataset):
+    name = "darkfield-he-unpaired"
+    task = "darkfield->he"
+    modality = "darkfield"
+    stain = "he"
+    pairing = "unpaired"
+    scale = 1
+    in_channels = 3
+    model = UnstainedDarkfield()
+    description = ("dark-field of unstained tissue -> H&E, unpaired: train inputs and targets from disjoint tiles; "
+                   "val/test carry the aligned truth")
+    simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dark-field of unstained tissue, unpaired training tiles"
+
+
 class QpiIhc(SimulatedDataset):
     """scikit-image's 512 px IHC image: train and val on the left, test in a column on the right.
 
@@ -140,7 +170,8 @@ class QpiIhc(SimulatedDataset):
         ]
 
 
-DATASETS = (QpiHe, AfHeX4, UnstainedHeMisaligned, UnstainedHeUnpaired, QpiIhc)
+DATASETS = (QpiHe, AfHeX4, UnstainedHeMisaligned, UnstainedHeUnpaired, DarkfieldHeMisaligned,
+            DarkfieldHeUnpaired, QpiIhc)
 
 
 @vbench.hookimpl
