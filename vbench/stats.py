@@ -90,3 +90,127 @@ def paired_compare(a: dict, b: dict, higher_is_better: bool = True, test: str = 
 
 def _finite(v) -> bool:
     return v is not None and math.isfinite(v)
+
+
+# --- two-level (hierarchical) bootstrap over seeds and tiles ----------------------------------
+
+# Above this many tiles (or sources) in one seed, the bootstrap distribution of that seed's mean is
+# normal to well within its own Monte-Carlo error: draw it from N(mean, sd/sqrt(n)) instead of
+# resampling, which keeps a million-score leaderboard fast.
+EXACT_MAX_UNITS = 1000
+CHUNK = 4_000_000  # index draws per block, so memory stays bounded for many tiles
+
+
+def hierarchical_bootstrap(seeds, groups=None, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                           alpha: float = 0.05) -> dict:
+    """Mean and percentile interval of a method's score over seeds and test tiles.
+
+    ``seeds``: one array of per-tile scores per training seed (non-finite values dropped; a seed
+    without any is left out). ``groups``: None, or per seed an array of source labels (the slide
+    or image each tile was cut from) of the same length. Each replicate resamples the seeds with
+    replacement, then, independently for every seed drawn, its sources (a cluster bootstrap: the
+    tiles of a drawn source come together) when there are two or more, else its tiles. The mean is
+    the mean of the seeds' means; with one seed the interval covers tile (and source) variation
+    only. Returns n (tiles), n_seeds, mean, seed_std (the std of the seeds' means; None for one
+    seed), ci_low, ci_high."""
+    reps, means, n = _replicates(seeds, groups, n_resamples, seed)
+    out = {"n": n, "n_seeds": len(means), "mean": None, "seed_std": None, "ci_low": None, "ci_high": None}
+    if not means:
+        return out
+    lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    out.update(mean=float(np.mean(means)), seed_std=float(np.std(means, ddof=1)) if len(means) > 1 else None,
+               ci_low=float(min(lo, np.mean(means))), ci_high=float(max(hi, np.mean(means))))
+    return out
+
+
+def paired_hierarchical(a_seeds, b_seeds, higher_is_better: bool = True, n_resamples: int = 10_000,
+                        seed: int = 0, alpha: float = 0.05) -> dict:
+    """The seed-aware paired test: ``a_seeds`` and ``b_seeds`` are per seed ({tile: value}) for the
+    seeds both methods ran, in the same order. Per seed the differences a - b on the tiles both
+    scored are bootstrapped as in :func:`hierarchical_bootstrap` (seeds, then tiles). Returns
+    the paired_compare fields: n, n_seeds, mean_a, mean_b, diff with its CI, two-sided p (twice the
+    smaller tail of the replicates beyond 0), better and significant."""
+    diffs, xs, ys = [], [], []
+    for a, b in zip(a_seeds, b_seeds):
+        tiles = sorted(t for t in set(a) & set(b) if _finite(a[t]) and _finite(b[t]))
+        if tiles:
+            x = np.asarray([a[t] for t in tiles], dtype=np.float64)
+            y = np.asarray([b[t] for t in tiles], dtype=np.float64)
+            diffs.append(x - y)
+            xs.append(x.mean())
+            ys.append(y.mean())
+    out = {"n": int(sum(d.size for d in diffs)), "n_seeds": len(diffs), "test": "hierarchical-bootstrap",
+           "mean_a": None, "mean_b": None, "diff": None, "ci_low": None, "ci_high": None, "p": None,
+           "better": None, "significant": False}
+    if not diffs:
+        return out
+    reps, means, _ = _replicates(diffs, None, n_resamples, seed)
+    diff = float(np.mean(means))
+    lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    out.update(mean_a=float(np.mean(xs)), mean_b=float(np.mean(ys)), diff=diff, ci_low=float(lo), ci_high=float(hi))
+    if not any(np.any(d != 0) for d in diffs):
+        out["p"] = 1.0
+    else:
+        tail = min((reps <= 0).mean(), (reps >= 0).mean())
+        out["p"] = float(min(1.0, 2.0 * max(tail, 1.0 / n_resamples)))
+    if diff != 0.0:
+        out["better"] = "a" if (diff > 0) == bool(higher_is_better) else "b"
+    out["significant"] = out["p"] < alpha
+    return out
+
+
+def _replicates(seeds, groups, n_resamples: int, seed: int):
+    """(replicates of the mean over seeds, each seed's mean, number of tiles)."""
+    rng = np.random.default_rng(seed)
+    cleaned = []
+    for i, values in enumerate(seeds):
+        x = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+        ok = np.isfinite(x)
+        g = None if groups is None or groups[i] is None else np.asarray(groups[i])[ok]
+        if ok.any():
+            cleaned.append((x[ok], g))
+    if not cleaned:
+        return np.empty(0), [], 0
+    k = len(cleaned)
+    # per seed: a (B, k) block of bootstrap means, one column per slot a drawn seed can occupy,
+    # so a seed drawn twice in one replicate gets two independent tile resamples
+    blocks = np.stack([_unit_means(x, g, n_resamples, k, rng) for x, g in cleaned])
+    if k == 1:
+        reps = blocks[0, :, 0]
+    else:
+        pick = rng.integers(0, k, size=(n_resamples, k))
+        reps = blocks[pick, np.arange(n_resamples)[:, None], np.arange(k)[None, :]].mean(axis=1)
+    return reps, [float(x.mean()) for x, _ in cleaned], int(sum(x.size for x, _ in cleaned))
+
+
+def _unit_means(x: np.ndarray, g, b: int, k: int, rng) -> np.ndarray:
+    """b x k bootstrap means of one seed's tiles (or of its sources, when it has two or more)."""
+    if g is not None:
+        labels, inverse = np.unique(g, return_inverse=True)
+        if labels.size > 1:
+            sums = np.bincount(inverse, weights=x)
+            counts = np.bincount(inverse).astype(np.float64)
+            return _resampled(sums, counts, b * k, rng).reshape(b, k)
+    return _resampled(x, None, b * k, rng).reshape(b, k)
+
+
+def _resampled(values: np.ndarray, counts, total: int, rng) -> np.ndarray:
+    """``total`` bootstrap means of ``values`` (or ratio means sum/count for clusters)."""
+    n = values.size
+    if n == 1:
+        return np.full(total, values[0] / (counts[0] if counts is not None else 1.0))
+    if n > EXACT_MAX_UNITS:
+        if counts is None:
+            mean, sd = values.mean(), values.std(ddof=1)
+        else:  # ratio estimator's linearised standard error
+            mean = values.sum() / counts.sum()
+            sd = np.sqrt(((values - mean * counts) ** 2).sum() / (n - 1)) / counts.mean()
+        return mean + sd / np.sqrt(n) * rng.standard_normal(total)
+    out = np.empty(total)
+    step = max(1, CHUNK // n)
+    for start in range(0, total, step):
+        m = min(step, total - start)
+        idx = rng.integers(0, n, size=(m, n))
+        out[start:start + m] = (values[idx].sum(axis=1) / counts[idx].sum(axis=1) if counts is not None
+                                else values[idx].mean(axis=1))
+    return out

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import VbenchError
-from . import assets, compare, datasets, metrics, plugins, predict, results, score  # noqa: F401  (they register their commands)
+from . import assets, compare, datasets, exchange, metrics, plugins, predict, publish, results, score  # noqa: F401  (they register their commands)
 from .common import app, err, print_error
 
 __all__ = ["app", "main"]

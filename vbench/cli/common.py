@@ -64,6 +64,20 @@ def split_names(values) -> list[str]:
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
 
 
+def write_text(path, text: str) -> None:
+    """Writes a command's output file, with an error naming it when that fails."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; -o takes a file name for this format (html takes a folder)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}. Pass a writable location with -o.") from None
+
+
 def check_format(fmt: str, formats=("table", "csv", "json")) -> None:
     if fmt not in formats:
         raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(formats)}")

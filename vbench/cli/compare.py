@@ -1,4 +1,4 @@
-"""`vbench compare`: a paired test of two runs on the same test tiles."""
+"""`vbench compare`: a paired test of two runs, or of two methods over their seeds, on the same test tiles."""
 
 from __future__ import annotations
 
@@ -14,30 +14,50 @@ from .common import DbOption, app, check_format, err, out, say, split_names
 
 @app.command()
 def compare(
-    run_a: int = typer.Argument(..., help="Run id A"),
-    run_b: int = typer.Argument(..., help="Run id B"),
+    run_a: str = typer.Argument(..., help="Run id A, or a method (stainer or stainer:preset) compared over its seeds"),
+    run_b: str = typer.Argument(..., help="Run id B, or a method"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="For methods: the dataset (needed when they share more than one)"),
     metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric (repeatable); default: every metric both runs computed per tile"),
-    test: str = typer.Option("bootstrap", "--test", help="bootstrap (paired bootstrap of the mean difference) | wilcoxon (signed-rank)"),
+    test: str = typer.Option("bootstrap", "--test", help="bootstrap (paired bootstrap of the mean difference; for methods over seeds, then tiles) | wilcoxon (signed-rank; two runs)"),
     alpha: float = typer.Option(0.05, help="Significance level"),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
     db: Optional[str] = DbOption,
     seed: int = typer.Option(0, help="Seed of the bootstrap"),
 ):
-    """Paired test of two runs on the same test tiles: which is better per metric, by how much
-    (95% CI of the mean difference) and whether it is significant."""
-    from ..compare import compare_runs
+    """Paired test on the same test tiles: which is better per metric, by how much (95% CI of the
+    mean difference) and whether it is significant. Two run ids compare those runs; two methods
+    (`phasestain:quick baseline-linear`) compare them over the seeds both ran, resampling seeds,
+    then tiles within each seed."""
+    from ..compare import compare_methods, compare_runs
+    from ..errors import ConfigError
     from ..store import Store
 
     check_format(fmt, ("table", "json"))
-    res = compare_runs(Store(db), run_a, run_b, split_names(metric), test=test, alpha=alpha, seed=seed)
+    ids = [x.isdigit() for x in (run_a, run_b)]
+    if all(ids):
+        if dataset:
+            raise ConfigError("--dataset is for comparing methods; runs already name their dataset")
+        res = compare_runs(Store(db), int(run_a), int(run_b), split_names(metric), test=test, alpha=alpha, seed=seed)
+        label = {"a": f"run {res.a.id} ({_label(res.a)})", "b": f"run {res.b.id} ({_label(res.b)})"}
+    elif any(ids):
+        raise ConfigError(f"compare two run ids or two methods, not one of each ({run_a!r}, {run_b!r})")
+    else:
+        if test != "bootstrap":
+            raise ConfigError(f"--test {test} compares two runs; methods over seeds are compared with the "
+                              f"two-level bootstrap (leave out --test)")
+        res = compare_methods(Store(db), run_a, run_b, dataset, split_names(metric), alpha=alpha, seed=seed)
+        label = {k: f"{name} (seeds {', '.join(map(str, res.seeds))})" for k, name in zip("ab", res.labels)}
     a, b, rows = res.a, res.b, res.metrics
-    label = {"a": f"run {a.id} ({_label(a)})", "b": f"run {b.id} ({_label(b)})"}
     if fmt == "json":
-        sys.stdout.write(json.dumps({"a": {"run": a.id, "label": _label(a)}, "b": {"run": b.id, "label": _label(b)},
-                                     "dataset": a.dataset, "alpha": alpha, "metrics": rows}, indent=2) + "\n")
+        side = ({"a": {"run": a.id, "label": _label(a)}, "b": {"run": b.id, "label": _label(b)}} if all(ids) else
+                {"a": {"method": res.labels[0], "runs": res.run_ids[0]}, "b": {"method": res.labels[1], "runs": res.run_ids[1]}})
+        if not all(ids):
+            side["seeds"] = res.seeds
+        sys.stdout.write(json.dumps({**side, "dataset": a.dataset, "test": res.test, "alpha": alpha, "metrics": rows},
+                                    indent=2) + "\n")
         return
-    t = Table(title=f"{label['a']} vs {label['b']} on {a.dataset} ({test}, alpha {alpha})")
-    for col in ("metric", "n", "mean A", "mean B", "A - B [95% CI]", "p", "verdict"):
+    t = Table(title=f"{label['a']} vs {label['b']} on {a.dataset} ({res.test}, alpha {alpha})")
+    for col in ("metric", "n" if all(ids) else "tiles (seeds)", "mean A", "mean B", "A - B [95% CI]", "p", "verdict"):
         t.add_column(col, overflow="fold")
     for r in rows:
         if r["n"] == 0:
@@ -52,7 +72,8 @@ def compare(
             verdict = (f"{winner} better ({arrow} is better), significant" if r["significant"]
                        else f"{winner} better ({arrow} is better), not significant")
         p = "-" if r["p"] is None else f"{r['p']:.3g}"
-        t.add_row(r["metric"], str(r["n"]), f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", ci, p, verdict)
+        n = str(r["n"]) if all(ids) else f"{r['n']} ({r['n_seeds']})"
+        t.add_row(r["metric"], n, f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", ci, p, verdict)
     out.print(t)
     skipped = [r for r in rows if r["only_a"] or r["only_b"]]
     for r in skipped:

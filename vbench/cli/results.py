@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.table import Table
 
-from .common import DbOption, _plugins, app, check_format, err, out, say
+from ..errors import ConfigError
+from .common import DbOption, _plugins, app, check_format, err, out, say, split_names, write_text
 
 
 @app.command()
@@ -65,24 +67,41 @@ def run(
 @app.command()
 def leaderboard(
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
-    metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Rank by this metric (default psnr)"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | md | csv | json"),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric column (repeatable; this order, the first ranks); default: every metric computed, ranked by psnr"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | md | csv | json | latex | html"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of printing; for html a folder (index.html, leaderboard.json, the runs' sample grids)"),
     db: Optional[str] = DbOption,
 ):
     """Rank stainers per dataset from the stored results."""
     from ..report import FORMATS, build_leaderboard, render
+    from ..report.publish import write_page
     from ..report.render import rich_tables
     from ..store import Store
 
     check_format(fmt, FORMATS)
-    boards = build_leaderboard(Store(db), dataset=dataset, metric=metric)
+    if fmt == "html" and output is None:
+        raise ConfigError("--format html writes a folder (index.html, leaderboard.json and the runs' sample grids "
+                          "it links): add -o DIR")
+    if fmt == "table" and output is not None:
+        raise ConfigError("-o writes a file: choose its format with --format md | csv | json | latex | html")
+    store = Store(db)
+    boards = build_leaderboard(store, dataset=dataset, metrics=split_names(metric))
     if fmt == "table":
         if not boards:
             err.print("no completed runs yet; start with `vbench run`")
         for t in rich_tables(boards):
             out.print(t)
-    else:
-        sys.stdout.write(render(boards, fmt) + ("\n" if fmt != "csv" else ""))
+        return
+    if fmt == "html":
+        written = write_page(store, boards, output)
+        say(err, "wrote", "green", f"{output / 'index.html'} ({len(written)} files)")
+        return
+    text = render(boards, fmt) + ("\n" if fmt not in ("csv",) else "")
+    if output is None:
+        sys.stdout.write(text)
+        return
+    write_text(output, text)
+    say(err, "wrote", "green", str(output))
 
 
 @app.command()

@@ -1,23 +1,24 @@
-"""Ranks stainers per dataset from stored run summaries (never from the per-tile table, so it
-stays fast with millions of scores).
+"""Leaderboards built from the store: one board per dataset and manifest, one row per stainer
+preset (and parameters), figures over seeds.
 
-Seeds: a stainer preset's figure is the mean over its seeds (latest completed run per seed) and
-its 95% CI the mean of the seeds' bootstrap CI bounds. The spread of a mean of estimates is at most
-the mean of their spreads, so this interval is conservative (never narrower than the true one).
-Ranks: an entry's rank is 1 + the number of entries whose CI lies entirely on the better side of
-its own; entries whose CIs overlap share a rank and are marked tied.
+A row's figure for a metric is the mean over its seeds (latest completed run per seed) of each
+seed's mean over the test tiles; its 95% interval comes from a two-level bootstrap (seeds, then
+tiles within each seed) of the stored per-tile scores (:mod:`.intervals`), so seed-to-seed
+variation widens it. With one seed it covers tile variation only, and the board says so. Ranks
+are tiers (:mod:`.ranking`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, fields
 
 from ..store import Run, Store
+from .intervals import intervals
+from .ranking import rank
 
 RUNTIME_FIELDS = ("train_seconds", "train_samples_per_s", "infer_ms_p50", "infer_ms_p95", "tiles_per_s",
                   "peak_mem_mb", "n_params", "flops_per_tile")
-PREFERRED_PRIMARY = ("psnr", "ssim")
 
 
 @dataclass
@@ -26,73 +27,151 @@ class Board:
     manifest_hash: str | None
     note: str = ""
     primary: str | None = None
-    metrics: dict = field(default_factory=dict)  # name -> {"higher_is_better", "pipeline"}
+    metrics: dict = field(default_factory=dict)  # name -> {"higher_is_better", "pipeline"}, in column order
+    hidden: dict = field(default_factory=dict)  # metrics not computed for any row -> why
     rows: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    hardware: list = field(default_factory=list)  # where the runs ran ("CPU: AMD EPYC (2 threads)")
+    provenance: dict = field(default_factory=dict)  # vbench versions, commits, database
+    figures: list = field(default_factory=list)  # [{"kind", "path"}] relative to a published folder
+    label: str = ""  # what a publication says the results are ("CPU, quick presets, ...")
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "manifest_hash": self.manifest_hash, "note": self.note,
-                "primary_metric": self.primary, "metrics": self.metrics, "rows": self.rows,
-                "warnings": self.warnings}
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["primary_metric"] = data.pop("primary")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Board":
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["primary"] = data.get("primary_metric")
+        return cls(**kwargs)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({s for r in self.rows for s in r["seeds"]})
 
 
-def build_leaderboard(store: Store, dataset: str | None = None, metric: str | None = None) -> list[Board]:
-    runs = store.runs(status="completed", dataset=dataset)
-    # latest completed run per (dataset, manifest, stainer, preset, params, seed)
+def build_leaderboard(store: Store, dataset: str | None = None, metrics: list[str] | str | None = None) -> list[Board]:
+    """``metrics``: the metric columns in this order (the first ranks); default every metric
+    computed for some row, ranked by psnr (else ssim, else the first)."""
+    chosen = [metrics] if isinstance(metrics, str) else list(metrics or [])
     latest: dict[tuple, Run] = {}
-    for r in runs:
+    for r in store.runs(status="completed", dataset=dataset):
         latest[(r.dataset, r.manifest_hash, r.stainer, r.preset, r.params, r.external, r.seed)] = r
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for key, r in latest.items():
         groups[key[:-1]].append(r)
-    summaries = defaultdict(dict)
+    summaries: dict[int, dict] = defaultdict(dict)
     for s in store.summaries([r.id for r in latest.values()]):
         summaries[s.run_id][s.metric] = s
 
     boards: dict[tuple, Board] = {}
-    labels_per_board: dict[tuple, dict[str, int]] = defaultdict(dict)
+    wanted: dict[tuple, tuple[list, str]] = {}
+    row_runs: dict[int, list[Run]] = {}
     for (ds, manifest, stainer, preset, params, external), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        group.sort(key=lambda r: r.seed)
         board = boards.setdefault((ds, manifest), Board(ds, manifest, note=group[0].dataset_note or ""))
-        row = {"stainer": stainer, "preset": preset, "label": group[0].label,
-               "external": bool(external), "params": group[0].params_dict,
-               "seeds": sorted(r.seed for r in group), "run_ids": sorted(r.id for r in group),
-               "truncated": any(r.truncated for r in group), "metrics": {}, "not_computed": {}}
-        seen = labels_per_board[(ds, manifest)]
-        seen[row["label"]] = seen.get(row["label"], 0) + 1
-        names = sorted({m for r in group for m in summaries[r.id]})
-        for m in names:
+        row = {"stainer": stainer, "preset": preset, "label": group[0].label, "external": bool(external),
+               "params": group[0].params_dict, "seeds": [r.seed for r in group], "run_ids": [r.id for r in group],
+               "truncated": any(r.truncated for r in group), "metrics": {}, "not_computed": {}, "samples": {}}
+        row_runs[id(row)] = group
+        for m in sorted({m for r in group for m in summaries[r.id]}):
             rs = [summaries[r.id].get(m) for r in group]
-            done = [s for s in rs if s is not None and s.status == "computed" and s.mean is not None]
             first = next(s for s in rs if s is not None)
-            board.metrics.setdefault(m, {"higher_is_better": first.higher_is_better, "pipeline": first.pipeline})
-            if len(done) < len(group):
-                reason = next((s.reason for s in rs if s is not None and s.status != "computed"), "missing")
-                row["not_computed"][m] = reason
-                continue
-            k = len(done)
-            row["metrics"][m] = {
-                "mean": sum(s.mean for s in done) / k,
-                "std": sum(s.std or 0.0 for s in done) / k,
-                # summaries without a CI (nfe: one figure per run) keep none
-                "ci_low": None if any(s.ci_low is None for s in done) else sum(s.ci_low for s in done) / k,
-                "ci_high": None if any(s.ci_high is None for s in done) else sum(s.ci_high for s in done) / k,
-                "n": sum(s.n for s in done),
-            }
+            board.metrics.setdefault(m, {"higher_is_better": bool(first.higher_is_better), "pipeline": first.pipeline})
+            if all(s is not None and s.status == "computed" and s.mean is not None for s in rs):
+                wanted[(id(row), m)] = (group, m)
+            else:
+                row["not_computed"][m] = next((s.reason for s in rs if s is not None and s.status != "computed"),
+                                              None) or "not stored for every seed"
         for f in RUNTIME_FIELDS:
             vals = [getattr(r, f) for r in group if getattr(r, f) is not None]
             row[f] = sum(vals) / len(vals) if vals else None
         board.rows.append(row)
 
-    for (ds, manifest), board in boards.items():
-        for label, count in labels_per_board[(ds, manifest)].items():
-            if count > 1:
-                for row in board.rows:
-                    if row["label"] == label:
-                        row["label"] += f" [{', '.join(f'{k}={v}' for k, v in sorted(row['params'].items()))}]"
-        _rank(board, metric)
-
-    by_dataset = defaultdict(list)
+    found = intervals(store, wanted, summaries)
     for board in boards.values():
+        for row in board.rows:
+            for m in board.metrics:
+                if (id(row), m) in found:
+                    row["metrics"][m] = found[(id(row), m)]
+        _disambiguate(board)
+        _columns(board, chosen)
+        _describe(board, [r for row in board.rows for r in row_runs[id(row)]], store)
+        rank(board)
+    _warn_manifests(boards.values())
+    return sorted(boards.values(), key=lambda b: (b.dataset, b.manifest_hash or ""))
+
+
+def _disambiguate(board: Board) -> None:
+    """Rows of one label (a preset run with other parameters) get their parameters appended."""
+    counts = Counter(r["label"] for r in board.rows)
+    for row in board.rows:
+        if counts[row["label"]] > 1:
+            row["label"] += f" [{', '.join(f'{k}={v}' for k, v in sorted(row['params'].items()))}]"
+
+
+PREFERRED_PRIMARY = ("psnr", "ssim")
+
+
+def _columns(board: Board, chosen: list[str]) -> None:
+    """Chooses and orders the metric columns; a metric no row computed becomes a footnote."""
+    for m in list(board.metrics):
+        if not any(m in r["metrics"] for r in board.rows):
+            reasons = Counter(r["not_computed"][m] for r in board.rows if m in r["not_computed"])
+            board.hidden[m] = "; ".join(reasons) if reasons else "no row has it"
+    if chosen:
+        for m in chosen:
+            if m not in board.metrics:
+                board.warnings.append(f"metric {m} was not computed for any run of {board.dataset}")
+        board.metrics = {m: board.metrics[m] for m in chosen if m in board.metrics}
+        board.hidden = {m: why for m, why in board.hidden.items() if m in board.metrics}
+        board.primary = chosen[0] if chosen[0] in board.metrics and chosen[0] not in board.hidden else None
+        if board.primary is None and chosen[0] in board.metrics:
+            board.warnings.append(f"metric {chosen[0]} was not computed for any run of {board.dataset}; "
+                                  f"rows are unranked")
+    else:
+        shown = [m for m in board.metrics if m not in board.hidden]
+        board.primary = next((m for m in PREFERRED_PRIMARY if m in shown), shown[0] if shown else None)
+    board.metrics = {m: info for m, info in board.metrics.items() if m not in board.hidden}
+
+
+def _describe(board: Board, runs: list[Run], store: Store) -> None:
+    """Where the board's runs ran and what produced them."""
+    places = []
+    for r in runs:
+        if r.external:
+            continue
+        hw = r.hardware_dict
+        if (r.device or "cpu").startswith("cuda"):
+            where = f"GPU: {hw.get('gpu') or r.device}"
+        else:
+            threads = f" ({r.threads} threads)" if r.threads else ""
+            where = f"CPU: {hw.get('cpu') or hw.get('processor') or hw.get('machine') or 'unknown'}{threads}"
+        if where not in places:
+            places.append(where)
+    board.hardware = places
+    board.provenance = {
+        "vbench_version": sorted({r.vbench_version for r in runs if r.vbench_version}),
+        "git_commit": sorted({r.git_commit for r in runs if r.git_commit}),
+        "database": _safe_url(store.url),
+    }
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - shown only; the store already accepted the URL
+        return url
+
+
+def _warn_manifests(boards) -> None:
+    by_dataset = defaultdict(list)
+    for board in boards:
         by_dataset[board.dataset].append(board)
     for ds, group in by_dataset.items():
         if len(group) > 1:
@@ -101,45 +180,3 @@ def build_leaderboard(store: Store, dataset: str | None = None, metric: str | No
                 b.warnings.append(
                     f"runs of {ds} used {len(group)} different manifests ({hashes}); they are ranked "
                     f"separately because their splits differ and their scores are not comparable")
-    return sorted(boards.values(), key=lambda b: (b.dataset, b.manifest_hash or ""))
-
-
-def _bounds(m: dict) -> dict:
-    """A figure without a CI ranks by its mean alone."""
-    if m["ci_low"] is None or m["ci_high"] is None:
-        return {"ci_low": m["mean"], "ci_high": m["mean"]}
-    return m
-
-
-def _rank(board: Board, metric: str | None) -> None:
-    names = list(board.metrics)
-    if metric is not None:
-        primary = metric if metric in board.metrics else None
-        if primary is None:
-            board.warnings.append(f"metric {metric!r} was not computed for {board.dataset}; rows are unranked")
-    else:
-        primary = next((m for m in PREFERRED_PRIMARY if m in names), names[0] if names else None)
-    board.primary = primary
-    if primary is None:
-        return
-    better = 1.0 if board.metrics[primary]["higher_is_better"] else -1.0
-    scored = [r for r in board.rows if primary in r["metrics"]]
-    for r in board.rows:
-        r["rank"], r["tied"] = None, False
-    for r in scored:
-        mine = _bounds(r["metrics"][primary])
-        beaten_by = 0
-        for o in scored:
-            other = _bounds(o["metrics"][primary])
-            if better > 0 and other["ci_low"] > mine["ci_high"]:
-                beaten_by += 1
-            elif better < 0 and other["ci_high"] < mine["ci_low"]:
-                beaten_by += 1
-        r["rank"] = 1 + beaten_by
-    counts = defaultdict(int)
-    for r in scored:
-        counts[r["rank"]] += 1
-    for r in scored:
-        r["tied"] = counts[r["rank"]] > 1
-    board.rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0,
-                                   -better * r["metrics"].get(primary, {}).get("mean", 0.0), r["label"]))

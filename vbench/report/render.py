@@ -1,4 +1,5 @@
-"""Renders leaderboards as a Rich table, Markdown, CSV or JSON."""
+"""Renders boards as Markdown, CSV, JSON, LaTeX or HTML text, or as Rich tables for the terminal.
+Every string that a plugin, dataset or user wrote is escaped for its format (``escape.py``)."""
 
 from __future__ import annotations
 
@@ -6,131 +7,109 @@ import csv
 import io
 import json
 
+from . import cells, escape
 from .leaderboard import Board
 
-FORMATS = ("table", "md", "csv", "json")
-RUNTIME_COLUMNS = (("train_seconds", "train s", "{:.1f}"), ("infer_ms_p50", "ms/tile p50", "{:.2f}"),
-                   ("peak_mem_mb", "peak MB", "{:.0f}"), ("n_params", "params", "{:,.0f}"),
-                   ("flops_per_tile", "GFLOP/tile", "{:.3g}"))
-
-
-def _arrow(info: dict) -> str:
-    return "↑" if info["higher_is_better"] else "↓"
-
-
-def _cell(row: dict, metric: str) -> str:
-    if metric in row["metrics"]:
-        m = row["metrics"][metric]
-        if m["ci_low"] is None:
-            return f"{m['mean']:.4g}"
-        return f"{m['mean']:.4g} [{m['ci_low']:.4g}, {m['ci_high']:.4g}]"
-    return "not computed" if metric in row["not_computed"] else "-"
-
-
-def _rank(row: dict) -> str:
-    if row.get("rank") is None:
-        return "-"
-    return f"={row['rank']}" if row["tied"] else str(row["rank"])
-
-
-def _name(row: dict) -> str:
-    text = row["label"] + (" (external)" if row["external"] else "")
-    return text + (" (truncated)" if row["truncated"] else "")
-
-
-def _runtime(row: dict, key: str, fmt: str) -> str:
-    if row.get(key) is None:
-        return "-"
-    return fmt.format(row[key] / 1e9 if key == "flops_per_tile" else row[key])
-
-
-def _header_lines(board: Board) -> list[str]:
-    lines = [f"manifest {board.manifest_hash or 'unknown'}"]
-    if board.note:
-        lines.append(f"Note: {board.note}.")
-    lines += [f"Warning: {w}." for w in board.warnings]
-    return lines
-
-
-def _pipelines(board: Board) -> list[str]:
-    return [f"{m} {_arrow(i)}: {i['pipeline']}" for m, i in board.metrics.items() if i["pipeline"]]
+FORMATS = ("table", "md", "csv", "json", "latex", "html")
 
 
 def render(boards: list[Board], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([b.to_dict() for b in boards], indent=2, default=str)
+        return to_json(boards)
     if fmt == "csv":
         return _csv(boards)
     if fmt == "md":
-        return _markdown(boards)
-    raise ValueError(fmt)
+        return markdown(boards)
+    if fmt == "latex":
+        from .latex import latex
+
+        return latex(boards)
+    if fmt == "html":
+        from .html import page
+
+        return page(boards)
+    raise ValueError(f"no text rendering {fmt!r}; use one of {', '.join(FORMATS[1:])}")
 
 
-def _columns(board: Board) -> list[str]:
-    return ["rank", "stainer", "seeds"] + [f"{m} {_arrow(i)} (mean [95% CI])" for m, i in board.metrics.items()] + \
-        [label for _, label, _ in RUNTIME_COLUMNS]
+def to_json(boards: list[Board]) -> str:
+    """The boards with their footnotes (``notes``). Key order is kept: a board's ``metrics`` are
+    in column order."""
+    return json.dumps([dict(b.to_dict(), notes=cells.footer_lines(b)) for b in boards], indent=2,
+                      ensure_ascii=False, default=str)
 
 
-def _cells(board: Board, row: dict) -> list[str]:
-    return [_rank(row), _name(row), ",".join(map(str, row["seeds"]))] + \
-        [_cell(row, m) for m in board.metrics] + [_runtime(row, k, f) for k, _, f in RUNTIME_COLUMNS]
+def markdown(boards: list[Board], heading: str = "##", figures: bool = False) -> str:
+    """Markdown tables; with ``figures``, each board's figures under its table."""
+    from urllib.parse import quote
 
-
-def _markdown(boards: list[Board]) -> str:
+    md = escape.markdown
     out = []
     for b in boards:
-        out.append(f"## {b.dataset}\n")
-        out += [f"{line}  " for line in _header_lines(b)]
+        out.append(f"{heading} {md(b.dataset)}\n")
+        out += [f"{md(line)}  " for line in cells.header_lines(b)]
         out.append("")
-        cols = _columns(b)
-        out.append("| " + " | ".join(cols) + " |")
+        cols = cells.columns(b)
+        out.append("| " + " | ".join(md(c) for c in cols) + " |")
         out.append("|" + "|".join("---" for _ in cols) + "|")
         for row in b.rows:
-            out.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(b, row)) + " |")
+            out.append("| " + " | ".join(md(c) for c in cells.cells(b, row)) + " |")
         out.append("")
-        out += [f"- {p}" for p in _pipelines(b)]
-        out.append(f"- Ranked by {b.primary}; `=` marks ranks shared because the 95% CIs overlap.\n")
+        out += [f"- {md(line)}" for line in cells.footer_lines(b)]
+        out += [f"- {md(p)}" for p in cells.pipelines(b)]
+        out.append(f"- {md(cells.provenance_line(b))}")
+        out.append("")
+        if figures and b.figures:
+            out += [f"![{md(f.get('caption') or f['kind'])}]({quote(str(f['path']), safe='/._-')})" for f in b.figures]
+            out.append("")
     return "\n".join(out)
+
+
+_CSV_RUNTIME = [k for k, _, _ in cells.RUNTIME_COLUMNS] + ["infer_ms_p95", "tiles_per_s", "train_samples_per_s"]
 
 
 def _csv(boards: list[Board]) -> str:
     buf = io.StringIO()
-    metrics = sorted({m for b in boards for m in b.metrics})
-    fields = ["dataset", "manifest_hash", "rank", "tied", "stainer", "preset", "external", "seeds", "truncated"]
+    metrics = list(dict.fromkeys(m for b in boards for m in b.metrics))
+    fields = ["dataset", "manifest_hash", "rank", "tied", "stainer", "preset", "label", "external", "seeds",
+              "truncated"]
     for m in metrics:
-        fields += [f"{m}_mean", f"{m}_ci_low", f"{m}_ci_high", f"{m}_n"]
-    fields += [k for k, _, _ in RUNTIME_COLUMNS] + ["infer_ms_p95", "tiles_per_s", "train_samples_per_s"]
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        fields += [f"{m}_mean", f"{m}_ci_low", f"{m}_ci_high", f"{m}_n", f"{m}_n_seeds"]
+    fields += _CSV_RUNTIME
+    w = csv.DictWriter(buf, fieldnames=[escape.csv_text(f) for f in fields], lineterminator="\n")
     w.writeheader()
+    t = escape.csv_text
     for b in boards:
         for row in b.rows:
-            rec = {"dataset": b.dataset, "manifest_hash": b.manifest_hash, "rank": row.get("rank"),
-                   "tied": row.get("tied"), "stainer": row["stainer"], "preset": row["preset"],
-                   "external": row["external"], "seeds": " ".join(map(str, row["seeds"])),
-                   "truncated": row["truncated"]}
+            rec = {"dataset": t(b.dataset), "manifest_hash": t(b.manifest_hash or ""), "rank": row.get("rank"),
+                   "tied": row.get("tied"), "stainer": t(row["stainer"]), "preset": t(row["preset"]),
+                   "label": t(cells.name(row)), "external": row["external"],
+                   "seeds": " ".join(map(str, row["seeds"])), "truncated": row["truncated"]}
             for m in metrics:
                 v = row["metrics"].get(m)
                 if v:
                     rec.update({f"{m}_mean": v["mean"], f"{m}_ci_low": v["ci_low"], f"{m}_ci_high": v["ci_high"],
-                                f"{m}_n": v["n"]})
-            for k in [k for k, _, _ in RUNTIME_COLUMNS] + ["infer_ms_p95", "tiles_per_s", "train_samples_per_s"]:
+                                f"{m}_n": v["n"], f"{m}_n_seeds": v.get("n_seeds")})
+            for k in _CSV_RUNTIME:
                 rec[k] = row.get(k)
-            w.writerow(rec)
+            w.writerow({escape.csv_text(k): v for k, v in rec.items()})
     return buf.getvalue()
 
 
 def rich_tables(boards: list[Board]):
-    """Rich renderables for the terminal."""
+    """Rich renderables for the terminal (the console prints with markup off; cells are Text)."""
     from rich.table import Table
     from rich.text import Text
 
+    p = escape.plain
     items = []
     for b in boards:
-        t = Table(title=f"{b.dataset} — ranked by {b.primary or '(nothing computed)'}",
-                  caption="\n".join(_header_lines(b) + _pipelines(b)), caption_justify="left")
-        for i, col in enumerate(_columns(b)):
-            t.add_column(col, overflow="fold", no_wrap=i < 2)
+        caption = cells.header_lines(b) + cells.footer_lines(b) + cells.pipelines(b)
+        t = Table(title=Text(p(f"{b.dataset} — ranked by {b.primary or '(nothing)'}")),
+                  caption=Text("\n".join(p(c) for c in caption)),
+                  caption_justify="left")
+        for i, col in enumerate(cells.columns(b)):
+            t.add_column(Text(p(col)), overflow="fold", no_wrap=i < 2)
         for row in b.rows:
-            t.add_row(*[Text(c) for c in _cells(b, row)])
+            t.add_row(*[Text(p(c)) for c in cells.cells(b, row)])
         items.append(t)
     return items

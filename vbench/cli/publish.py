@@ -1,0 +1,62 @@
+"""`vbench figures` and `vbench publish`: a leaderboard's figures, and the whole published folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import ConfigError
+from .common import DbOption, app, err, say, split_names
+
+
+@app.command()
+def figures(
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the figures (PNG and SVG)"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metrics of the boards (repeatable; the first ranks)"),
+    db: Optional[str] = DbOption,
+):
+    """Per dataset: a qualitative grid (input | each method | target), quality vs latency with the
+    Pareto front, and per-tile score distributions."""
+    from ..report import build_leaderboard
+    from ..report.figures import write_figures
+    from ..report.publish import prepare
+    from ..store import Store
+
+    store = Store(db)
+    boards = build_leaderboard(store, dataset=dataset, metrics=split_names(metric))
+    if not boards:
+        raise ConfigError(f"no completed runs in {store.url}" + (f" of dataset {dataset}" if dataset else "")
+                          + "; start with `vbench run`")
+    written = write_figures(store, boards, prepare(output))
+    for path in written:
+        say(err, "wrote", "green", str(path))
+
+
+@app.command()
+def publish(
+    output: Path = typer.Argument(..., help="Folder to write (created if missing; files in it are replaced)"),
+    label: str = typer.Option("", "--label", help="What the results are, shown on every table (e.g. 'CPU, quick presets')"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric columns (repeatable; the first ranks)"),
+    no_figures: bool = typer.Option(False, "--no-figures", help="Skip the figures"),
+    from_json: Optional[Path] = typer.Option(None, "--from-json", help="Render README.md, index.html and leaderboard.tex again from this leaderboard.json (no database)"),
+    db: Optional[str] = DbOption,
+):
+    """Write README.md (tables and figures), index.html, leaderboard.json, leaderboard.tex, the
+    figures and each run's sample grid into a folder."""
+    from ..report.publish import publish as publish_folder
+    from ..report.publish import rerender
+    from ..store import Store
+
+    if from_json is not None:
+        if dataset or metric or label or db:
+            raise ConfigError("--from-json renders the JSON as it is: leave out --db, --dataset, --metric and --label")
+        written = rerender(from_json, output)
+    else:
+        written = publish_folder(Store(db), output, label=label, dataset=dataset, metrics=split_names(metric),
+                                 figures=not no_figures)
+    top = sorted(p for p in written if p.parent == Path(output))
+    say(err, "published", "green", f"{len(written)} files in {output}: " + ", ".join(p.name for p in top))
