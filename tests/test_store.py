@@ -131,3 +131,23 @@ def test_env_var_selects_the_database(tmp_path, monkeypatch):
 def test_default_database_is_vbench_db_in_the_working_directory(tmp_path):
     store = Store()
     assert store.url == "sqlite:///vbench.db" and (tmp_path / "vbench.db").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_database_file_is_a_clear_error_and_is_never_modified(tmp_path, damage):
+    path = tmp_path / "results.db"
+    if damage == "garbage":
+        path.write_bytes(b"\x00not sqlite\xff" * 400)
+    else:
+        store = Store(f"sqlite:///{path}")
+        for i in range(20):  # enough rows to span several pages
+            new_run(store, stainer=f"s{i}", run_key="k" * 60 + str(i))
+        store.engine.dispose()
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        Store(f"sqlite:///{path}").runs()
+    message = str(info.value)
+    assert str(path) in message and "did not modify it" in message and "--db" in message
+    assert path.read_bytes() == before

@@ -88,7 +88,14 @@ class Store:
                 ) from None
             raise StoreError(f"database error while trying to {action} {where}: {text}") from None
         except DBAPIError as exc:
-            raise StoreError(f"database error while trying to {action} {where}: {exc.orig}") from None
+            text = str(exc.orig)
+            if "not a database" in text or "malformed" in text:
+                raise StoreError(
+                    f"{where} is not a readable SQLite database ({text}): it is damaged (truncated, overwritten) "
+                    f"or not a database at all. vbench did not modify it. Restore it from a backup, or pass "
+                    f"another location with --db URL or VBENCH_DB."
+                ) from None
+            raise StoreError(f"database error while trying to {action} {where}: {text}") from None
 
     def _check_schema(self) -> None:
         tables = set(inspect(self.engine).get_table_names())
