@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import signal
 import threading
@@ -17,6 +18,7 @@ from .execute import failure_text, params_json, run_one
 from .plugins import Plugins, load_plugins
 from .progress import Reporter
 from .provenance import git_commit, hardware, library_versions
+from .settings import combinations
 from .spec import RunSpec, run_key
 from .store import Store
 
@@ -71,9 +73,12 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
          metrics: list[str] = (), device: str = "cpu", max_seconds: float | None = None,
          repeats: int | None = None,
          batch_size: int = 8, suite: str | None = None, artifacts_root: str = "vbench-artifacts",
-         strict: bool = False, warn: Callable[[str], None] = lambda m: None) -> list[RunSpec]:
+         strict: bool = False, warn: Callable[[str], None] = lambda m: None,
+         settings: dict[str, list] | None = None) -> list[RunSpec]:
     """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
-    (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning."""
+    (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
+    ``settings`` (``vbench.settings.parse`` of ``--set``) override preset parameters; every
+    combination of their values is its own run."""
     for m in metrics:
         plugins.metrics.entry(m)
     specs = []
@@ -85,6 +90,7 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
             raise UnknownNameError(f"preset of {name}", preset, list(presets))
         if not preset and presets:
             preset = next(iter(presets))
+        grid = combinations(name, presets, preset, settings or {})
         params = dict(presets.get(preset, {}))
         cap = params.pop("max_seconds", None)
         known_variants = dict(getattr(cls, "variants", {}) or {})
@@ -109,8 +115,9 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
                     raise ConfigError(f"cannot run {name} on {ds_name}: {problem}. Choose another dataset or stainer.")
                 warn(f"skipping {name} on {ds_name}: {problem}")
                 continue
-            for seed in seeds:
-                specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset, params=params,
+            for overrides, seed in itertools.product(grid, seeds):
+                specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset,
+                                     params={**params, **overrides}, overrides=overrides,
                                      variants=variants, eval_params=eval_params, repeats=n_repeats,
                                      metrics=list(metrics), device=device,
                                      max_seconds=max_seconds if max_seconds is not None else cap,

@@ -19,7 +19,8 @@ class RunSpec:
     dataset: str
     seed: int = 0
     preset: str = ""
-    params: dict = field(default_factory=dict)  # training parameters (the preset's)
+    params: dict = field(default_factory=dict)  # training parameters (the preset's, with --set applied)
+    overrides: dict = field(default_factory=dict)  # the parameters --set changed
     variants: list[str] = field(default_factory=list)  # evaluation variants, e.g. ["mean", "avg3"]
     eval_params: dict = field(default_factory=dict)  # parameters the variants set after training
     metrics: list[str] = field(default_factory=list)  # empty: the dataset pairing's defaults
@@ -32,8 +33,11 @@ class RunSpec:
 
     @property
     def preset_label(self) -> str:
-        """The preset with its variants, as stored and shown: ``quick+mean+avg3``."""
-        return "+".join([self.preset] + self.variants) if self.variants else self.preset
+        """The preset with its --set changes and variants, as stored and shown:
+        ``quick+mean+avg3``, ``quick[lr=0.0002]``."""
+        from .settings import label
+
+        return "+".join([self.preset + label(self.overrides)] + self.variants)
 
     @property
     def label(self) -> str:

@@ -21,6 +21,7 @@ def run(
     dataset: Optional[List[str]] = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable)"),
     seed: Optional[List[int]] = typer.Option(None, "--seed", help="Seed (repeatable)"),
     metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric (repeatable); default: the dataset pairing's set"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE over the preset's parameters (repeatable); KEY=V1,V2 runs a grid, one run per combination"),
     db: Optional[str] = DbOption,
     resume: bool = typer.Option(False, "--resume", help="Skip runs already completed in the database"),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
@@ -36,16 +37,18 @@ def run(
     from ..report.render import rich_tables
     from ..artifacts import artifacts_root
     from ..runner import load_suite, plan, run_sweep
+    from ..settings import parse as parse_settings
     from ..store import Store
 
     chosen = load_suite(suite or "default")
     store = Store(db)
     plugins = _plugins()
     specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
-                 metrics=metric or chosen.metrics, device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
+                 metrics=split_names(metric) or chosen.metrics, device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
                  batch_size=batch_size, suite=chosen.name if not (stainer or dataset) else None,
                  artifacts_root=artifacts_root(store), strict=bool(stainer and dataset),
-                 warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False))
+                 warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
+                 settings=parse_settings(set_ or []))
     err.print(f"{len(specs)} run(s) → {store.url}")
 
     def report(o):
