@@ -18,7 +18,7 @@ from .execute import failure_text, params_json, run_one
 from .plugins import Plugins, load_plugins
 from .progress import Reporter
 from .provenance import git_commit, hardware, library_versions
-from .settings import combinations
+from .settings import combinations, split_preset
 from .spec import RunSpec, run_key
 from .store import Store
 
@@ -60,7 +60,8 @@ def load_suite(name: str) -> Suite:
 
 
 def split_stainer(text: str) -> tuple[str, str, list[str]]:
-    """``name[:preset][+variant...]`` -> (name, preset, variants)."""
+    """``name[:preset][+variant...]`` -> (name, preset, variants); the preset may carry changed
+    parameters (``quick[steps=250]``, see :func:`vbench.settings.split_preset`)."""
     name, _, rest = text.partition(":")
     if "+" in name:
         name, _, extra = name.partition("+")
@@ -84,13 +85,14 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
     specs = []
     for text in stainers:
         name, preset, variants = split_stainer(text)
+        preset, pinned = split_preset(preset)  # quick[steps=250]: the label's form of --set
         cls = plugins.stainers.get(name)
         presets = dict(getattr(cls, "presets", {}) or {})
         if preset and preset not in presets:
             raise UnknownNameError(f"preset of {name}", preset, list(presets))
         if not preset and presets:
             preset = next(iter(presets))
-        grid = combinations(name, presets, preset, settings or {})
+        grid = combinations(name, presets, preset, {**pinned, **(settings or {})})
         params = dict(presets.get(preset, {}))
         cap = params.pop("max_seconds", None)
         known_variants = dict(getattr(cls, "variants", {}) or {})

@@ -25,6 +25,24 @@ def parse(items: list[str]) -> dict[str, list]:
     return out
 
 
+def split_preset(text: str) -> tuple[str, dict[str, list]]:
+    """A preset as labels show it, with changed parameters: ``quick[steps=250,lr=0.001]`` ->
+    ``("quick", {"steps": [250], "lr": [0.001]})``, so a suite or ``-s`` can name exactly what a
+    leaderboard row shows."""
+    preset, bracket, rest = text.partition("[")
+    if not bracket:
+        return text, {}
+    if not rest.endswith("]") or not rest[:-1].strip():
+        raise ConfigError(f"preset {text!r}: write NAME[KEY=VALUE,...], e.g. quick[steps=250]")
+    out: dict[str, list] = {}
+    for item in _split(rest[:-1]):
+        one = parse([item.strip()])
+        if one.keys() & out.keys():
+            raise ConfigError(f"preset {text!r} sets {next(iter(one))!r} twice")
+        out.update(one)
+    return preset, out
+
+
 def combinations(stainer: str, presets: dict, preset: str, values: dict[str, list]) -> list[dict]:
     """Every combination of ``values`` as parameter overrides, after checking each key is a parameter
     the stainer's presets set and each value has that parameter's type."""
