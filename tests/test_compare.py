@@ -95,3 +95,65 @@ def test_paired_statistics():
     assert s["n"] == 3 and s["ci_low"] <= 2.0 <= s["ci_high"]
     with pytest.raises(ValueError):
         paired_compare(a, b, test="magic")
+
+
+def add_seed(store: Store, stainer: str, preset: str, seed: int, values: dict, manifest: str = "m1") -> int:
+    rid = store.create_run(stainer=stainer, preset=preset, run_key=f"{stainer}{preset}{seed}{manifest}",
+                           vbench_version="0", dataset="ds", manifest_hash=manifest, seed=seed)
+    summary = dict(metric="psnr", status="computed", reason=None, higher_is_better=True, pipeline="",
+                   **summarize(values.values()))
+    store.finish_run(rid, [("psnr", t, v) for t, v in values.items()], [summary])
+    return rid
+
+
+def test_methods_are_compared_over_their_seeds(capsys, db_url):
+    """Per tile a beats b by 0.5 dB in every seed: significant. c beats b by 0.5 dB on average,
+    but one seed of c collapsed: the seed level makes that not significant, although a test on the
+    pooled tiles of the three seeds would call it significant."""
+    store = Store(db_url)
+    rng = np.random.default_rng(1)
+    base = {f"t{i}": float(v) for i, v in enumerate(rng.normal(25, 2, 30))}
+    for seed in range(3):
+        add_seed(store, "b", "", seed, {t: v + float(rng.normal(0, 0.1)) for t, v in base.items()})
+        add_seed(store, "a", "quick", seed, {t: v + 0.5 + float(rng.normal(0, 0.1)) for t, v in base.items()})
+        shift = (1.5, 1.5, -1.5)[seed]
+        add_seed(store, "c", "quick", seed, {t: v + shift + float(rng.normal(0, 0.1)) for t, v in base.items()})
+    code, out, err = cli(capsys, "compare", "a:quick", "b", "--db", db_url, "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["seeds"] == [0, 1, 2] and len(data["a"]["runs"]) == 3 and data["test"] == "hierarchical-bootstrap"
+    (row,) = data["metrics"]
+    assert row["n"] == 90 and row["n_seeds"] == 3 and row["better"] == "a" and row["significant"]
+    assert 0.4 < row["diff"] < 0.6 and row["ci_low"] > 0
+
+    code, out, _ = cli(capsys, "compare", "c", "b", "--db", db_url, "-f", "json")  # bare name: its one preset
+    (row,) = json.loads(out)["metrics"]
+    assert row["diff"] == pytest.approx(0.5, abs=0.1) and not row["significant"] and row["ci_low"] < 0 < row["ci_high"]
+    # run ids: b, a, c for seed 0, then seed 1, then seed 2
+    pooled = paired_compare({f"{s}{t}": v for s in range(3) for t, v in store.scores(3 + 3 * s, "psnr").items()},
+                            {f"{s}{t}": v for s in range(3) for t, v in store.scores(1 + 3 * s, "psnr").items()})
+    assert pooled["significant"]  # what ignoring the seeds would have claimed
+
+    code, out, _ = cli(capsys, "compare", "a:quick", "b", "--db", db_url)
+    text = " ".join(out.split())
+    assert code == 0 and "a:quick (seeds 0, 1, 2)" in text and "90 (3)" in text and "significant" in text
+
+
+def test_method_comparison_errors(capsys, db_url):
+    store = Store(db_url)
+    add_seed(store, "a", "quick", 0, {"t0": 1.0, "t1": 2.0})
+    add_seed(store, "a", "paper", 0, {"t0": 1.0, "t1": 2.0})
+    add_seed(store, "b", "", 1, {"t0": 1.0, "t1": 2.0})
+    add_seed(store, "far", "", 0, {"t0": 1.0}, manifest="m2")
+    for args, message in [
+        (("a:quick", "nope"), "no completed runs of 'nope'; methods with completed runs: a:paper, a:quick, b, far"),
+        (("a:quick", "b"), "no seed in common"),
+        (("a", "b"), "a ran with 2 presets (a:paper, a:quick); name one"),
+        (("a:quick", "far"), "never scored the same split"),
+        (("a:quick", "1"), "compare two run ids or two methods"),
+        (("a:quick", "a:paper", "--test", "wilcoxon"), "--test wilcoxon compares two runs"),
+        (("a:quick", "a:paper", "-m", "ssim"), "metric 'ssim' was not computed for every seed of both methods"),
+        (("1", "2", "-d", "ds"), "--dataset is for comparing methods"),
+    ]:
+        code, _, err = cli(capsys, "compare", *args, "--db", db_url)
+        assert code == 2 and message in " ".join(err.split()), (args, err)
