@@ -73,6 +73,8 @@ def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
     with store.engine.begin() as conn:  # back to schema 1
         conn.execute(text("ALTER TABLE runs DROP COLUMN modality"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN stain"))
+        conn.execute(text("ALTER TABLE runs DROP COLUMN owner"))  # schema 3's lease columns
+        conn.execute(text("ALTER TABLE runs DROP COLUMN heartbeat"))
         conn.execute(text("UPDATE vbench_meta SET value = '1' WHERE key = 'schema_version'"))
     store.engine.dispose()
 
@@ -83,3 +85,17 @@ def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
     assert (run.status, run.modality, run.stain) == ("completed", "", "")
     assert migrated.scores(run_id, "psnr") == {"t0": 20.0}
     migrated.engine.dispose()
+
+
+def test_run_leases_on_postgresql(pg_url, monkeypatch):
+    from vbench.store.leases import claim, renew
+
+    store = Store(pg_url)
+    fields = dict(stainer="lease", vbench_version="0", dataset="d", seed=0)
+    first = claim(store, "lease-key", fields, resume=True)
+    assert first.run_id is not None and renew(store, first.run_id, first.owner)
+    assert claim(store, "lease-key", fields, resume=True).run_id is None  # live: not taken
+    monkeypatch.setenv("VBENCH_LEASE_SECONDS", "0")
+    taken = claim(store, "lease-key", fields, resume=True)
+    assert taken.run_id is not None and store.get_run(first.run_id).status == "failed"
+    assert not renew(store, first.run_id, first.owner)

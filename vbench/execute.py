@@ -58,7 +58,7 @@ def _call(spec: RunSpec, phase: str, fn, *args):
 
 
 def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter,
-            isolated: bool) -> dict:
+            isolated: bool, owner: str | None = None) -> dict:
     """Executes the run and stores its results. Raises on failure (the caller records it)."""
     import numpy as np
 
@@ -116,7 +116,7 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
         repeats=spec.repeats,
         threads=torch.get_num_threads(),
     )
-    store.finish_run(run_id, scores, summaries, **fields)
+    store.finish_run(run_id, scores, summaries, owner=owner, **fields)
     return fields
 
 

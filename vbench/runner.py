@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import os
 import signal
 import threading
+import time
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +23,7 @@ from .provenance import git_commit, hardware, library_versions
 from .settings import combinations, split_preset
 from .spec import RunSpec, run_key
 from .store import Store
+from .store.leases import Heartbeat, claim
 
 
 @dataclass
@@ -140,16 +143,15 @@ def _raise_terminated(signum, frame):
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); rerun with --resume"
 
 
-def new_run(store: Store, dataset, *, stainer: str, run_key: str, device: str | None, provenance: dict | None = None,
-            **fields) -> int:
-    """Stores a new run (status running) with what every run records: the dataset, its manifest,
-    input modality and target stain, vbench's version and commit, the hardware and the library
-    versions."""
+def run_fields(dataset, *, stainer: str, run_key: str, device: str | None, provenance: dict | None = None,
+               **fields) -> dict:
+    """What every stored run records: the dataset, its manifest, input modality and target stain,
+    vbench's version and commit, the hardware and the library versions."""
     provenance = provenance or run_provenance()
-    return store.create_run(stainer=stainer, run_key=run_key, dataset=dataset.name,
-                            manifest_hash=dataset.manifest_hash, dataset_note=getattr(dataset, "simulated", "") or "",
-                            modality=getattr(dataset, "modality", "") or "", stain=getattr(dataset, "stain", "") or "",
-                            device=device, hardware=hardware(device or "cpu"), **provenance, **fields)
+    return dict(stainer=stainer, run_key=run_key, dataset=dataset.name, manifest_hash=dataset.manifest_hash,
+                dataset_note=getattr(dataset, "simulated", "") or "", modality=getattr(dataset, "modality", "") or "",
+                stain=getattr(dataset, "stain", "") or "", device=device, hardware=hardware(device or "cpu"),
+                **provenance, **fields)
 
 
 def run_provenance() -> dict:
@@ -159,33 +161,47 @@ def run_provenance() -> dict:
 def record_external(store: Store, dataset, name: str, predictions: Path, result) -> int:
     """Stores predictions made outside vbench, scored on ``dataset``'s test split (``result`` of
     :func:`vbench.scoring.score`), as a completed external run that ranks under ``name``."""
-    run_id = new_run(store, dataset, stainer=name, preset="", seed=0, external=True, device=None,
-                     params={"predictions": str(Path(predictions).resolve())},
-                     run_key=run_key({"external": name, "dataset": dataset.name, "manifest": dataset.manifest_hash}))
+    run_id = store.create_run(**run_fields(
+        dataset, stainer=name, preset="", seed=0, external=True, device=None,
+        params={"predictions": str(Path(predictions).resolve())},
+        run_key=run_key({"external": name, "dataset": dataset.name, "manifest": dataset.manifest_hash})))
     store.finish_run(run_id, result.scores(), result.summaries, n_test_tiles=len(result.ids))
     return run_id
 
 
-def _end(store: Store, run_id: int, why: BaseException | str) -> str:
+def _end(store: Store, run_id: int, owner: str, why: BaseException | str) -> str:
     """Stores how a run that did not complete ended: interrupted (Ctrl-C, SIGTERM) or failed with
     the reason and traceback. A run that already ended keeps its first ending."""
     if isinstance(why, KeyboardInterrupt):
         status, error = "interrupted", INTERRUPTED
     else:
         status, error = "failed", failure_text(why) if isinstance(why, BaseException) else why
-    store.end_run(run_id, status, error)
+    store.end_run(run_id, status, error, owner=owner)
     return status
 
 
-def _worker(db_url: str, run_id: int, spec: RunSpec, modules: list[str], progress: bool) -> None:
+def _worker(db_url: str, run_id: int, owner: str, spec: RunSpec, modules: list[str], progress: bool,
+            driver: int) -> None:
     """Entry point of the per-run process (spawned: a clean interpreter whose peak memory is its own)."""
     signal.signal(signal.SIGTERM, _raise_terminated)
+    _die_with(driver)
     store = Store(db_url)
     try:
         plugins = load_plugins(extra=modules)
-        run_one(store, run_id, spec, plugins, Reporter(progress), isolated=True)
+        run_one(store, run_id, spec, plugins, Reporter(progress), isolated=True, owner=owner)
     except BaseException as exc:
-        raise SystemExit(130 if _end(store, run_id, exc) == "interrupted" else 1)
+        raise SystemExit(130 if _end(store, run_id, owner, exc) == "interrupted" else 1)
+
+
+def _die_with(driver: int) -> None:
+    """A worker whose driver is gone (killed with SIGKILL) stops at once instead of training on
+    orphaned; its run's lease then expires and a resumed sweep takes it over."""
+    def watch():
+        while os.getppid() == driver:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="vbench-driver-watch").start()
 
 
 def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
@@ -207,22 +223,24 @@ def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[O
         dataset = plugins.datasets.get(spec.dataset)
         manifest = dataset.manifest_hash
         key = spec.key(manifest)
-        if resume and (done := store.completed_run(key)) is not None:
-            outcome = Outcome(spec, done, "skipped", "already completed")
-            outcomes.append(outcome)
-            on_event(outcome)
-            continue
         info = plugins.info_for("stainer", spec.stainer)
-        run_id = new_run(
-            store, dataset, stainer=spec.stainer, run_key=key, device=spec.device, provenance=provenance,
+        claimed = claim(store, key, run_fields(
+            dataset, stainer=spec.stainer, run_key=key, device=spec.device, provenance=provenance,
             preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
             train_key=spec.train_key(manifest), repeats=spec.repeats, seed=spec.seed, suite=spec.suite,
             plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
-        )
+        ), resume=resume)
+        if claimed.run_id is None:  # completed, or running under another process's live lease
+            outcome = Outcome(spec, claimed.existing, "skipped", claimed.reason)
+            outcomes.append(outcome)
+            on_event(outcome)
+            continue
+        run_id, owner = claimed.run_id, claimed.owner
         try:
-            status = _execute(store, run_id, spec, plugins, isolate, progress)
+            with Heartbeat(store, run_id, owner):
+                status = _execute(store, run_id, owner, spec, plugins, isolate, progress)
         except KeyboardInterrupt as exc:
-            _end(store, run_id, exc)  # no-op when the run's worker stored it first
+            _end(store, run_id, owner, exc)  # no-op when the run's worker stored it first
             outcome = Outcome(spec, run_id, "interrupted", "interrupted; rerun with --resume")
             outcomes.append(outcome)
             on_event(outcome)
@@ -238,17 +256,19 @@ def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[O
     return outcomes
 
 
-def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate: bool, progress: bool) -> str:
+def _execute(store: Store, run_id: int, owner: str, spec: RunSpec, plugins: Plugins, isolate: bool,
+             progress: bool) -> str:
     if not isolate:
         try:
-            run_one(store, run_id, spec, plugins, Reporter(progress), isolated=False)
+            run_one(store, run_id, spec, plugins, Reporter(progress), isolated=False, owner=owner)
             return "completed"
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            return _end(store, run_id, exc)
+            return _end(store, run_id, owner, exc)
     ctx = mp.get_context("spawn")
-    proc = ctx.Process(target=_worker, args=(store.url, run_id, spec, plugins.explicit_modules(), progress))
+    proc = ctx.Process(target=_worker, args=(store.url, run_id, owner, spec, plugins.explicit_modules(), progress,
+                                             os.getpid()))
     proc.start()
     try:
         proc.join()
@@ -265,5 +285,5 @@ def _execute(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, isolate
     code = proc.exitcode
     why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
     # Only when the process died without recording why (crash, OOM kill) does this take effect.
-    _end(store, run_id, f"the run's worker process died ({why}) before storing a result")
+    _end(store, run_id, owner, f"the run's worker process died ({why}) before storing a result")
     return store.get_run(run_id).status

@@ -128,6 +128,8 @@ class Store:
     MIGRATIONS = (
         (2, ("ALTER TABLE runs ADD COLUMN modality VARCHAR(64) NOT NULL DEFAULT ''",
              "ALTER TABLE runs ADD COLUMN stain VARCHAR(64) NOT NULL DEFAULT ''")),
+        (3, ("ALTER TABLE runs ADD COLUMN owner VARCHAR(160)",
+             "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
     )
 
     def _migrate(self, version: int) -> None:
@@ -143,14 +145,21 @@ class Store:
 
     # --- writes ---------------------------------------------------------------------------
     def create_run(self, **fields) -> int:
-        """A new run, status ``running``; it ends through :meth:`finish_run` or :meth:`end_run`."""
-        fields["status"] = RUNNING
-        fields.setdefault("started_at", utcnow())
-        for key in ("params", "hardware", "libraries"):
-            if key in fields and not isinstance(fields[key], str):
-                fields[key] = json.dumps(fields[key], sort_keys=True, default=str)
+        """A new run, status ``running``; it ends through :meth:`finish_run` or :meth:`end_run`.
+        Runs a sweep executes are created by :func:`vbench.store.leases.claim` instead."""
         with self._errors("write"), self.engine.begin() as conn:
-            return conn.execute(insert(Run).values(**fields)).inserted_primary_key[0]
+            return conn.execute(insert(Run).values(**self.row(fields), status=RUNNING)).inserted_primary_key[0]
+
+    @staticmethod
+    def row(fields: dict) -> dict:
+        """A new run's column values: JSON columns serialised canonically, the start time set."""
+        row = dict(fields)
+        row.setdefault("started_at", utcnow())
+        for key in ("params", "hardware", "libraries"):
+            if key in row and not isinstance(row[key], str):
+                row[key] = json.dumps(row[key], sort_keys=True, default=str)
+        row.pop("status", None)
+        return row
 
     def update_run(self, run_id: int, **fields) -> None:
         if "status" in fields:
@@ -172,7 +181,7 @@ class Store:
             self._insert_scores(conn, run_id, scores)
             if summaries:
                 conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=run_id) for s in summaries])
-            if not self._end(conn, run_id, status, **fields):
+            if not self._end(conn, run_id, status, **fields):  # rolls the scores back with it
                 raise StoreError(f"run {run_id} is no longer running ({self._status(conn, run_id)}); its results "
                                  f"were not stored")
 
@@ -195,19 +204,22 @@ class Store:
                 batch = [dict(zip(cols, (run_id, m, t, v))) for m, t, v in part]
             conn.exec_driver_sql(sql, batch)
 
-    def end_run(self, run_id: int, status: str, error: str | None = None, **fields) -> bool:
+    def end_run(self, run_id: int, status: str, error: str | None = None, owner: str | None = None,
+                **fields) -> bool:
         """Marks a running run failed or interrupted with the reason (keeps whatever else is
         stored). False when the run had already ended: its first ending stands."""
         with self._errors("write"), self.engine.begin() as conn:
-            return self._end(conn, run_id, status, error=error, **fields)
+            return self._end(conn, run_id, status, owner=owner, error=error, **fields)
 
     @staticmethod
-    def _end(conn, run_id: int, status: str, **fields) -> bool:
-        """The one transition of a run's status: running -> completed | failed | interrupted."""
+    def _end(conn, run_id: int, status: str, owner: str | None = None, **fields) -> bool:
+        """The one transition of a run's status: running -> completed | failed | interrupted. With
+        ``owner``, only that lease holder may end the run (one whose lease was lost cannot)."""
         if status not in ENDED:
             raise ValueError(f"a run ends as one of {', '.join(ENDED)}, not {status!r}")
         fields.setdefault("ended_at", utcnow())
-        res = conn.execute(update(Run).where(Run.id == run_id, Run.status == RUNNING).values(status=status, **fields))
+        where = [Run.id == run_id, Run.status == RUNNING] + ([Run.owner == owner] if owner else [])
+        res = conn.execute(update(Run).where(*where).values(status=status, **fields))
         return res.rowcount == 1
 
     @staticmethod

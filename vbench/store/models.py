@@ -12,7 +12,8 @@ from ..spec import stainer_label
 
 # Bump on any schema change and add a migration step to Store._check_schema.
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
-SCHEMA_VERSION = 2
+# 3: runs.owner and runs.heartbeat (run leases, see store/leases.py).
+SCHEMA_VERSION = 3
 
 
 class Base(DeclarativeBase):
@@ -45,6 +46,8 @@ class Run(Base):
     dataset_note: Mapped[str] = mapped_column(Text, default="")
     modality: Mapped[str] = mapped_column(String(64), default="")  # the dataset's input modality
     stain: Mapped[str] = mapped_column(String(64), default="")  # the dataset's target stain
+    owner: Mapped[str | None] = mapped_column(String(160))  # host:pid:attempt of the lease holder
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime)  # last lease renewal, database clock
     seed: Mapped[int] = mapped_column(Integer)
     suite: Mapped[str | None] = mapped_column(String(64))
     external: Mapped[bool] = mapped_column(Boolean, default=False)
