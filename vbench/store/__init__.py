@@ -278,11 +278,6 @@ class Store:
                 s.expunge(run)
             return run
 
-    def completed_run(self, run_key: str) -> int | None:
-        stmt = select(Run.id).where(Run.run_key == run_key, Run.status == "completed").limit(1)
-        with self._errors("read"), self.engine.connect() as conn:
-            return conn.execute(stmt).scalar()
-
     def summaries(self, run_ids: list[int] | None = None) -> list[Summary]:
         from sqlalchemy.orm import Session
 
