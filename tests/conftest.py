@@ -121,3 +121,22 @@ def vbench_register_datasets(register):
 def tiny_dataset(plugin_module):
     """Module name of a plugin registering the paired toy dataset `tiny`."""
     return plugin_module(TINY_DATASET)
+
+
+@pytest.fixture
+def installed_plugin(tmp_path):
+    """``installed_plugin(module, source)``: a folder where ``source`` is an installed distribution
+    with a ``vbench`` entry point (as pip would leave it); put it on PYTHONPATH of a `vbench`
+    subprocess to have the plugin found like a user's."""
+
+    def install(module: str, source: str) -> Path:
+        site = tmp_path / "site"
+        info = site / f"{module}-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[vbench]\n{module} = {module}\n")
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        return site
+
+    return install
+

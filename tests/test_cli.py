@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -154,13 +153,8 @@ def vbench_register_stainers(register):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path, how):
-    site = tmp_path / "site"
-    info = site / "slow_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[vbench]\nslow = vbtest_slow\n")
-    (site / "vbtest_slow.py").write_text(textwrap.dedent(SLOW_PLUGIN))
+def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path, how, installed_plugin):
+    site = installed_plugin("vbtest_slow", SLOW_PLUGIN)
     path = tmp_path / "int.db"
     env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}")
     exe = Path(sys.executable).with_name("vbench")

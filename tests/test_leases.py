@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -89,15 +88,10 @@ def vbench_register_stainers(register):
 
 
 @pytest.mark.slow
-def test_a_worker_dies_with_its_killed_driver_and_resume_takes_its_run_over(tmp_path, monkeypatch):
+def test_a_worker_dies_with_its_killed_driver_and_resume_takes_its_run_over(tmp_path, monkeypatch, installed_plugin):
     import psutil
 
-    site = tmp_path / "site"
-    info = site / "slow_plugin-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[vbench]\nslow = vbtest_slow_lease\n")
-    (site / "vbtest_slow_lease.py").write_text(textwrap.dedent(SLOW))
+    site = installed_plugin("vbtest_slow_lease", SLOW)
     db = tmp_path / "k.db"
     env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{db}", VBENCH_LEASE_SECONDS="4")
     driver = _vbench("run", "-s", "slow", "-d", "qpi-ihc", "-q", env=env, cwd=tmp_path)
