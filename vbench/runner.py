@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
@@ -18,7 +19,7 @@ from . import __version__
 from .errors import ConfigError, RunInterrupted, UnknownNameError
 from .execute import failure_text, params_json, run_one
 from .plugins import Plugins, load_plugins
-from .progress import Reporter
+from .progress import ForwardingReporter, Reporter, SweepDisplay, expected_seconds
 from .provenance import git_commit, hardware, library_versions
 from .settings import combinations, split_preset
 from .spec import RunSpec, run_key
@@ -41,10 +42,18 @@ class Suite:
     datasets: list[str]
     seeds: list[int] = field(default_factory=lambda: [0])
     metrics: list[str] = field(default_factory=list)  # empty: each dataset pairing's default set
+    tasks: dict[str, list[str]] = field(default_factory=dict)  # dataset -> its stainers, instead of every pair
+
+    def groups(self) -> list[tuple[list[str], list[str]]]:
+        """(stainers, datasets) to plan: each task's stainers on its dataset, else all on all."""
+        if self.tasks:
+            return [(stainers, [dataset]) for dataset, stainers in self.tasks.items()]
+        return [(self.stainers, self.datasets)]
 
 
 def load_suite(name: str) -> Suite:
-    """A suite by name (vbench/suites.toml) or a path to a TOML file with the same keys."""
+    """A suite by name (vbench/suites.toml) or a path to a TOML file with the same keys: either
+    ``stainers`` and ``datasets`` (every combination), or ``tasks`` (dataset = [stainers])."""
     path = Path(name)
     if path.suffix == ".toml":
         if not path.is_file():
@@ -55,11 +64,26 @@ def load_suite(name: str) -> Suite:
         if name not in data:
             raise UnknownNameError("suite", name, list(data))
         data, table = data[name], name
+    seeds, metrics = [int(s) for s in data.get("seeds", [0])], list(data.get("metrics", []))
+    tasks = data.get("tasks")
+    if tasks is not None:
+        if not isinstance(tasks, dict) or not tasks or not all(isinstance(v, list) and v for v in tasks.values()):
+            raise ConfigError(f"suite {name!r}: tasks must map each dataset to a list of stainers, "
+                              f'e.g. [{table}.tasks] then qpi-he = ["baseline-linear", "phasestain:quick"]')
+        stainers = list(dict.fromkeys(s for v in tasks.values() for s in v))
+        return Suite(table, stainers, list(tasks), seeds, metrics, tasks={k: list(v) for k, v in tasks.items()})
     try:
-        return Suite(table, list(data["stainers"]), list(data["datasets"]), [int(s) for s in data.get("seeds", [0])],
-                     list(data.get("metrics", [])))
+        return Suite(table, list(data["stainers"]), list(data["datasets"]), seeds, metrics)
     except KeyError as exc:
-        raise ConfigError(f"suite {name!r} has no {exc.args[0]!r} list") from None
+        raise ConfigError(f"suite {name!r} has no {exc.args[0]!r} list (or a tasks table)") from None
+
+
+def plan_suite(plugins: Plugins, suite: Suite, seeds: list[int] | None = None, metrics: list[str] | None = None,
+               **options) -> list[RunSpec]:
+    """Every run of a suite (:func:`plan` per task), stored with the suite's name."""
+    return [spec for stainers, datasets in suite.groups()
+            for spec in plan(plugins, stainers, datasets, seeds or suite.seeds, metrics=metrics or suite.metrics,
+                             suite=suite.name, **options)]
 
 
 def split_stainer(text: str) -> tuple[str, str, list[str]]:
@@ -181,14 +205,16 @@ def _end(store: Store, run_id: int, owner: str, why: BaseException | str) -> str
 
 
 def _worker(db_url: str, run_id: int, owner: str, spec: RunSpec, modules: list[str], progress: bool,
-            driver: int) -> None:
+            driver: int, messages=None) -> None:
     """Entry point of the per-run process (spawned: a clean interpreter whose peak memory is its own)."""
     signal.signal(signal.SIGTERM, _raise_terminated)
     _die_with(driver)
     store = Store(db_url)
     try:
         plugins = load_plugins(extra=modules)
-        run_one(store, run_id, spec, plugins, Reporter(progress), isolated=True, owner=owner)
+        # with a sweep display the driver draws the bars; this process only reports its progress
+        reporter = ForwardingReporter(messages.put) if messages is not None else Reporter(progress)
+        run_one(store, run_id, spec, plugins, reporter, isolated=True, owner=owner)
     except BaseException as exc:
         raise SystemExit(130 if _end(store, run_id, owner, exc) == "interrupted" else 1)
 
@@ -217,9 +243,25 @@ def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: b
 
 
 def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[Outcome]:
+    display = _display(specs, store) if progress else None
+    with display or contextlib.nullcontext():
+        return _runs(specs, store, plugins, resume, isolate, progress, on_event, display)
+
+
+def _display(specs, store) -> SweepDisplay | None:
+    """The sweep's live display, on a terminal only (logs and pipes get the run events alone)."""
+    from rich.console import Console
+
+    if not Console(stderr=True).is_terminal:
+        return None
+    history = store.runs(status="completed")
+    return SweepDisplay([s.label for s in specs], [expected_seconds(history, s) for s in specs])
+
+
+def _runs(specs, store, plugins, resume, isolate, progress, on_event, display) -> list[Outcome]:
     outcomes = []
     provenance = run_provenance()
-    for spec in specs:
+    for index, spec in enumerate(specs):
         dataset = plugins.datasets.get(spec.dataset)
         manifest = dataset.manifest_hash
         key = spec.key(manifest)
@@ -236,9 +278,11 @@ def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[O
             on_event(outcome)
             continue
         run_id, owner = claimed.run_id, claimed.owner
+        if display is not None:
+            display.start_run(index)
         try:
             with Heartbeat(store, run_id, owner):
-                status = _execute(store, run_id, owner, spec, plugins, isolate, progress)
+                status = _execute(store, run_id, owner, spec, plugins, isolate, progress, display)
         except KeyboardInterrupt as exc:
             _end(store, run_id, owner, exc)  # no-op when the run's worker stored it first
             outcome = Outcome(spec, run_id, "interrupted", "interrupted; rerun with --resume")
@@ -248,6 +292,8 @@ def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[O
                 f"interrupted during run {run_id} ({spec.label}); completed runs are stored. "
                 f"Continue with `vbench run ... --resume`."
             ) from None
+        if display is not None:
+            display.end_run()
         run = store.get_run(run_id)
         message = (run.error or "").split("\n", 1)[0] if run and status != "completed" else ""
         outcome = Outcome(spec, run_id, status, message)
@@ -257,21 +303,26 @@ def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[O
 
 
 def _execute(store: Store, run_id: int, owner: str, spec: RunSpec, plugins: Plugins, isolate: bool,
-             progress: bool) -> str:
+             progress: bool, display: SweepDisplay | None = None) -> str:
     if not isolate:
+        reporter = ForwardingReporter(display.on_message) if display is not None else Reporter(progress)
         try:
-            run_one(store, run_id, spec, plugins, Reporter(progress), isolated=False, owner=owner)
+            run_one(store, run_id, spec, plugins, reporter, isolated=False, owner=owner)
             return "completed"
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
             return _end(store, run_id, owner, exc)
     ctx = mp.get_context("spawn")
+    messages = ctx.Queue() if display is not None else None
     proc = ctx.Process(target=_worker, args=(store.url, run_id, owner, spec, plugins.explicit_modules(), progress,
-                                             os.getpid()))
+                                             os.getpid(), messages))
     proc.start()
     try:
-        proc.join()
+        while proc.is_alive():
+            proc.join(0.1)
+            _relay(messages, display)
+        _relay(messages, display)
     except KeyboardInterrupt as exc:
         # Ctrl-C reaches the child too (same process group); SIGTERM was sent to this process
         # only, so pass it on. Either way the child stores its status; give it time to.
@@ -287,3 +338,14 @@ def _execute(store: Store, run_id: int, owner: str, spec: RunSpec, plugins: Plug
     # Only when the process died without recording why (crash, OOM kill) does this take effect.
     _end(store, run_id, owner, f"the run's worker process died ({why}) before storing a result")
     return store.get_run(run_id).status
+
+
+def _relay(messages, display) -> None:
+    """Passes the worker's progress messages on to the sweep display."""
+    import queue
+
+    while messages is not None:
+        try:
+            display.on_message(messages.get_nowait())
+        except queue.Empty:
+            return

@@ -36,19 +36,22 @@ def run(
     from ..report import build_leaderboard
     from ..report.render import rich_tables
     from ..artifacts import artifacts_root
-    from ..runner import load_suite, plan, run_sweep
+    from ..runner import load_suite, plan, plan_suite, run_sweep
     from ..settings import parse as parse_settings
     from ..store import Store
 
     chosen = load_suite(suite or "default")
     store = Store(db)
     plugins = _plugins()
-    specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
-                 metrics=split_names(metric) or chosen.metrics, device=device or default_device(), max_seconds=max_seconds, repeats=repeats,
-                 batch_size=batch_size, suite=chosen.name if not (stainer or dataset) else None,
-                 artifacts_root=artifacts_root(store), strict=bool(stainer and dataset),
-                 warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
-                 settings=parse_settings(set_ or []))
+    options = dict(device=device or default_device(), max_seconds=max_seconds, repeats=repeats, batch_size=batch_size,
+                   artifacts_root=artifacts_root(store),
+                   warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
+                   settings=parse_settings(set_ or []))
+    if stainer or dataset:
+        specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
+                     metrics=split_names(metric) or chosen.metrics, strict=bool(stainer and dataset), **options)
+    else:
+        specs = plan_suite(plugins, chosen, seeds=seed, metrics=split_names(metric), **options)
     err.print(f"{len(specs)} run(s) → {store.url}")
 
     def report(o):
