@@ -17,9 +17,14 @@ ciede2000      mean CIEDE2000 in CIELAB (D65), Sharma et al.'s implementation no
 stain-corr     Pearson r / mean absolute difference of stain amounts after Ruifrok-Johnston colour
 stain-mae      deconvolution, over the two stains of the dataset's target (its declared ``stain``, else
                its task) (``stain.py``); per stain: stain-h-*, stain-e-*, stain-dab-*
+psnr@reg       psnr and ssim against the target registered to the prediction, on the pixels it covers,
+ssim@reg       for misaligned targets (``registration.py``, ``registered.py``); never against the truth
+nuclei-f1      nuclei in the haematoxylin channel matched one-to-one within 4 um (F1; also
+               nuclei-precision, nuclei-recall), ``nuclei.py``, ``cells.py``
+nuclei-dice    pixel Dice of the nuclear masks
 =============  =====================================================================================
 
-The metric classes are in ``standard.py`` and ``staining.py``; the numerical modules (torch) load
+The metric classes are in ``standard.py``, ``staining.py``, ``registered.py`` and ``cells.py``; the numerical modules (torch) load
 on first use, so registering and listing the metrics stays fast. pyiqa's zoo is the separate
 plugin ``vbench_plugins.pyiqa_metrics``.
 """
@@ -28,10 +33,13 @@ from __future__ import annotations
 
 import vbench
 
+from .cells import CELL_METRICS
+from .registered import REGISTERED_METRICS
 from .staining import CIEDE2000, STAIN_METRICS, NIQEStain
 from .standard import NIQE, PSNR, SSIM, SSIMRGB, PSNRLuma
 
-METRICS = [PSNR, PSNRLuma, SSIM, SSIMRGB, NIQE, NIQEStain, CIEDE2000, *STAIN_METRICS]
+METRICS = [PSNR, PSNRLuma, SSIM, SSIMRGB, NIQE, NIQEStain, CIEDE2000, *STAIN_METRICS, *REGISTERED_METRICS,
+           *CELL_METRICS]
 
 
 @vbench.hookimpl
