@@ -78,7 +78,7 @@ def test_remove_errors_name_the_registry_and_suggest(capsys, tmp_path):
 def test_add_errors(capsys, tmp_path):
     root = make_pix2pix(tmp_path / "d")
     code, _, err = cli(capsys, "datasets", "add", "mine", root, "--layout", "pix2px")
-    assert code == 2 and "unknown layout 'pix2px'" in err and "auto, bci, csv, cyclegan, mist, pix2pix" in err
+    assert code == 2 and "unknown layout 'pix2px'" in err and "auto, bci, csv, cyclegan, dsd, mist, pix2pix" in err
     code, _, err = cli(capsys, "datasets", "add", "mine", root, "--pairing", "pared")
     assert code == 2 and "unknown pairing 'pared'" in err and "paired, misaligned, unpaired" in err
     code, _, err = cli(capsys, "datasets", "add", "qpi-he", root, "--replace")

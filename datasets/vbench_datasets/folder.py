@@ -1,10 +1,11 @@
 """The folder-datasets plugin: the layouts the user's own images may have (pix2pix, CycleGAN, CSV)
-and those of downloaded public datasets (BCI, MIST), registered with ``vbench_register_layouts``.
+and those of downloaded public datasets (BCI, MIST, DSD), registered with ``vbench_register_layouts``.
 
 ``vbench datasets add`` (vbench's own registry, ``vbench.user_datasets``) records which folder
 uses which layout; these layouts open it. The pieces: ``trees`` (what each layout looks like),
 ``folder_index`` (which files make up a split), ``image_files`` (reading and checking them),
-``folder_dataset`` (the dataset) and ``public`` (BCI and MIST).
+``folder_dataset`` (the dataset), ``public`` (BCI, MIST and DSD) and ``leaks`` (splits that share
+source images).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .trees import DETECT, FALLBACK, LAYOUTS, LINES, detect_layout
 
 
 def folder_dataset(name, root, *, layout="auto", **options) -> FolderDataset:
-    """A FolderDataset, or the adapter class of a public dataset layout (BCI, MIST)."""
+    """A FolderDataset, or the adapter class of a public dataset layout (BCI, MIST, DSD)."""
     if layout == "auto":
         with contextlib.suppress(DatasetError):  # a vanished folder is reported on load
             layout = detect_layout(Path(root).expanduser(), name)

@@ -19,6 +19,7 @@ from vbench.user_datasets import (
 
 from .folder_index import INDEXES, Entry
 from .image_files import EXTENSIONS, channels_word, read_image, sha256_file
+from .leaks import leak_warning
 from .trees import LAYOUTS, TREES, detect_layout
 
 
@@ -251,4 +252,7 @@ class FolderDataset(vbench.Dataset):
             out["manifest"] = str(self.recorded_path())
         else:
             out["manifest hash"] = f"{self.manifest_hash} (of the files now; none was recorded)"
+        leak = leak_warning(self._index())
+        if leak:
+            out["warning"] = leak
         return out

@@ -1,10 +1,11 @@
-"""Adapters for public H&E -> IHC datasets, read from a copy the user downloaded.
+"""Adapters for public datasets, read from a copy the user downloaded: BCI and MIST (H&E -> IHC) and
+DSD (dark-field unstained -> H&E, the distillation paper's data).
 
-Both pair an H&E image with the IHC image of the *consecutive* section, so their pairing is
-``misaligned`` and no aligned truth exists: full-reference metrics compare with that section, as
-the papers that publish on these datasets do. Each applies the dataset's official split; neither
-has a validation split (``val`` is empty). Register one with
-``vbench datasets add NAME PATH --layout bci|mist``; the manifest of its files is recorded then.
+BCI, MIST and DSD_P pair an image with the stain of the *consecutive* section, so their pairing is
+``misaligned`` and no aligned truth exists: full-reference metrics compare with that section, and
+``@reg`` metrics with it registered to the prediction. DSD_U is unpaired. Each applies the
+dataset's official split; none has a validation split (``val`` is empty). Register one with
+``vbench datasets add NAME PATH --layout bci|mist|dsd``; the manifest of its files is recorded then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from vbench.errors import DatasetError
 from .folder_dataset import FolderDataset
 from .folder_index import Entry, entry
 from .image_files import EXTENSIONS, files_by_stem
-from .trees import BCI_TREE, MIST_STAINS, MIST_TREE
+from .trees import BCI_TREE, DSD_TREE, MIST_STAINS, MIST_TREE
 
 
 class PublicDataset(FolderDataset):
@@ -50,6 +51,15 @@ class PublicDataset(FolderDataset):
             inputs, targets = files_by_stem(self.root / a_rel, where), files_by_stem(self.root / b_rel, where)
             if not inputs:
                 problems.append(f"{a_rel} has no images ({' '.join(EXTENSIONS)})")
+            if self.pairing == "unpaired":
+                if not targets:
+                    problems.append(f"{b_rel} has no images ({' '.join(EXTENSIONS)})")
+                    continue
+                # Targets drawn independently: sorted, cycling over the split's B files; no truth.
+                pool = [targets[k] for k in sorted(targets)]
+                index[split] = [Entry(k, inputs[k], pool[i % len(pool)], None, False)
+                                for i, k in enumerate(sorted(inputs))]
+                continue
             problems += [f"{b_rel}/{p.stem}.* (partner of {a_rel}/{p.name})" for k, p in inputs.items() if k not in targets]
             problems += [f"{a_rel}/{p.stem}.* (partner of {b_rel}/{p.name})" for k, p in targets.items() if k not in inputs]
             index[split] = [entry(k, inputs[k], targets[k], self.pairing) for k in sorted(inputs) if k in targets]
@@ -86,4 +96,22 @@ class MistDataset(PublicDataset):
         self.task = f"he->ihc-{stain.lower()}" if stain else "he->ihc"
 
 
-ADAPTERS = {"bci": BciDataset, "mist": MistDataset}
+class DsdDataset(PublicDataset):
+    """DSD: dark-field images of unstained sections -> bright-field H&E, 256 px tiles (the
+    distillation paper's public data). DSD_P pairs each input with the H&E of the same tissue,
+    imaged after staining and not aligned (``misaligned``); DSD_U is ``unpaired``. The pairing is
+    read from the folder name (DSD_P / DSD_U), else ``misaligned``; ``--pairing`` overrides it."""
+
+    layout_name = "dsd"
+    tree = DSD_TREE
+    task = "darkfield->he"
+    modality = "darkfield"
+    stain = "he"
+    folders = {"train": ("train/A", "train/B"), "test": ("val/A", "val/B")}
+    split_note = "DSD's official split: train -> train, val -> test (no val)"
+
+    def default_pairing(self) -> str:
+        return "unpaired" if "dsd_u" in self.root.name.lower() else "misaligned"
+
+
+ADAPTERS = {"bci": BciDataset, "mist": MistDataset, "dsd": DsdDataset}

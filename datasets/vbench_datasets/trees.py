@@ -18,6 +18,8 @@ LINES = {
     "bci": "  bci:      ROOT/HE/{train,test}/NAME.png and ROOT/IHC/{train,test}/NAME.png (the BCI dataset)",
     "mist": "  mist:     ROOT/TrainValAB/{trainA,trainB,valA,valB}/NAME.jpg, ROOT being one stain of MIST "
             "(e.g. MIST/HER2)",
+    "dsd": "  dsd:      ROOT/{train,val}/{A,B}/NAME.png (A dark-field unstained, B H&E; C, light-enhanced, is not "
+           "used), ROOT being DSD_P or DSD_U",
 }
 LAYOUTS = tuple(LINES)
 FALLBACK = ("csv",)  # a stray notes.csv beside image folders must not win over them
@@ -37,6 +39,16 @@ MIST_TREE = """Expected one stain of the MIST layout (Li et al. 2023), ROOT bein
 Official split: train -> train, val -> test (MIST publishes no separate test set; no validation split)."""
 
 MIST_STAINS = ("HER2", "ER", "Ki67", "PR")
+
+DSD_TREE = """Expected one set of the DSD layout (the dark-field staining datasets DSD_P, paired but
+misaligned, and DSD_U, unpaired), ROOT being DSD_P or DSD_U:
+  ROOT/
+    train/A/S__K.png   dark-field unstained inputs    train/B/S__K.png   bright-field H&E targets
+    val/A/S__K.png                                    val/B/S__K.png
+    (train/C, val/C: the authors' light-enhanced images, not used)
+In DSD_P an input and its target share their name; in DSD_U they need not.
+Official split: train -> train, val -> test (no validation split)."""
+DSD_SETS = ("DSD_P", "DSD_U")
 
 
 def names_in(root: Path) -> set[str]:
@@ -75,7 +87,20 @@ def is_mist(root: Path) -> bool:
     return "TrainValAB" in names
 
 
-DETECT = {"pix2pix": is_pix2pix, "cyclegan": is_cyclegan, "csv": is_csv, "bci": is_bci, "mist": is_mist}
+def is_dsd(root: Path) -> bool:
+    names = names_in(root)
+    sets = {n for n in names if n.upper() in DSD_SETS}
+    if sets and not names & {"train", "val"}:
+        first = min(sets)
+        raise DatasetError(
+            f"{root} looks like the top of DSD ({', '.join(sorted(sets))}); DSD holds one dataset per set: register "
+            f"one, e.g. `vbench datasets add dsd-p {root / first} --layout dsd`."
+        )
+    return any((root / split / side).is_dir() for split in ("train", "val") for side in "AB")
+
+
+DETECT = {"pix2pix": is_pix2pix, "cyclegan": is_cyclegan, "csv": is_csv, "bci": is_bci, "mist": is_mist,
+          "dsd": is_dsd}
 
 
 def detect_layout(root: Path, name: str = "") -> str:
