@@ -98,8 +98,8 @@ class MistDataset(PublicDataset):
 
 class DsdDataset(PublicDataset):
     """DSD: dark-field images of unstained sections -> bright-field H&E, 256 px tiles (the
-    distillation paper's public data). DSD_P pairs each input with the H&E of the same tissue,
-    imaged after staining and not aligned (``misaligned``); DSD_U is ``unpaired``. The pairing is
+    distillation paper's public data). DSD_P pairs each input with the H&E of the same tissue, not
+    aligned (``misaligned``); DSD_U is ``unpaired``. The pairing is
     read from the folder name (DSD_P / DSD_U), else ``misaligned``; ``--pairing`` overrides it."""
 
     layout_name = "dsd"
