@@ -1,0 +1,108 @@
+"""The student's training loop: half cycle (A -> B -> A), LSGAN discriminators on both ends,
+distillation to the frozen teacher's output, Learning-to-Align on position-paired data, and the
+optional NIQE term."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _gan(scores: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss on the image's mean patch score (the released code pools the
+    PatchGAN map to one score per image before the loss)."""
+    s = scores.flatten(1).mean(1)
+    return F.mse_loss(s, torch.full_like(s, 1.0 if real else 0.0))
+
+
+def weights(stainer, pairing: str) -> dict:
+    """The loss weights of the setting: the released unpaired or misaligned configuration."""
+    unpaired = pairing == "unpaired"
+    return dict(adv=stainer.adv_weight,
+                cycle=stainer.unpaired_cycle_weight if unpaired else stainer.cycle_weight,
+                distill=stainer.unpaired_distill_weight if unpaired else stainer.distill_weight,
+                corr=0.0 if unpaired or not stainer.align else stainer.corr_weight,
+                smooth=0.0 if unpaired or not stainer.align else stainer.smooth_weight,
+                niqe=stainer.niqe_weight)
+
+
+def train_student(stainer, data, ctx, steps: int) -> int:
+    """Trains ``stainer.student`` for up to ``steps`` steps (fewer when ``ctx.step`` says stop).
+
+    ``data`` holds: ``sampler`` (crops of [input | enhanced | teacher] channels and targets, in
+    [-1, 1]), ``channels`` (raw input channels), ``regions`` (NIQE crops, or None) and
+    ``niqe_model``. Returns the steps done."""
+    from timm.optim import create_optimizer_v2
+
+    from vbench_plugins.nets import ImagePool, check_finite, linear_decay_scheduler
+
+    from .align import align_losses
+    from .niqe_loss import niqe_score
+
+    w = weights(stainer, ctx.pairing)
+    dev = torch.device(ctx.device)
+    c = data["channels"]
+    g, inv, d_b, d_a = stainer.student, stainer.inverse, stainer.disc_stain, stainer.disc_input
+    aligner = stainer.aligner if w["corr"] > 0 else None
+
+    def adam(params):
+        return create_optimizer_v2(params, "adam", lr=stainer.lr, betas=(stainer.beta1, 0.999), weight_decay=0.0)
+
+    opts = [adam(list(g.parameters()) + list(inv.parameters())), adam(d_a), adam(d_b)]
+    if aligner is not None:
+        opts.append(adam(aligner))
+    scheds = [linear_decay_scheduler(o, steps, stainer.decay_from) for o in opts]
+    opt_g, opt_da, opt_db = opts[:3]
+    pool_a, pool_b = ImagePool(stainer.pool_size, ctx.seed + 1), ImagePool(stainer.pool_size, ctx.seed + 2)
+    hint = (f"lower lr ({stainer.lr}) or the loss weights (adv {w['adv']}, cycle {w['cycle']}, distill "
+            f"{w['distill']}, corr {w['corr']}, niqe {w['niqe']})")
+    for net in stainer.training_nets():
+        net.train()
+    step = 0
+    while step < steps:
+        x, b = (t.to(dev) for t in data["sampler"].batch(stainer.batch))
+        a, teacher = x[:, :c + 1], x[:, c + 1:]
+        real_a = a[:, :c]
+        for d in (d_a, d_b):
+            d.requires_grad_(False)
+        fake_b = stainer.run(g, a)
+        rec_a = stainer.run(inv, fake_b)
+        losses = {"adv": w["adv"] * (_gan(d_b(fake_b), True) + _gan(d_a(rec_a), True)),
+                  "cycle": w["cycle"] * F.l1_loss(rec_a, real_a)}
+        if w["distill"] > 0:
+            losses["distill"] = w["distill"] * F.l1_loss(fake_b, teacher)
+        if aligner is not None:
+            corr, smooth, _ = align_losses(aligner, fake_b, b)
+            losses.update(corr=w["corr"] * corr, smooth=w["smooth"] * smooth)
+        if w["niqe"] > 0 and step % stainer.niqe_every == 0:
+            big = data["regions"].crop()[None].to(dev)
+            out = stainer.run(g, big)
+            losses["niqe"] = w["niqe"] * niqe_score((out + 1) / 2, data["niqe_model"]).mean()
+        total = sum(losses.values())
+        for o in opts:
+            if o is not opt_da and o is not opt_db:
+                o.zero_grad(set_to_none=True)
+        total.backward()
+        for o in opts:
+            if o is not opt_da and o is not opt_db:
+                o.step()
+        for d in (d_a, d_b):
+            d.requires_grad_(True)
+        loss_da = w["adv"] * (_gan(d_a(real_a), True) + _gan(d_a(pool_a.query(rec_a)), False))
+        loss_db = w["adv"] * (_gan(d_b(b), True) + _gan(d_b(pool_b.query(fake_b)), False))
+        opt_da.zero_grad(set_to_none=True)
+        opt_db.zero_grad(set_to_none=True)
+        (loss_da + loss_db).backward()
+        opt_da.step()
+        opt_db.step()
+        step += 1
+        for s in scheds:
+            s.step_update(num_updates=step)
+        logs = {k: v.detach() for k, v in losses.items()}
+        logs.update(student=total.detach(), discriminators=(loss_da + loss_db).detach())
+        check_finite(stainer.teacher_done + step, logs, hint)
+        if not ctx.step(samples=stainer.batch, **{k: float(v) for k, v in logs.items()}):
+            break
+    for net in stainer.training_nets():
+        net.eval()
+    return step
