@@ -113,9 +113,8 @@ def seed_note(board) -> str | None:
             f"variation only; seed-to-seed variance is not included.")
 
 
-def interval_rule(board) -> str:
-    return ("Mean over seeds of each seed's mean over the test tiles; 95% interval from a two-level bootstrap "
-            "(seeds resampled, then tiles within each seed).")
+INTERVAL_RULE = ("Mean over seeds of each seed's mean over the test tiles; 95% interval from a two-level "
+                 "bootstrap (seeds resampled, then tiles within each seed).")
 
 
 def pipelines(board) -> list[str]:
@@ -124,7 +123,7 @@ def pipelines(board) -> list[str]:
 
 def footer_lines(board) -> list[str]:
     """The notes under every rendering of a board: how figures and ranks are made, what is left out."""
-    lines = [interval_rule(board)]
+    lines = [INTERVAL_RULE]
     if board.primary:
         lines.append(f"Ranked by {board.primary}. {RANK_RULE}")
     else:
