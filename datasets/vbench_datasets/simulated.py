@@ -274,6 +274,8 @@ class SimulatedDataset(vbench.Dataset):
                          f"{tiling_['min_tissue']:.0%} tissue dropped")
         if self.pairing == "misaligned":
             out["truth"] = "val and test tiles carry the aligned truth; scoring uses it"
+            out["max displacement"] = (f"{self.max_displacement_px:g} px between a target and its truth (the bound of "
+                                       f"@reg metrics' registration)")
         elif self.pairing == "unpaired":
             out["truth"] = "train targets come from other tiles; val and test carry the aligned truth"
         for src in m["sources"]:
