@@ -130,3 +130,24 @@ def test_registered_scores_agree_with_the_aligned_truth_on_a_subset(plugins):
     for m, (reg, raw) in _gaps(plugins, ds, samples, outputs).items():
         assert raw > 0 and reg <= 0.25 * raw, (m, reg, raw)
 
+
+
+def test_vbench_score_registers_folders_of_images(tmp_path, capsys):
+    """`vbench score preds/ targets/ -m psnr@reg`: no dataset, so the bound is an eighth of the tile."""
+    import csv
+    import io
+
+    from PIL import Image
+
+    from vbench.cli import main
+
+    for folder, img in (("preds", tile(150, 150)), ("targets", moved(tile(150, 150), shift=(4.0, -5.0)))):
+        (tmp_path / folder).mkdir()
+        arr = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(arr).save(tmp_path / folder / "a.png")
+    code = main(["score", str(tmp_path / "preds"), str(tmp_path / "targets"), "-m", "psnr", "-m", "psnr@reg",
+                 "-f", "csv"])
+    out = capsys.readouterr().out
+    assert code == 0
+    row = next(csv.DictReader(io.StringIO(out[out.index("image"):])))
+    assert row["image"] == "a" and float(row["psnr@reg"]) > float(row["psnr"]) + 8
