@@ -21,7 +21,8 @@ def cli(capsys, *args):
 
 @pytest.mark.parametrize("args, message", [
     (["leaderboard-typo"], "No such command 'leaderboard-typo'"),
-    (["publish"], "No such command 'publish'"),
+    (["publish"], "Missing argument"),
+    (["pubish", "out/"], "No such command 'pubish'"),
     (["runs", "--bogus"], "No such option: --bogus"),
     (["run", "--seed", "abc"], "Invalid value for '--seed'"),
     (["compare", "1"], "Missing argument"),

@@ -21,8 +21,8 @@ from .store import SUMMARY_FIELDS
 
 FORMAT = "vbench-results"
 VERSION = 1
-# Columns that only mean something in the database they were written in.
-LOCAL = ("id", "status", "trained_by", "error")
+# Columns that only mean something in the database they were written in (ids, the run lease).
+LOCAL = ("id", "status", "trained_by", "error", "owner", "heartbeat")
 
 
 @dataclass
