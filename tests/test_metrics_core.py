@@ -235,3 +235,14 @@ def test_matlab_gray_weights():
     assert sum(MATLAB_GRAY_WEIGHTS) == pytest.approx(1.0, abs=1e-12)
     white = torch.ones(1, 3, 2, 2)
     assert torch.all(matlab_gray8(white) == 255)
+
+
+def test_resize_weights_cached_while_scoring_still_work_under_autograd():
+    # Scoring runs in inference mode and fills the weight cache first; a differentiable user of
+    # the same resize (the distill plugin's NIQE loss) must not get inference tensors back.
+    filters.resize_weights.cache_clear()
+    with torch.inference_mode():
+        filters.imresize(torch.rand(1, 40, 40, dtype=torch.float64), 0.5)
+    x = torch.rand(1, 40, 40, dtype=torch.float64, requires_grad=True)
+    filters.imresize(x, 0.5).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

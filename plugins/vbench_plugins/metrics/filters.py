@@ -69,6 +69,13 @@ def resize_weights(n_in: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]
     1 / scale (h(x) = scale * cubic(scale * x)); each row of weights is normalised to sum 1, and
     indices falling outside the image are mirrored (1, 2, ... n, n, n-1, ...).
     """
+    # Cached for every later caller: built as normal tensors even when the first call comes from
+    # scoring (inference mode), so a differentiable NIQE loss can use them under autograd.
+    with torch.inference_mode(False):
+        return _resize_weights(n_in, scale)
+
+
+def _resize_weights(n_in: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     n_out = int(math.ceil(n_in * scale))
     width = 4.0 / scale if scale < 1 else 4.0
     i = torch.arange(1, n_out + 1, dtype=torch.float64)

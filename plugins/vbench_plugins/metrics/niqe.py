@@ -51,7 +51,8 @@ def _gamma_table() -> tuple[torch.Tensor, torch.Tensor]:
 
     shapes = 0.2 + 0.001 * np.arange(9801)  # 0.2:0.001:10
     ratio = gamma(2.0 / shapes) ** 2 / (gamma(1.0 / shapes) * gamma(3.0 / shapes))
-    return torch.from_numpy(shapes), torch.from_numpy(ratio)
+    with torch.inference_mode(False):  # cached: usable under autograd whoever calls first
+        return torch.from_numpy(shapes), torch.from_numpy(ratio)
 
 
 def _gamma_fn(x: torch.Tensor) -> torch.Tensor:
