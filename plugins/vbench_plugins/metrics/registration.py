@@ -24,7 +24,8 @@ cannot reshape an unrelated image into the prediction:
 
 The settings were chosen on the validation split of ``unstained-he-misaligned`` and
 ``darkfield-he-misaligned``, by the error of the estimated field against the simulated warp
-(attachment 2: 0.4 / 1.2 px RMS for the colour-map baseline, 1.5 / 4.1 px at skimage's default 15).
+(RMS over the tile, colour-map baseline, unstained / dark-field: 0.4 / 1.2 px at attachment 2,
+1.0 / 2.2 px at attachment 10).
 
 A prediction with no structure (a flat colour) gives the identity: there is nothing to align to.
 Results are cached per (prediction, target) pair, so ``psnr@reg`` and ``ssim@reg`` register once.
