@@ -151,3 +151,18 @@ def test_vbench_score_registers_folders_of_images(tmp_path, capsys):
     assert code == 0
     row = next(csv.DictReader(io.StringIO(out[out.index("image"):])))
     assert row["image"] == "a" and float(row["psnr@reg"]) > float(row["psnr"]) + 8
+
+
+def test_a_run_named_on_a_misaligned_set_scores_psnr_at_reg_and_nuclei_f1(monkeypatch, tmp_path, plugins):
+    """`vbench run -s baseline-linear -d darkfield-he-misaligned` plans the misaligned pairing's
+    default set (not the default suite's list), which holds psnr@reg, ssim@reg and nuclei-f1."""
+    import vbench.runner
+    from vbench.cli import main
+
+    planned = []
+    monkeypatch.setattr(vbench.runner, "run_sweep", lambda specs, *a, **k: planned.extend(specs) or [])
+    code = main(["run", "-s", "baseline-linear", "-d", "darkfield-he-misaligned", "-q",
+                 "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    assert code == 0 and len(planned) == 1 and planned[0].metrics == []
+    defaults = default_metrics(plugins.metrics, "misaligned")
+    assert {"psnr@reg", "ssim@reg", "nuclei-f1", "nuclei-dice", "psnr"} <= set(defaults)

@@ -48,8 +48,11 @@ def run(
                    warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
                    settings=parse_settings(set_ or []))
     if stainer or dataset:
+        # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset
+        # pairing's default set, as --metric's help says.
         specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
-                     metrics=split_names(metric) or chosen.metrics, strict=bool(stainer and dataset), **options)
+                     metrics=split_names(metric) or (chosen.metrics if suite else []), strict=bool(stainer and dataset),
+                     **options)
     else:
         specs = plan_suite(plugins, chosen, seeds=seed, metrics=split_names(metric), **options)
     err.print(f"{len(specs)} run(s) → {store.url}")
