@@ -22,6 +22,7 @@ from . import cells
 from .escape import plain
 
 GRID_TILES = 3
+CELL_IN, DPI = 1.5, 110  # a grid cell's size in inches, and the PNG's resolution
 KINDS = ("grid", "pareto", "scores")
 CAPTIONS = {"grid": "input | each method | target, the same test tiles",
             "pareto": "quality vs latency, Pareto front", "scores": "per-tile scores"}
@@ -56,7 +57,7 @@ def write_figures(store, boards, out_dir: Path, prefix: str = "") -> list[Path]:
                 stem = f"{slug(board)}-{kind}"
                 for ext in ("png", "svg"):
                     path = out_dir / f"{stem}.{ext}"
-                    fig.savefig(path, dpi=110, bbox_inches="tight",
+                    fig.savefig(path, dpi=DPI, bbox_inches="tight",
                                 metadata={"Date": None} if ext == "svg" else {"Software": None})
                     written.append(path)
                 board.figures.append({"kind": kind, "path": f"{prefix}{stem}.png", "svg": f"{prefix}{stem}.svg",
@@ -130,7 +131,7 @@ def _grid(store, board):
         return None
     ref_arr, ref_boxes, _ = have[0]
     cols = ["input"] + [row["label"] for row in board.rows] + ["target"]
-    fig = _figure(1.5 * len(cols), 1.5 * len(tiles) + 0.4)
+    fig = _figure(CELL_IN * len(cols), CELL_IN * len(tiles) + 0.4)
     axes = fig.subplots(len(tiles), len(cols), squeeze=False)
     for i, tile in enumerate(tiles):
         boxes = ref_boxes[tile]

@@ -151,7 +151,7 @@ def _readme(boards: list[Board], tables: str) -> str:
         lines += [md("; ".join(labels)) + ".", ""]
     lines += [f"Also as a sortable page ([{HTML_NAME}]({HTML_NAME})), [{JSON_NAME}]({JSON_NAME}) and a LaTeX table "
               f"([{TEX_NAME}]({TEX_NAME})). Every file here is rendered from {JSON_NAME} (`vbench publish DIR "
-              f"--from-json {JSON_NAME}` renders them again).", ""]
+              f"--from-json {JSON_NAME}` renders them again).", "", ""]
     return "\n".join(lines) + tables
 
 
