@@ -56,6 +56,18 @@ class Aligner(nn.Module):
         return self.net(x)[..., :h, :w]
 
 
+def dihedral(x: torch.Tensor, ks, flips, inverse: bool = False) -> torch.Tensor:
+    """Per-sample flips then 90-degree rotations (k quarter turns) of N x C x H x W, or their inverse."""
+    out = []
+    for t, k, f in zip(x, ks, flips):
+        if inverse:
+            t = torch.rot90(t, -k, dims=(-2, -1))
+            out.append(t.flip(-1) if f else t)
+        else:
+            out.append(torch.rot90(t.flip(-1) if f else t, k, dims=(-2, -1)))
+    return torch.stack(out)
+
+
 def align_losses(aligner: Aligner, output: torch.Tensor, target: torch.Tensor):
     """(correspondence L1 of the warped output to the target, flow smoothness, flow)."""
     flow = aligner(output, target)

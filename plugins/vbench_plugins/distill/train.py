@@ -36,7 +36,7 @@ def train_student(stainer, data, ctx, steps: int) -> int:
 
     from vbench_plugins.nets import ImagePool, check_finite, linear_decay_scheduler
 
-    from .align import align_losses
+    from .align import align_losses, dihedral
     from .niqe_loss import niqe_score
 
     w = weights(stainer, ctx.pairing)
@@ -58,9 +58,15 @@ def train_student(stainer, data, ctx, steps: int) -> int:
             f"{w['distill']}, corr {w['corr']}, niqe {w['niqe']})")
     for net in stainer.training_nets():
         net.train()
+    rng = torch.Generator().manual_seed(ctx.seed + 4)
+    orient = stainer.augment and ctx.pairing != "unpaired"
     step = 0
     while step < steps:
         x, b = (t.to(dev) for t in data["sampler"].batch(stainer.batch))
+        n = x.shape[0]
+        ks, flips = torch.randint(4, (n,), generator=rng).tolist(), torch.randint(2, (n,), generator=rng).tolist()
+        if orient:  # position-paired crops come in the slide's frame; their orientation is drawn here
+            x, b = dihedral(x, ks, flips), dihedral(b, ks, flips)
         a, teacher = x[:, :c + 1], x[:, c + 1:]
         real_a = a[:, :c]
         for d in (d_a, d_b):
@@ -72,7 +78,10 @@ def train_student(stainer, data, ctx, steps: int) -> int:
         if w["distill"] > 0:
             losses["distill"] = w["distill"] * F.l1_loss(fake_b, teacher)
         if aligner is not None:
-            corr, smooth, _ = align_losses(aligner, fake_b, b)
+            # registered in the slide's frame, where adjacent-section misalignment is smooth and
+            # consistent (the student cannot tell the crop's orientation, so cannot learn a shift)
+            frame = (lambda t: dihedral(t, ks, flips, inverse=True)) if orient else (lambda t: t)
+            corr, smooth, _ = align_losses(aligner, frame(fake_b), frame(b))
             losses.update(corr=w["corr"] * corr, smooth=w["smooth"] * smooth)
         if w["niqe"] > 0 and step % stainer.niqe_every == 0:
             big = data["regions"].crop()[None].to(dev)
