@@ -166,12 +166,16 @@ def test_same_seed_same_result_and_a_super_resolution_scale():
 
 
 def test_divergence_fails_at_the_step_it_happens_with_a_hint():
-    train = tissue(2, 16)
-    train[0].target[0, 0, 0] = float("nan")
-    s = Distill(**dict(TINY, steps=100, teacher_steps=50))
-    s.ctx = vbench.RunContext(in_channels=3, pairing="misaligned", budget=vbench.Budget(steps=100))
-    with pytest.raises(FloatingPointError, match=r"training diverged at step \d+: teacher loss is nan; lower teacher_lr"):
-        s.fit(train, s.ctx)
+    for params, stage in ((dict(TINY, steps=100, teacher_steps=50), "teacher loss is nan; lower teacher_lr"),
+                          (dict(TINY, steps=50, teacher_steps=0, distill_weight=0.0), r"\w+ loss is nan; lower lr")):
+        train = tissue(2, 16)
+        for t in train:
+            t.target[0, 0, 0] = float("nan")
+        s = Distill(**params)
+        s.ctx = vbench.RunContext(in_channels=3, pairing="misaligned", budget=vbench.Budget(steps=params["steps"]))
+        with pytest.raises(FloatingPointError, match=f"training diverged at step 1: {stage}"):
+            s.fit(train, s.ctx)
+        assert s.ctx.steps_done == 0
 
 
 def test_niqe_term_is_differentiable_and_close_to_the_metric():

@@ -2,10 +2,11 @@
 
 The input's grey level (BT.601 luma for RGB, the channel mean otherwise), smoothed by a Gaussian
 of ``sigma`` px (dim inputs are shot-noise limited and matching stretches the noise with the
-signal), is inverted when the tissue is bright on a dark background (dark-field, phase, fluorescence) and then histogram-matched
-to the lightness (CIE L*/100) of the train targets, so the teacher's colouriser sees an image with
-the grey levels of a stained section. The transform is two quantile tables stored in the
-checkpoint; the stainer applies it inside ``predict``, so users pass only the raw input.
+signal), is inverted when the tissue is bright on a dark background (dark-field, phase,
+fluorescence) and then histogram-matched to the lightness (CIE L*/100) of the train targets, so
+the teacher's colouriser sees an image with the grey levels of a stained section. The transform
+is two quantile tables stored in the checkpoint; the stainer applies it inside ``predict``, so
+users pass only the raw input.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ What it follows
   inputs are shot-noise limited and matching stretches the noise with the signal. On the
   unstained-he-misaligned val split the enhanced channel's error to the truth's lightness was
   17.7 dB PSNR unsmoothed, 20.5 / 20.3 / 19.4 / 18.4 dB at sigma 0.7 / 1 / 1.5 / 2 px, and the
-  teacher's stain 17.6 dB unsmoothed, 20.2 dB at 1 px (26.8 dB given the true lightness). Inversion: the dataset's declared modality (``ctx.modality``); when none is declared,
-  the skew of the train inputs' grey levels (a dark background gives a right-skewed histogram;
-  test targets are never looked at). The decision is logged and stored (``enhance_invert``).
+  teacher's stain 17.6 dB unsmoothed, 20.2 dB at 1 px (26.8 dB given the true lightness).
+  Inversion: the dataset's declared modality (``ctx.modality``); when none is declared, the skew
+  of the train inputs' grey levels (a dark background gives a right-skewed histogram; test
+  targets are never looked at). The decision is logged and stored (``enhance_invert``).
 - Teacher, stage 2 (colourisation): Zhang et al.'s SIGGRAPH generator (teacher.py), L in, ab out
   (x110), instance normalisation, trained on the train targets' own L -> ab and frozen while
   the student trains. The released code loads a trained checkpoint; its training (L1 on ab/110,
@@ -144,7 +145,8 @@ class Distill(vbench.Stainer):
                 net.to(self.ctx.device)
 
     def training_nets(self):
-        return [n for n in (self.student, self.inverse, self.disc_stain, self.disc_input, self.aligner) if n is not None]
+        nets = (self.student, self.inverse, self.disc_stain, self.disc_input, self.aligner)
+        return [n for n in nets if n is not None]
 
     def load_state_dict(self, state):
         self._build(training=False)
@@ -215,7 +217,8 @@ class Distill(vbench.Stainer):
         targets = [s.target.float() * 2 - 1 for s in train]
         paired = ctx.pairing != "unpaired"
         # position-paired crops are oriented by the training loop (see train.py), unpaired ones here
-        sampler = CropSampler(inputs, targets, self.tile, seed=ctx.seed, paired=paired, augment=self.augment and not paired)
+        sampler = CropSampler(inputs, targets, self.tile, seed=ctx.seed, paired=paired,
+                              augment=self.augment and not paired)
         data = dict(channels=ctx.in_channels, regions=None, niqe_model=None, sampler=sampler)
         if self.niqe_weight > 0:
             data.update(self._niqe_setup(train, inputs, ctx))

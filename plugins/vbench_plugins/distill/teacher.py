@@ -106,11 +106,11 @@ def train_colorizer(net: Colorizer, lab_targets: list[torch.Tensor], params, ctx
     while step < params.teacher_steps:
         x, y = (t.to(dev) for t in sampler.batch(params.teacher_batch))
         loss = F.l1_loss(net(x), y)
+        check_finite(step + 1, {"teacher": loss.detach()}, f"lower teacher_lr ({params.teacher_lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
-        check_finite(step, {"teacher": loss.detach()}, f"lower teacher_lr ({params.teacher_lr})")
         if not ctx.step(samples=params.teacher_batch, teacher=float(loss.detach())):
             break
     net.eval()

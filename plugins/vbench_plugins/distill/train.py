@@ -48,11 +48,11 @@ def train_student(stainer, data, ctx, steps: int) -> int:
     def adam(params):
         return create_optimizer_v2(params, "adam", lr=stainer.lr, betas=(stainer.beta1, 0.999), weight_decay=0.0)
 
-    opts = [adam(list(g.parameters()) + list(inv.parameters())), adam(d_a), adam(d_b)]
+    opt_gen = [adam(list(g.parameters()) + list(inv.parameters()))]  # with the aligner: one backward
     if aligner is not None:
-        opts.append(adam(aligner))
-    scheds = [linear_decay_scheduler(o, steps, stainer.decay_from) for o in opts]
-    opt_g, opt_da, opt_db = opts[:3]
+        opt_gen.append(adam(aligner))
+    opt_da, opt_db = adam(d_a), adam(d_b)
+    scheds = [linear_decay_scheduler(o, steps, stainer.decay_from) for o in [*opt_gen, opt_da, opt_db]]
     pool_a, pool_b = ImagePool(stainer.pool_size, ctx.seed + 1), ImagePool(stainer.pool_size, ctx.seed + 2)
     hint = (f"lower lr ({stainer.lr}) or the loss weights (adv {w['adv']}, cycle {w['cycle']}, distill "
             f"{w['distill']}, corr {w['corr']}, niqe {w['niqe']})")
@@ -80,21 +80,22 @@ def train_student(stainer, data, ctx, steps: int) -> int:
         if aligner is not None:
             # registered in the slide's frame, where adjacent-section misalignment is smooth and
             # consistent (the student cannot tell the crop's orientation, so cannot learn a shift)
-            frame = (lambda t: dihedral(t, ks, flips, inverse=True)) if orient else (lambda t: t)
-            corr, smooth, _ = align_losses(aligner, frame(fake_b), frame(b))
+            moving, fixed = (dihedral(t, ks, flips, inverse=True) for t in (fake_b, b)) if orient else (fake_b, b)
+            corr, smooth, _ = align_losses(aligner, moving, fixed)
             losses.update(corr=w["corr"] * corr, smooth=w["smooth"] * smooth)
         if w["niqe"] > 0 and step % stainer.niqe_every == 0:
             big = data["regions"].crop()[None].to(dev)
             out = stainer.run(g, big)
             losses["niqe"] = w["niqe"] * niqe_score((out + 1) / 2, data["niqe_model"]).mean()
         total = sum(losses.values())
-        for o in opts:
-            if o is not opt_da and o is not opt_db:
-                o.zero_grad(set_to_none=True)
+        # checked before backward: a NaN flow makes grid_sample's backward read out of bounds
+        check_finite(stainer.teacher_done + step + 1, {k: v.detach() for k, v in {**losses, "student": total}.items()},
+                     hint)
+        for o in opt_gen:
+            o.zero_grad(set_to_none=True)
         total.backward()
-        for o in opts:
-            if o is not opt_da and o is not opt_db:
-                o.step()
+        for o in opt_gen:
+            o.step()
         for d in (d_a, d_b):
             d.requires_grad_(True)
         loss_da = w["adv"] * (_gan(d_a(real_a), True) + _gan(d_a(pool_a.query(rec_a)), False))
@@ -109,7 +110,7 @@ def train_student(stainer, data, ctx, steps: int) -> int:
             s.step_update(num_updates=step)
         logs = {k: v.detach() for k, v in losses.items()}
         logs.update(student=total.detach(), discriminators=(loss_da + loss_db).detach())
-        check_finite(stainer.teacher_done + step, logs, hint)
+        check_finite(stainer.teacher_done + step, {"discriminators": logs["discriminators"]}, hint)
         if not ctx.step(samples=stainer.batch, **{k: float(v) for k, v in logs.items()}):
             break
     for net in stainer.training_nets():
