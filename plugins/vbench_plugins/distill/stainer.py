@@ -48,7 +48,8 @@ Where it deviates or the sources are silent (ours)
   barely started to register after 600 steps (corr L1 0.33 -> 0.28); without any augmentation
   it registered within 100 steps but the student learned the shift too (13.4 dB, noalign 17.1).
 - Registration network: the shared ``nets.UNet`` (residual blocks, widths doubling per level,
-  depth 5 / width 32 in ``paper``) instead of Reg-GAN's 7-level constant-width network.
+  depth 5 / width 8 in ``paper``, 3.1M parameters) instead of Reg-GAN's 7-level network of constant
+  width 64.
 - The teacher's output is computed once per training tile after the teacher has trained, then
   cropped and augmented with the input: the same as running it on every crop up to border effects.
 - Inputs of super-resolution datasets (scale > 1) are upsampled bicubically first.
@@ -88,7 +89,7 @@ PAPER = dict(steps=187_700, teacher_steps=20_000, teacher_tile=256, teacher_batc
              teacher_lr=1e-4, tile=256, batch=1, width=64, blocks=9, d_width=64, d_layers=3, norm="instance",
              lr=1e-4, beta1=0.5, decay_from=2 / 3, pool_size=50, adv_weight=1.0, cycle_weight=10.0,
              distill_weight=2.0, corr_weight=20.0, smooth_weight=10.0, unpaired_cycle_weight=80.0,
-             unpaired_distill_weight=5.0, align=True, align_width=32, align_depth=5, niqe_weight=0.0,
+             unpaired_distill_weight=5.0, align=True, align_width=8, align_depth=5, niqe_weight=0.0,
              niqe_tile=192, niqe_every=1, niqe_model="auto", match_levels=256, enhance_sigma=1.0, augment=True)
 QUICK = dict(PAPER, steps=700, teacher_steps=200, teacher_tile=64, teacher_batch=8, teacher_width=8,
              teacher_lr=1e-3, tile=64, batch=4, width=16, blocks=3, d_width=16, lr=1e-3, adv_weight=0.01,

@@ -69,10 +69,15 @@ def lab_of(rgb: torch.Tensor) -> torch.Tensor:
 
 def rgb_of(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Lightness (1 x H x W, L/100) and chroma (2 x H x W, ab/110) -> 3 x H x W sRGB in [0, 1]."""
+    import warnings
+
     from skimage.color import lab2rgb
 
     lab = torch.cat([lightness.detach().cpu() * 100.0, ab.detach().cpu() * AB_SCALE]).double()
-    return torch.from_numpy(np.ascontiguousarray(lab2rgb(lab.permute(1, 2, 0).numpy()))).permute(2, 0, 1).float()
+    with warnings.catch_warnings():  # predicted chroma may leave the sRGB gamut: clipped, as intended
+        warnings.simplefilter("ignore", UserWarning)
+        rgb = lab2rgb(lab.permute(1, 2, 0).numpy())
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
 
 
 def colorize(net: Colorizer, lightness: torch.Tensor) -> torch.Tensor:
