@@ -56,9 +56,11 @@ def test_a_different_result_for_the_same_run_is_kept_beside_it(capsys, source, t
     assert cli(capsys, "import", path, "--db", target)[0] == 0
     # the same runs computed elsewhere with another result: re-export after changing a score in a copy
     other = tmp_path / "other.db"
-    other.write_bytes((tmp_path / "a.db").read_bytes())
     import sqlite3
 
+    # a copy through SQLite's backup API: the file alone lacks what its write-ahead log still holds
+    with sqlite3.connect(tmp_path / "a.db") as src, sqlite3.connect(other) as dst:
+        src.backup(dst)
     con = sqlite3.connect(other)
     con.execute("update scores set value = value + 1 where run_id = 1 and metric = 'psnr'")
     con.commit()

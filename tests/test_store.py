@@ -151,3 +151,38 @@ def test_a_damaged_database_file_is_a_clear_error_and_is_never_modified(tmp_path
     message = str(info.value)
     assert str(path) in message and "did not modify it" in message and "--db" in message
     assert path.read_bytes() == before
+
+
+def _open_at(url: str, start, errors) -> None:
+    start.wait()
+    try:
+        Store(url)
+    except Exception as exc:  # reported to the test, which names it
+        errors.put(repr(exc))
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["new", "schema-1"])
+def test_processes_opening_one_database_at_once_create_or_migrate_it_once(tmp_path, old):
+    """Two sweeps started together on a new (or old) database: one creates (migrates) it, the
+    other waits for it and uses it. Before the schema lock, the second died with 'table
+    vbench_meta already exists' ('duplicate column name' when migrating)."""
+    import multiprocessing as mp
+
+    path = tmp_path / "shared.db"
+    if old:
+        with sqlite3.connect(path) as con:
+            con.executescript((Path(__file__).parent / "data" / "schema-v1.sql").read_text())
+    ctx = mp.get_context("spawn")
+    start, errors = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_open_at, args=(f"sqlite:///{path}", start, errors)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(120)
+    failures = [errors.get() for _ in range(errors.qsize())] if not errors.empty() else []
+    assert failures == [] and all(p.exitcode == 0 for p in procs)
+    con = sqlite3.connect(path)
+    assert con.execute("select key, value from vbench_meta").fetchall() == [("schema_version", str(SCHEMA_VERSION))]
+    assert con.execute("pragma journal_mode").fetchone() == ("wal",)
+    con.close()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from sqlalchemy import create_engine, delete, event, insert, inspect, select, update
+from sqlalchemy import create_engine, delete, event, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -23,6 +24,7 @@ SUMMARY_DEFAULTS = {"reason": None, "pipeline": "", "n": 0, "mean": None, "std":
 DB_ENV = "VBENCH_DB"
 SUMMARY_FIELDS = ("metric", "status", "n", "mean", "std", "ci_low", "ci_high", "reason", "pipeline")
 RUNNING = "running"
+SCHEMA_LOCK = "vbench-schema"
 ENDED = ("completed", "failed", "interrupted")
 
 __all__ = ["Store", "Run", "Score", "Summary", "resolve_url", "SCHEMA_VERSION"]
@@ -100,9 +102,7 @@ class Store:
     def _check_schema(self) -> None:
         tables = set(inspect(self.engine).get_table_names())
         if not tables:
-            with self.engine.begin() as conn:
-                Base.metadata.create_all(conn)
-                conn.execute(insert(Meta), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
+            self._create()
             return
         if Meta.__tablename__ not in tables:
             raise SchemaError(
@@ -132,16 +132,54 @@ class Store:
              "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
     )
 
+    def _create(self) -> None:
+        """Creates the tables of an empty database. Several processes may open a new database at
+        once (a sweep started twice): under the schema lock only the first creates it."""
+        with self.locked(SCHEMA_LOCK) as conn:
+            if inspect(conn).get_table_names():
+                return
+            Base.metadata.create_all(conn)
+            conn.execute(insert(Meta), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
+        self._wal()
+
     def _migrate(self, version: int) -> None:
         """Brings a database written by an older vbench up to SCHEMA_VERSION, each step in one
-        transaction with its new version number, so an interrupted upgrade resumes where it stopped."""
+        transaction with its new version number, so an interrupted upgrade resumes where it stopped
+        and two processes upgrading at once apply each step once."""
         for target, statements in self.MIGRATIONS:
-            if target <= version:
-                continue
-            with self.engine.begin() as conn:
+            with self.locked(SCHEMA_LOCK) as conn:
+                current = int(conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar())
+                if target <= current:
+                    continue
                 for sql in statements:
                     conn.exec_driver_sql(sql)
                 conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(target)))
+        self._wal()
+
+    def _wal(self) -> None:
+        """SQLite files written by vbench use write-ahead logging: readers (a leaderboard) do not
+        block the writers of a running sweep, and a writer commits without waiting for them."""
+        if self.path is not None:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    @contextmanager
+    def locked(self, key: str) -> Iterator:
+        """A transaction no other ``locked(key)`` transaction interleaves with: ``BEGIN IMMEDIATE``
+        on SQLite (the database's write lock, taken at once), a transaction-level advisory lock on
+        ``key`` elsewhere (PostgreSQL). Commits at the end of the block, rolls back on an error."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                lock = zlib.crc32(key.encode()) - 2**31  # a signed 32-bit lock id per key
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     # --- writes ---------------------------------------------------------------------------
     def create_run(self, **fields) -> int:

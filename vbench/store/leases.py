@@ -13,12 +13,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 
 from .models import Run
 
@@ -49,28 +47,11 @@ def db_now(conn) -> datetime:
     return now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo is not None else now
 
 
-@contextmanager
-def claim_transaction(store, run_key: str):
-    """A transaction in which no other claim of ``run_key`` can interleave."""
-    with store.engine.connect() as conn:
-        if store.is_sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # takes the write lock now, not at the first write
-        else:
-            lock = zlib.crc32(run_key.encode()) - 2**31  # a signed 32-bit lock id per run key
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-
 def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
     """Creates the run ``fields`` describe, owned by this process, unless ``resume`` and the key is
     already completed or leased by a live owner. Runs of the key whose lease expired are marked
     failed with the reason first."""
-    with store._errors("write"), claim_transaction(store, run_key) as conn:
+    with store._errors("write"), store.locked(run_key) as conn:
         now = db_now(conn)
         rows = conn.execute(select(Run.id, Run.status, Run.owner, Run.heartbeat)
                             .where(Run.run_key == run_key).order_by(Run.id)).all()
