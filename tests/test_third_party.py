@@ -100,3 +100,29 @@ def test_separately_installed_plugin_runs_through_the_cli(installed):
     restored = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     color = json.loads(restored.stdout)
     assert len(color) == 3 and all(0 < c < 1 for c in color)
+
+
+def test_a_new_plugin_version_is_a_new_run_under_resume(installed_plugin, tmp_path):
+    """Run identity covers the stainer's plugin version: after an upgrade, `--resume` runs the
+    stainer again (its old row stays), and skips it on the next resume."""
+    site = installed_plugin("mean_color_ver", EXAMPLE.replace("mean-color-ext", "mean-color-ver"))
+    env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{tmp_path / 'r.db'}")
+    args = ("run", "-s", "mean-color-ver", "-d", "qpi-ihc", "-m", "psnr", "--resume", "--no-isolate", "-q")
+
+    def run_and_list():
+        ran = vbench(env, *args, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr
+        from vbench.store import Store
+
+        store = Store(env["VBENCH_DB"])
+        runs = [(r.plugin_version, r.status) for r in store.runs()]
+        store.engine.dispose()
+        return ran.stderr + ran.stdout, runs
+
+    assert run_and_list()[1] == [("1.0", "completed")]
+    assert "already completed" in run_and_list()[0]
+    metadata = site / "mean_color_ver-1.0.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 1.0", "Version: 1.1"))
+    assert run_and_list()[1] == [("1.0", "completed"), ("1.1", "completed")]
+    out, runs = run_and_list()
+    assert "already completed" in out and len(runs) == 2

@@ -129,6 +129,8 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
                 raise UnknownNameError(f"evaluation variant of {name}", v, list(known_variants))
             eval_params.update(known_variants[v])
         n_repeats = repeats if repeats is not None else int(getattr(cls, "repeats", 1) or 1)
+        info = plugins.info_for("stainer", name)
+        plugin = f"{info.dist} {info.version}" if info and info.dist else None
         for ds_name in datasets:
             ds = plugins.datasets.get(ds_name)
             pairings = set(getattr(cls, "pairings", {"paired"}))
@@ -147,7 +149,7 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
             for overrides, seed in itertools.product(grid, seeds):
                 specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset,
                                      params={**params, **overrides}, overrides=overrides,
-                                     variants=variants, eval_params=eval_params, repeats=n_repeats,
+                                     variants=variants, eval_params=eval_params, repeats=n_repeats, plugin=plugin,
                                      metrics=list(metrics), device=device,
                                      max_seconds=max_seconds if max_seconds is not None else cap,
                                      batch_size=batch_size, suite=suite, artifacts_root=artifacts_root))
@@ -232,10 +234,14 @@ def _die_with(driver: int) -> None:
 
 def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
               isolate: bool = True, progress: bool = True,
-              on_event: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+              on_event: Callable[[Outcome], None] = lambda o: None, executor=None) -> list[Outcome]:
+    """Claims and executes every run; ``executor`` (e.g. ``vbench.ray_executor.RayExecutor``) runs
+    them elsewhere, else each runs here, in its own process unless not ``isolate``."""
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
     try:
+        if executor is not None:
+            return executor(specs, store, plugins, resume=resume, progress=progress, on_event=on_event)
         return _sweep(specs, store, plugins, resume, isolate, progress, on_event)
     finally:
         if in_main:
@@ -258,20 +264,25 @@ def _display(specs, store) -> SweepDisplay | None:
     return SweepDisplay([s.label for s in specs], [expected_seconds(history, s) for s in specs])
 
 
+def claim_run(store: Store, spec: RunSpec, plugins: Plugins, provenance: dict, resume: bool):
+    """Claims ``spec``'s run in the store (:func:`vbench.store.leases.claim`) with what it records."""
+    dataset = plugins.datasets.get(spec.dataset)
+    manifest = dataset.manifest_hash
+    key = spec.key(manifest)
+    info = plugins.info_for("stainer", spec.stainer)
+    return claim(store, key, run_fields(
+        dataset, stainer=spec.stainer, run_key=key, device=spec.device, provenance=provenance,
+        preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
+        train_key=spec.train_key(manifest), repeats=spec.repeats, seed=spec.seed, suite=spec.suite,
+        plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
+    ), resume=resume)
+
+
 def _runs(specs, store, plugins, resume, isolate, progress, on_event, display) -> list[Outcome]:
     outcomes = []
     provenance = run_provenance()
     for index, spec in enumerate(specs):
-        dataset = plugins.datasets.get(spec.dataset)
-        manifest = dataset.manifest_hash
-        key = spec.key(manifest)
-        info = plugins.info_for("stainer", spec.stainer)
-        claimed = claim(store, key, run_fields(
-            dataset, stainer=spec.stainer, run_key=key, device=spec.device, provenance=provenance,
-            preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
-            train_key=spec.train_key(manifest), repeats=spec.repeats, seed=spec.seed, suite=spec.suite,
-            plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
-        ), resume=resume)
+        claimed = claim_run(store, spec, plugins, provenance, resume)
         if claimed.run_id is None:  # completed, or running under another process's live lease
             outcome = Outcome(spec, claimed.existing, "skipped", claimed.reason)
             outcomes.append(outcome)

@@ -30,6 +30,7 @@ class RunSpec:
     batch_size: int = 8
     suite: str | None = None
     artifacts_root: str = "vbench-artifacts"
+    plugin: str | None = None  # "dist version" of the stainer's plugin: new code is a new run
 
     @property
     def preset_label(self) -> str:
@@ -45,8 +46,11 @@ class RunSpec:
 
     def train_key(self, manifest_hash: str | None) -> str:
         """Identifies the trained model: runs that differ only in evaluation share it."""
-        return run_key({"stainer": self.stainer, "preset": self.preset, "params": self.params,
-                        "dataset": self.dataset, "manifest": manifest_hash, "seed": self.seed})
+        ident = {"stainer": self.stainer, "preset": self.preset, "params": self.params,
+                 "dataset": self.dataset, "manifest": manifest_hash, "seed": self.seed}
+        if self.plugin:  # stainers registered from a module (no distribution) have no version
+            ident["plugin"] = self.plugin
+        return run_key(ident)
 
     def key(self, manifest_hash: str | None) -> str:
         """Identifies the run for --resume: the trained model plus how it is evaluated."""
