@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint
@@ -57,9 +58,52 @@ def _call(spec: RunSpec, phase: str, fn, *args):
         raise StainerFailure(f"stainer {spec.stainer!r} raised in {phase}: {type(exc).__name__}: {exc}") from exc
 
 
+@dataclass
+class Trained:
+    """A completed run whose checkpoint an evaluation variant reuses (looked up by the driver: a
+    run's worker may have no database)."""
+    id: int
+    artifacts: str
+    train_seconds: float | None = None
+    train_steps: int | None = None
+    train_samples_per_s: float | None = None
+    truncated: bool | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run computed: per-tile scores, summaries and the run's fields, for the store."""
+    scores: list
+    summaries: list[dict]
+    fields: dict
+
+
+def trained_model(store: Store, spec: RunSpec, plugins: Plugins) -> Trained | None:
+    """The trained run an evaluation-variant stainer reuses for ``spec``, if one completed."""
+    if not plugins.stainers.get(spec.stainer).variants:  # spec.variants imply these
+        return None
+    manifest = plugins.datasets.get(spec.dataset).manifest_hash
+    source = store.trained_run(spec.train_key(manifest))
+    if source is None:
+        return None
+    return Trained(source.id, source.artifacts, source.train_seconds, source.train_steps,
+                   source.train_samples_per_s, source.truncated)
+
+
 def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter,
             isolated: bool, owner: str | None = None) -> dict:
     """Executes the run and stores its results. Raises on failure (the caller records it)."""
+    result = compute_run(run_id, spec, plugins, reporter, isolated, trained_model(store, spec, plugins))
+    store.finish_run(run_id, result.scores, result.summaries, owner=owner, **result.fields)
+    return result.fields
+
+
+def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter, isolated: bool,
+                trained: Trained | None = None) -> RunResult:
+    """Executes the run without a database: fits the stainer (or loads ``trained``'s checkpoint),
+    predicts, checks and scores; writes the checkpoint and sample grid under
+    ``spec.artifacts_root``. Raises on failure. ``isolated``: this process's peak memory is the
+    run's own."""
     import numpy as np
 
     seed_everything(spec.seed)
@@ -79,7 +123,7 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
     stainer = cls(**spec.params)
     stainer.ctx = ctx
     artifacts = run_folder(spec.artifacts_root, run_id)
-    fields = _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts)
+    fields = _fit_or_reuse(trained, spec, dataset, stainer, ctx, train, reporter, artifacts)
 
     for key, value in spec.eval_params.items():  # evaluation variants act on the trained model
         setattr(stainer, key, value)
@@ -116,8 +160,7 @@ def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter
         repeats=spec.repeats,
         threads=torch.get_num_threads(),
     )
-    store.finish_run(run_id, scores, summaries, owner=owner, **fields)
-    return fields
+    return RunResult(list(scores), summaries, fields)
 
 
 def peak_rss_mb() -> float:
@@ -133,12 +176,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def _fit_or_reuse(store, run_id, spec, dataset, stainer, ctx, train, reporter, artifacts) -> dict:
+def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifacts) -> dict:
     """Fits the stainer or, for a stainer with evaluation variants (plain or not), loads the model a
     completed run trained: sampling strategies never retrain. The run's own folder keeps its
     sample grid; ``trained_by`` points at the checkpoint."""
     train_key = spec.train_key(dataset.manifest_hash)
-    source = store.trained_run(train_key) if type(stainer).variants else None  # spec.variants imply these
     if source is not None and (Path(source.artifacts) / checkpoint.WEIGHTS).exists():
         checkpoint.load(stainer, Path(source.artifacts), device=spec.device)
         return dict(train_key=train_key, trained_by=source.id, artifacts=str(artifacts),

@@ -29,6 +29,10 @@ def run(
     batch_size: int = typer.Option(8, min=1, help="Tiles per predict/score batch"),
     repeats: Optional[int] = typer.Option(None, min=1, help="Predictions per test tile; > 1 stores the per-pixel std/CV across them (default: the stainer's)"),
     isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each run in its own process (isolates crashes, measures peak memory per run)"),
+    executor: str = typer.Option("local", "--executor", help="local: one run at a time, each in its own process; ray: runs in parallel as Ray tasks (needs vbench's ray extra)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: the Ray cluster (auto or HOST:PORT); default: a local Ray for this sweep"),
+    cpus_per_run: Optional[int] = typer.Option(None, "--cpus-per-run", help="With --executor ray: CPUs (and torch threads) each run reserves; default 1"),
+    gpus_per_run: Optional[float] = typer.Option(None, "--gpus-per-run", help="With --executor ray: GPUs each run reserves (a fraction shares one); > 0 runs on cuda; default 0"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
 ):
     """Train, predict, score and store every (stainer, dataset, seed), then print the leaderboard."""
@@ -36,10 +40,13 @@ def run(
     from ..report import build_leaderboard
     from ..report.render import rich_tables
     from ..artifacts import artifacts_root
+    from ..ray_executor import from_options
     from ..runner import load_suite, plan, plan_suite, run_sweep
     from ..settings import parse as parse_settings
     from ..store import Store
 
+    runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
+    device = runner.device(device) if runner is not None else device
     chosen = load_suite(suite or "default")
     store = Store(db)
     plugins = _plugins()
@@ -62,7 +69,8 @@ def run(
         extra = f": {o.message}" if o.message else ""
         say(err, o.status, colour, f"run {o.run_id} {o.spec.label}{extra}")
 
-    outcomes = run_sweep(specs, store, plugins, resume=resume, isolate=isolate, progress=not quiet, on_event=report)
+    outcomes = run_sweep(specs, store, plugins, resume=resume, isolate=isolate, progress=not quiet, on_event=report,
+                         executor=runner)
     datasets = sorted({s.dataset for s in specs})
     for ds in datasets:
         for table in rich_tables(build_leaderboard(store, dataset=ds)):
