@@ -3,8 +3,11 @@ so that worker processes (spawned per run) can import them by name, as they woul
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -70,6 +73,34 @@ def prerequisite():
         pytest.skip(reason)
 
     return missing
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_url(prerequisite):
+    """A throwaway PostgreSQL server started from the machine's binaries (one per test module): its URL."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins and not shutil.which("initdb"):
+        prerequisite("no PostgreSQL server binaries on this machine (apt-get install postgresql)")
+    bindir = os.path.dirname(bins[-1]) if bins else os.path.dirname(shutil.which("initdb"))
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = tempfile.mkdtemp(prefix="vbench-pg-")
+    os.chmod(root, 0o777)
+    data, port = os.path.join(root, "data"), _free_port()
+    subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

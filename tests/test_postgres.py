@@ -1,47 +1,12 @@
 """The store on PostgreSQL (any SQLAlchemy URL works; PostgreSQL is tested).
 
-A throwaway server is started from the machine's PostgreSQL binaries in a temporary folder."""
+A throwaway server is started from the machine's PostgreSQL binaries in a temporary folder (the
+``pg_url`` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-
-import pytest
-
 from vbench.report import build_leaderboard
 from vbench.store import SCHEMA_VERSION, Store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def pg_url(prerequisite):
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins and not shutil.which("initdb"):
-        prerequisite("no PostgreSQL server binaries on this machine (apt-get install postgresql)")
-    bindir = os.path.dirname(bins[-1]) if bins else os.path.dirname(shutil.which("initdb"))
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = tempfile.mkdtemp(prefix="vbench-pg-")
-    os.chmod(root, 0o777)
-    data, port = os.path.join(root, "data"), _free_port()
-    subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_runs_scores_and_leaderboard_on_postgresql(pg_url):
