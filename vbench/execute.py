@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint
+from . import checkpoint, faults, processes
 from .artifacts import run_folder
 from .context import Budget, RunContext
 from .errors import VbenchError
@@ -123,14 +123,14 @@ def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter
     stainer = cls(**spec.params)
     stainer.ctx = ctx
     artifacts = run_folder(spec.artifacts_root, run_id)
-    fields = _fit_or_reuse(trained, spec, dataset, stainer, ctx, train, reporter, artifacts)
+    fields = _fit_or_reuse(trained, spec, dataset, stainer, ctx, train, reporter, artifacts, run_id)
 
     for key, value in spec.eval_params.items():  # evaluation variants act on the trained model
         setattr(stainer, key, value)
     _warm_up(spec, stainer, test[0])
     seed_everything(spec.seed)  # predictions reproduce whether the model was trained or reused
     outputs, repeats, per_tile_ms, predict_seconds = _predict(spec, dataset, stainer, test, reporter)
-    scores, summaries = _score(spec, plugins, dataset, test, outputs, reporter)
+    scores, summaries = _score(spec, plugins, dataset, test, outputs, reporter, run_id)
     if spec.repeats > 1:
         _variance(repeats, test, scores, summaries, spec.seed)
     nfe = stainer.network_evaluations()
@@ -164,19 +164,22 @@ def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process image. Linux folds the parent's RSS at fork into a
-    child's ru_maxrss, so a spawned worker reads VmHWM (the peak since exec) instead."""
+    """Peak resident memory of this process image: the interpreter, torch and the plugins it
+    imported, and the run. Linux folds the parent's RSS at fork into a child's ru_maxrss, so a
+    worker reads VmHWM (the peak since exec, or since the fork from a forkserver) instead; a
+    forked worker adds :func:`vbench.processes.memory_offset_mb`, so both start methods give
+    comparable figures."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
+                    return int(line.split()[1]) / 1024.0 + processes.memory_offset_mb()
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifacts) -> dict:
+def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifacts, run_id=None) -> dict:
     """Fits the stainer or, for a stainer with evaluation variants (plain or not), loads the model a
     completed run trained: sampling strategies never retrain. The run's own folder keeps its
     sample grid; ``trained_by`` points at the checkpoint."""
@@ -188,7 +191,11 @@ def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifact
                     train_samples_per_s=source.train_samples_per_s, truncated=source.truncated)
 
     with reporter.task(f"fit {spec.label}", total=ctx.budget.steps) as advance:
-        ctx.on_progress = lambda done, total, logs: advance(done)
+        def on_progress(done, total, logs):
+            advance(done)
+            faults.check("fit", run_id)  # VBENCH_FAULT (tests): die after a training step
+
+        ctx.on_progress = on_progress
         ctx.start_clock()
         _call(spec, "fit", stainer.fit, train, ctx)
         train_seconds = ctx.elapsed
@@ -242,14 +249,21 @@ def _predict(spec, dataset, stainer, test, reporter):
     return outputs, repeats, per_tile_ms, seconds
 
 
-def _score(spec, plugins, dataset, test, outputs, reporter):
+def _score(spec, plugins, dataset, test, outputs, reporter, run_id=None):
     items = items_from_samples(test, outputs)
     names = spec.metrics or default_metrics(plugins.metrics, dataset.pairing,
                                             has_reference=all(it.reference is not None for it in items))
+    def on_metric(name):
+        done = names.index(name)
+        if done:  # VBENCH_FAULT (tests): die after the first metric, before the next
+            faults.check("score", run_id)
+        advance(done)
+
     with reporter.task(f"score {spec.label}", total=len(names)) as advance:
         # A run never fails for a metric: one that cannot be computed is stored with the reason.
         result = score([(n, plugins.metrics.get(n)) for n in names], items, dataset=dataset, explicit=False,
-                       batch_size=spec.batch_size, seed=spec.seed, on_metric=lambda n: advance(names.index(n)))
+                       batch_size=spec.batch_size, seed=spec.seed, on_metric=on_metric)
+        faults.check("score", run_id)  # with one metric: after it
         advance(len(names))
     return result.scores(), result.summaries
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing as mp
 import os
 import signal
 import threading
-import time
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from . import __version__, processes
 from .errors import ConfigError, RunInterrupted, UnknownNameError
 from .execute import failure_text, params_json, run_one
 from .plugins import Plugins, load_plugins
@@ -207,10 +205,13 @@ def _end(store: Store, run_id: int, owner: str, why: BaseException | str) -> str
 
 
 def _worker(db_url: str, run_id: int, owner: str, spec: RunSpec, modules: list[str], progress: bool,
-            driver: int, messages=None) -> None:
-    """Entry point of the per-run process (spawned: a clean interpreter whose peak memory is its own)."""
+            driver: int, messages=None, env: dict | None = None) -> None:
+    """Entry point of the per-run process (forked from a forkserver or spawned: see
+    :mod:`vbench.processes`), with the driver's environment; it stops when the driver dies."""
     signal.signal(signal.SIGTERM, _raise_terminated)
-    _die_with(driver)
+    processes.note_fork(driver)
+    processes.adopt_environment(env)
+    processes.watch_driver(driver)
     store = Store(db_url)
     try:
         plugins = load_plugins(extra=modules)
@@ -219,17 +220,6 @@ def _worker(db_url: str, run_id: int, owner: str, spec: RunSpec, modules: list[s
         run_one(store, run_id, spec, plugins, reporter, isolated=True, owner=owner)
     except BaseException as exc:
         raise SystemExit(130 if _end(store, run_id, owner, exc) == "interrupted" else 1)
-
-
-def _die_with(driver: int) -> None:
-    """A worker whose driver is gone (killed with SIGKILL) stops at once instead of training on
-    orphaned; its run's lease then expires and a resumed sweep takes it over."""
-    def watch():
-        while os.getppid() == driver:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="vbench-driver-watch").start()
 
 
 def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
@@ -324,10 +314,10 @@ def _execute(store: Store, run_id: int, owner: str, spec: RunSpec, plugins: Plug
             raise
         except BaseException as exc:
             return _end(store, run_id, owner, exc)
-    ctx = mp.get_context("spawn")
+    ctx = processes.context(processes.plugin_modules(plugins))
     messages = ctx.Queue() if display is not None else None
     proc = ctx.Process(target=_worker, args=(store.url, run_id, owner, spec, plugins.explicit_modules(), progress,
-                                             os.getpid(), messages))
+                                             os.getpid(), messages, dict(os.environ)))
     proc.start()
     try:
         while proc.is_alive():

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, delete, event, insert, inspect, select, te
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from .. import faults
 from ..errors import SchemaError, StoreError
 from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
 
@@ -222,6 +223,7 @@ class Store:
             if not self._end(conn, run_id, status, **fields):  # rolls the scores back with it
                 raise StoreError(f"run {run_id} is no longer running ({self._status(conn, run_id)}); its results "
                                  f"were not stored")
+            faults.check("final-write", run_id)  # VBENCH_FAULT (tests): die before the commit
 
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
         with self._errors("write"), self.engine.begin() as conn:

@@ -67,6 +67,9 @@ class Run(Base):
     infer_ms_p50: Mapped[float | None] = mapped_column(Float)
     infer_ms_p95: Mapped[float | None] = mapped_column(Float)
     tiles_per_s: Mapped[float | None] = mapped_column(Float)
+    # Peak resident memory of the run's own process (VmHWM; with the interpreter, torch and the plugins it
+    # imported); forked workers add the forkserver's share (vbench.execute.peak_rss_mb); CUDA peak
+    # allocation on a GPU; None for --no-isolate runs.
     peak_mem_mb: Mapped[float | None] = mapped_column(Float)
     n_params: Mapped[int | None] = mapped_column(Integer)
     flops_per_tile: Mapped[float | None] = mapped_column(Float)
