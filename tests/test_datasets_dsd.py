@@ -128,3 +128,30 @@ def test_a_run_on_dsd_p_scores_against_the_registered_target(tmp_path, db_url):
     assert summaries["psnr@reg"].mean == pytest.approx(summaries["psnr"].mean)
     run = store.get_run(outcome.run_id)
     assert (run.modality, run.stain) == ("darkfield", "he")
+
+
+def test_the_leaderboard_resamples_the_source_images_a_run_recorded(tmp_path, db_url):
+    """Tiles cut from one image are not independent: a run on tiles of several source images
+    (S__K names) stores each tile's source, and the leaderboard's interval resamples sources."""
+    from vbench import user_datasets
+    from vbench.report.intervals import intervals
+    from vbench.stats import hierarchical_bootstrap
+
+    val = ("3__0", "3__1", "3__2", "4__0", "4__1", "5__0")
+    user_datasets.add("dsd-src", make_dsd(tmp_path / "DSD_P", val=val), plugins=load_plugins(), layout="dsd")
+    plugins = load_plugins()
+    assert plugins.datasets.get("dsd-src").load("test")[0].meta["source"] == "3"
+    store = Store(db_url)
+    specs = plan(plugins, ["baseline-mean"], ["dsd-src"], [0], metrics=["psnr"])
+    (outcome,) = run_sweep(specs, store, plugins, isolate=False, progress=False)
+    run = store.get_run(outcome.run_id)
+    assert run.tile_sources_dict == {name: name.split("__")[0] for name in val}
+    assert store.run_detail(run.id)["tile_sources"]["4__1"] == "4"
+    scores = store.scores(run.id, "psnr")
+    summaries = {run.id: {s.metric: s for s in store.summaries([run.id])}}
+    got = intervals(store, {"row": ([run], "psnr")}, summaries)["row"]
+    tiles = list(scores)
+    by_source = hierarchical_bootstrap([[scores[t] for t in tiles]], [[t.split("__")[0] for t in tiles]])
+    by_tile = hierarchical_bootstrap([[scores[t] for t in tiles]])
+    assert (got["ci_low"], got["ci_high"]) == (by_source["ci_low"], by_source["ci_high"])
+    assert (got["ci_low"], got["ci_high"]) != (by_tile["ci_low"], by_tile["ci_high"])

@@ -40,6 +40,7 @@ def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
         conn.execute(text("ALTER TABLE runs DROP COLUMN stain"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN owner"))  # schema 3's lease columns
         conn.execute(text("ALTER TABLE runs DROP COLUMN heartbeat"))
+        conn.execute(text("ALTER TABLE runs DROP COLUMN tile_sources"))  # schema 4's
         conn.execute(text("UPDATE vbench_meta SET value = '1' WHERE key = 'schema_version'"))
     store.engine.dispose()
 

@@ -159,8 +159,19 @@ def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter
         n_test_tiles=len(test),
         repeats=spec.repeats,
         threads=torch.get_num_threads(),
+        tile_sources=tile_sources(test),
     )
     return RunResult(list(scores), summaries, fields)
+
+
+def tile_sources(test) -> dict | None:
+    """{tile: source image} when the dataset records one per test tile (``Sample.meta["source"]``)
+    and there are two or more: the leaderboard's bootstrap then resamples source images, whose
+    tiles are not independent, instead of tiles."""
+    sources = {s.id: s.meta.get("source") for s in test}
+    if None in sources.values() or len(set(sources.values())) < 2:
+        return None
+    return {k: str(v) for k, v in sources.items()}
 
 
 def peak_rss_mb() -> float:

@@ -94,7 +94,8 @@ def vbench_register_datasets(register):
       has an ``id`` (unique in the dataset; predictions made elsewhere are matched by it), an
       ``input`` (C_in x h x w float32 in [0, 1]), a ``target`` (3 x H x W; for unpaired data an
       independently drawn stained tile), a ``truth`` (the aligned stain when known, else None)
-      and ``meta`` (source, position...). Its ``reference`` is what full-reference metrics
+      and ``meta`` (position, pixel size...; ``meta["source"]``, the image a tile was cut from,
+      lets the leaderboard resample source images instead of tiles). Its ``reference`` is what full-reference metrics
       compare with: ``truth``, else ``target``. Test tiles of at least 192 px keep no-reference
       metrics defined.
 

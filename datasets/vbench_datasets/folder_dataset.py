@@ -19,7 +19,7 @@ from vbench.user_datasets import (
 
 from .folder_index import INDEXES, Entry
 from .image_files import EXTENSIONS, channels_word, read_image, sha256_file
-from .leaks import leak_warning
+from .leaks import leak_warning, source_of
 from .trees import LAYOUTS, TREES, detect_layout
 
 
@@ -184,6 +184,9 @@ class FolderDataset(vbench.Dataset):
             target = torch.from_numpy(y)
             truth = None if t is None else target if t is y else torch.from_numpy(t)
             meta = {"input_path": str(e.input), "target_path": str(e.target)}
+            source = source_of(e.input.stem)  # S of S__K names: tiles of one image are not independent
+            if source is not None:
+                meta["source"] = source
             if e.truth is not None and e.truth != e.target:
                 meta["truth_path"] = str(e.truth)
             samples.append(vbench.Sample(e.id, torch.from_numpy(x), target, truth, meta))

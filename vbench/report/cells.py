@@ -114,7 +114,8 @@ def seed_note(board) -> str | None:
 
 
 INTERVAL_RULE = ("Mean over seeds of each seed's mean over the test tiles; 95% interval from a two-level "
-                 "bootstrap (seeds resampled, then tiles within each seed).")
+                 "bootstrap (seeds resampled, then tiles within each seed, or the source images of its tiles "
+                 "where the runs recorded them).")
 
 
 def pipelines(board) -> list[str]:

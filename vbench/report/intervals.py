@@ -1,5 +1,6 @@
-"""Seed-aware intervals of leaderboard rows: a two-level bootstrap (seeds, then tiles) over the
-stored per-tile scores (:func:`vbench.stats.hierarchical_bootstrap`), cached per run set.
+"""Seed-aware intervals of leaderboard rows: a two-level bootstrap (seeds, then tiles, or source
+images where the runs recorded them) over the stored per-tile scores
+(:func:`vbench.stats.hierarchical_bootstrap`), cached per run set.
 
 A row's runs never change once completed, so an interval is keyed by the runs it was computed
 from (id, run key and end time: a deleted and re-created id differs) and the metric; the cache is
@@ -20,7 +21,7 @@ from ..stats import N_RESAMPLES, hierarchical_bootstrap
 
 log = logging.getLogger(__name__)
 # Part of every cache key: bump when the computation changes, so stale intervals are not reused.
-METHOD = f"hierarchical-bootstrap-v1-{N_RESAMPLES}"
+METHOD = f"hierarchical-bootstrap-v2-{N_RESAMPLES}"
 MAX_ENTRIES = 20_000
 
 
@@ -53,9 +54,16 @@ def intervals(store, wanted: dict[tuple, tuple[list, str]], summaries: dict) -> 
 
 
 def _interval(runs, metric: str, tiles: dict, summaries: dict) -> dict:
-    per_seed = [tiles.get((r.id, metric)) for r in sorted(runs, key=lambda r: r.seed)]
+    ordered = sorted(runs, key=lambda r: r.seed)
+    per_seed = [tiles.get((r.id, metric)) for r in ordered]
     if all(per_seed):
-        return hierarchical_bootstrap([list(v.values()) for v in per_seed])
+        # Tiles of one source image are not independent: where the runs recorded the tiles'
+        # sources, those are resampled (a cluster bootstrap) instead of tiles.
+        sources = [r.tile_sources_dict for r in ordered]
+        groups = None
+        if all(sources):
+            groups = [[src.get(tile, tile) for tile in v] for src, v in zip(sources, per_seed)]
+        return hierarchical_bootstrap([list(v.values()) for v in per_seed], groups)
     # Figures without per-tile scores (one number per run: fid, nfe): the seeds are the only
     # level to resample; one seed keeps the interval its run stored (or none).
     stored = [summaries[r.id][metric] for r in runs]

@@ -131,6 +131,7 @@ class Store:
              "ALTER TABLE runs ADD COLUMN stain VARCHAR(64) NOT NULL DEFAULT ''")),
         (3, ("ALTER TABLE runs ADD COLUMN owner VARCHAR(160)",
              "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
+        (4, ("ALTER TABLE runs ADD COLUMN tile_sources TEXT",)),
     )
 
     def _create(self) -> None:
@@ -194,8 +195,8 @@ class Store:
         """A new run's column values: JSON columns serialised canonically, the start time set."""
         row = dict(fields)
         row.setdefault("started_at", utcnow())
-        for key in ("params", "hardware", "libraries"):
-            if key in row and not isinstance(row[key], str):
+        for key in ("params", "hardware", "libraries", "tile_sources"):
+            if row.get(key) is not None and not isinstance(row[key], str):
                 row[key] = json.dumps(row[key], sort_keys=True, default=str)
         row.pop("status", None)
         return row
@@ -216,6 +217,8 @@ class Store:
         """Stores per-tile scores, summaries and the run's final fields in one transaction, so a
         crash never leaves a half-written run marked completed."""
         status = fields.pop("status", "completed")
+        if isinstance(fields.get("tile_sources"), dict):
+            fields["tile_sources"] = json.dumps(fields["tile_sources"], sort_keys=True)
         with self._errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
             if summaries:

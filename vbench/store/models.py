@@ -13,7 +13,8 @@ from ..spec import stainer_label
 # Bump on any schema change and add a migration step to Store._check_schema.
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
 # 3: runs.owner and runs.heartbeat (run leases, see store/leases.py).
-SCHEMA_VERSION = 3
+# 4: runs.tile_sources (the source image of each test tile, for the leaderboard's bootstrap).
+SCHEMA_VERSION = 4
 
 
 class Base(DeclarativeBase):
@@ -74,6 +75,8 @@ class Run(Base):
     n_params: Mapped[int | None] = mapped_column(Integer)
     flops_per_tile: Mapped[float | None] = mapped_column(Float)
     n_test_tiles: Mapped[int | None] = mapped_column(Integer)
+    # JSON {tile: source image} when the test tiles come from two or more recorded sources, else None
+    tile_sources: Mapped[str | None] = mapped_column(Text)
 
     # The typed view: JSON columns parsed here once, so no reader re-parses them.
     @property
@@ -89,6 +92,10 @@ class Run(Base):
         return json.loads(self.libraries or "{}")
 
     @property
+    def tile_sources_dict(self) -> dict:
+        return json.loads(self.tile_sources or "{}")
+
+    @property
     def label(self) -> str:
         """``stainer:preset`` as tables show it (see :func:`vbench.spec.stainer_label`)."""
         return stainer_label(self.stainer, self.preset)
@@ -96,7 +103,8 @@ class Run(Base):
     def to_dict(self) -> dict:
         """Every column, with the JSON columns parsed."""
         data = {c: getattr(self, c) for c in self.__table__.columns.keys()}
-        data.update(params=self.params_dict, hardware=self.hardware_dict, libraries=self.libraries_dict)
+        data.update(params=self.params_dict, hardware=self.hardware_dict, libraries=self.libraries_dict,
+                    tile_sources=self.tile_sources_dict or None)
         return data
 
 
