@@ -26,6 +26,7 @@ DB_ENV = "VBENCH_DB"
 SUMMARY_FIELDS = ("metric", "status", "n", "mean", "std", "ci_low", "ci_high", "reason", "pipeline")
 RUNNING = "running"
 SCHEMA_LOCK = "vbench-schema"
+JSON_COLUMNS = ("params", "hardware", "libraries", "tile_sources")  # Text columns holding JSON
 ENDED = ("completed", "failed", "interrupted")
 
 __all__ = ["Store", "Run", "Score", "Summary", "resolve_url", "SCHEMA_VERSION"]
@@ -193,13 +194,19 @@ class Store:
     @staticmethod
     def row(fields: dict) -> dict:
         """A new run's column values: JSON columns serialised canonically, the start time set."""
-        row = dict(fields)
+        row = Store.serialised(fields)
         row.setdefault("started_at", utcnow())
-        for key in ("params", "hardware", "libraries", "tile_sources"):
-            if row.get(key) is not None and not isinstance(row[key], str):
-                row[key] = json.dumps(row[key], sort_keys=True, default=str)
         row.pop("status", None)
         return row
+
+    @staticmethod
+    def serialised(fields: dict) -> dict:
+        """``fields`` with the JSON columns given as objects serialised canonically."""
+        out = dict(fields)
+        for key in JSON_COLUMNS:
+            if out.get(key) is not None and not isinstance(out[key], str):
+                out[key] = json.dumps(out[key], sort_keys=True, default=str)
+        return out
 
     def update_run(self, run_id: int, **fields) -> None:
         if "status" in fields:
@@ -217,8 +224,7 @@ class Store:
         """Stores per-tile scores, summaries and the run's final fields in one transaction, so a
         crash never leaves a half-written run marked completed."""
         status = fields.pop("status", "completed")
-        if isinstance(fields.get("tile_sources"), dict):
-            fields["tile_sources"] = json.dumps(fields["tile_sources"], sort_keys=True)
+        fields = self.serialised(fields)
         with self._errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
             if summaries:
