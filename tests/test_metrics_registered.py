@@ -166,3 +166,17 @@ def test_a_run_named_on_a_misaligned_set_scores_psnr_at_reg_and_nuclei_f1(monkey
     assert code == 0 and len(planned) == 1 and planned[0].metrics == []
     defaults = default_metrics(plugins.metrics, "misaligned")
     assert {"psnr@reg", "ssim@reg", "nuclei-f1", "nuclei-dice", "psnr"} <= set(defaults)
+
+
+def test_an_output_with_inverted_contrast_is_registered_and_gains_nothing(plugins):
+    """An anti-correlated output still shows where the structure is: the target is aligned to it,
+    which can only lower its PSNR, and another tile's inverted stain is not registered at all."""
+    psnr, psnr_reg = fresh(plugins, "psnr"), fresh(plugins, "psnr@reg")
+    pred = 1 - tile(150, 150)
+    target = moved(tile(150, 150), shift=(5.0, -7.0), rotation_deg=1.0)
+    result = registration.register(pred, target, registration.Settings())
+    assert 5.0 < result.max_shift < 12.0 and result.corr < -0.9
+    assert float(psnr_reg.compute(pred[None], target[None])[0]) <= float(psnr.compute(pred[None], target[None])[0]) + 0.3
+    other = 1 - tile(300, 300)
+    gain = float(psnr_reg.compute(other[None], target[None])[0] - psnr.compute(other[None], target[None])[0])
+    assert gain <= 0.3

@@ -18,8 +18,11 @@ cannot reshape an unrelated image into the prediction:
    only the valid ones;
 5. the result is kept only when the registered target's luma correlates with the prediction's
    (Pearson r over the valid pixels) at least ``min_corr`` and better than without registration;
-   otherwise the target is used as given. On the validation split of the misaligned datasets,
-   another tile's stain correlates at most 0.29 with a target after registration, so a
+   otherwise the target is used as given. An output with inverted contrast (anti-correlated with
+   the stain) is registered by its negative luma, kept when r <= -``min_corr``: it shows where the
+   structure is all the same, and aligning it never raises its score. The sign of the unregistered
+   correlation is tried first, then the other (a misaligned pair can correlate with either sign).
+   On the validation split of the misaligned datasets, another tile's stain correlates at most 0.29 with a target after registration, so a
    prediction of the wrong tile gains nothing.
 
 The settings were chosen on the validation split of ``unstained-he-misaligned`` and
@@ -64,9 +67,9 @@ class Settings:
                 f"{self.num_warp} warps x {self.num_iter} iterations) -> least-squares affine + residual smoothed by "
                 f"a Gaussian of sigma {self.smooth_px:g} px, displacement clipped at the dataset's "
                 f"max_displacement_px (else {DEFAULT_FRACTION:g} x the tile side); target resampled (skimage warp, "
-                f"cubic); kept only when its luma correlation with the prediction reaches {self.min_corr:g} and "
-                f"improves, else the target as given (always for flat predictions); pixels mapped from outside the "
-                f"tile are not scored")
+                f"cubic); kept only when its luma correlation with the prediction reaches {self.min_corr:g} in "
+                f"magnitude and improves (negative for an output with inverted contrast), else the target as "
+                f"given (always for flat predictions); pixels mapped from outside the tile are not scored")
 
 
 @dataclass
@@ -114,14 +117,30 @@ def _register(pred, target, settings: Settings) -> Registered:
     if p.std() < FLAT_STD or t.std() < FLAT_STD:
         return given
     given.corr = _corr(p, t, np.ones((h, w), bool))
-    dv, du = _field(_normalised(p), _normalised(t), settings)
+    # An output with inverted contrast still shows where the structure is: align it by its negative.
+    # The sign of the unregistered correlation goes first; a misaligned pair can show either sign.
+    first = -1.0 if given.corr < 0 else 1.0
+    for sign in (first, -first):
+        registered = _aligned(pred, target, p, t, sign, given.corr, settings)
+        if registered is not None:
+            return registered
+    return given
+
+
+def _aligned(pred, target, p, t, sign: float, given_corr: float, settings: Settings):
+    """The target registered with the prediction's luma times ``sign``, or None when not kept."""
+    import numpy as np
+    import torch
+
+    h, w = p.shape
+    dv, du = _field(sign * _normalised(p), _normalised(t), settings)
     rows, cols = np.mgrid[:h, :w].astype(np.float64)
     src_r, src_c = rows + dv, cols + du
     valid = (src_r >= 0) & (src_r <= h - 1) & (src_c >= 0) & (src_c <= w - 1)
     warped = _warp(target.detach().cpu().double().numpy(), src_r, src_c)
     corr = _corr(p, _luma(warped), valid)
-    if not (corr >= settings.min_corr and corr > given.corr):
-        return given
+    if not (sign * corr >= settings.min_corr and sign * corr > sign * given_corr):
+        return None
     return Registered(torch.from_numpy(warped).float(), torch.from_numpy(valid), float(np.hypot(dv, du).max()), corr)
 
 
