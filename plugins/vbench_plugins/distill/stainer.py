@@ -69,7 +69,8 @@ Where it deviates or the sources are silent (ours)
   width 8 / depth 3, 500 steps of batch 4 on 64 px crops, lr 1e-3. Like phasestain's quick
   preset it keeps the adversarial term small (0.01) and, for unpaired data, the cycle weight at
   the misaligned configuration's 10 instead of 80: a few hundred steps do not reach the
-  equilibrium in which those weights work. Val PSNR / SSIM against the aligned truth (seed 0):
+  equilibrium in which those weights work. Val PSNR / SSIM against the aligned truth (seed 0;
+  misaligned: the set's earlier, bilinearly resampled section; README has current figures):
   misaligned, Adv 1: 16.5 dB / 0.34; Adv 0.1: 18.4 / 0.48 (noalign 17.7 / 0.52); Adv 0.01:
   18.6 / 0.49 (noalign 16.8 / 0.48); distillation alone (no Adv, Cyc, Corr): 19.4 / 0.59;
   phasestain:quick 14.9 / 0.09. Unpaired, Adv 0.01: Cyc 80: 15.0 / 0.36; Cyc 10: 18.8 / 0.56;
