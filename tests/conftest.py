@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,10 @@ _SESSION: dict[str, Path] = {}
 
 
 def pytest_configure(config):
+    # A test suite started in the background of a non-interactive shell inherits SIGINT ignored,
+    # and so would every `vbench run` it starts: the Ctrl-C tests need Python's own handler back
+    # (a handled signal is reset to the default in child processes, an ignored one is not).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Before any test module is imported: libraries that read their cache folder once, at import
     # (huggingface_hub), must not see the user's either.
     root = Path(tempfile.mkdtemp(prefix="vbench-tests-"))
