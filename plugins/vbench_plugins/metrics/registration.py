@@ -22,8 +22,8 @@ cannot reshape an unrelated image into the prediction:
    the stain) is registered by its negative luma, kept when r <= -``min_corr``: it shows where the
    structure is all the same, and aligning it never raises its score. The sign of the unregistered
    correlation is tried first, then the other (a misaligned pair can correlate with either sign).
-   On the validation split of the misaligned datasets, another tile's stain correlates at most 0.29 with a target after registration, so a
-   prediction of the wrong tile gains nothing.
+   On the validation split of the misaligned datasets, another tile's stain correlates at most
+   0.29 with a target after registration, so a prediction of the wrong tile gains nothing.
 
 The settings were chosen on the validation split of ``unstained-he-misaligned`` and
 ``darkfield-he-misaligned``, by the error of the estimated field against the simulated warp
@@ -121,14 +121,15 @@ def _register(pred, target, settings: Settings) -> Registered:
     # The sign of the unregistered correlation goes first; a misaligned pair can show either sign.
     first = -1.0 if given.corr < 0 else 1.0
     for sign in (first, -first):
-        registered = _aligned(pred, target, p, t, sign, given.corr, settings)
+        registered = _aligned(target, p, t, sign, given.corr, settings)
         if registered is not None:
             return registered
     return given
 
 
-def _aligned(pred, target, p, t, sign: float, given_corr: float, settings: Settings):
-    """The target registered with the prediction's luma times ``sign``, or None when not kept."""
+def _aligned(target, p, t, sign: float, given_corr: float, settings: Settings):
+    """``target`` registered to the prediction's luma ``p`` times ``sign`` (``t``: the target's luma),
+    or None when not kept."""
     import numpy as np
     import torch
 
