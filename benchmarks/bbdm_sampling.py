@@ -43,7 +43,7 @@ DEFAULT = ["vanilla", "skip200", "skip20", "mean-skip"]
 
 
 def trained_stainer(args, plugins, dataset):
-    from vbench import checkpoint
+    from vbench.run import checkpoint
     from vbench.context import Budget, RunContext
     from vbench.store import Store
 

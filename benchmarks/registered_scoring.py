@@ -49,8 +49,8 @@ def predictions(plugins, stainer: str, dataset, split: str, seed: int) -> dict:
     import torch
 
     from vbench import Budget, RunContext
-    from vbench.execute import seed_everything
-    from vbench.runner import plan
+    from vbench.run.execute import seed_everything
+    from vbench.run import plan
 
     (spec,) = plan(plugins, [stainer], [dataset.name], [seed], strict=True)
     seed_everything(seed)
@@ -93,7 +93,7 @@ def means(plugins, names, its, dataset=None) -> dict:
 
 
 def validate(plugins, datasets, stainers, split: str, seed: int) -> bool:
-    from vbench_plugins.metrics import registration
+    from vbench_plugins.metrics.registration import estimate as registration
 
     print("| dataset | stainer | metric | raw | @reg | aligned target | truth | truth ratio | reg ratio | bar "
           "| output offset px |")
@@ -145,7 +145,8 @@ def gaming(plugins, datasets, split: str) -> None:
 
 
 def timing(plugins, dataset_name: str, seed: int, repeats: int = 2) -> None:
-    from vbench_plugins.metrics import nuclei, registration
+    from vbench_plugins.metrics.cells import nuclei
+    from vbench_plugins.metrics.registration import estimate as registration
 
     from vbench.scoring import score
 

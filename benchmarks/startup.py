@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/startup.py [--runs 3] [--method spawn --method
 
 For each start method, a fresh driver process (this script again) plans the baseline runs on
 qpi-ihc (psnr only), claims each in a fresh SQLite database and starts its worker exactly as
-`vbench run` does (vbench.runner._worker in the context vbench.processes gives). Printed per run:
+`vbench run` does (vbench.run.sweep.run_worker in the context vbench.run.processes gives). Printed per run:
 
 - start-up: from the driver's ``proc.start()`` to the first line of ``run_one`` in the worker
   (after it opened the store and loaded the plugins). Under spawn torch itself is imported inside
@@ -33,7 +33,7 @@ STAINERS = ["baseline-mean", "baseline-linear", "baseline-colormap"]
 
 def probe(stamp: str, *args) -> None:
     """A run's worker whose ``run_one`` first writes the time it was entered to ``stamp``."""
-    import vbench.runner as runner
+    import vbench.run.sweep as runner
 
     real = runner.run_one
 
@@ -42,16 +42,16 @@ def probe(stamp: str, *args) -> None:
         return real(*a, **k)
 
     runner.run_one = run_one
-    runner._worker(*args)
+    runner.run_worker(*args)
 
 
 def drive(runs: int) -> list[dict]:
     """This process as the driver: one isolated run per stainer (cycled), then two in-process runs."""
-    from vbench import processes
-    from vbench.execute import run_one
+    from vbench.run import processes
+    from vbench.run.execute import run_one
     from vbench.plugins import load_plugins
-    from vbench.progress import Reporter
-    from vbench.runner import claim_run, plan, run_provenance
+    from vbench.run.progress import Reporter
+    from vbench.run import claim_run, plan, run_provenance
     from vbench.store import Store
 
     tmp = tempfile.mkdtemp(prefix="vbench-startup-")

@@ -113,7 +113,7 @@ def start_methods() -> list[str]:
     """The start methods the local executor offers (``VBENCH_START_METHOD``); spawn alone where
     the runner has no choice. Add one here when the runner gets another."""
     try:
-        from vbench.processes import METHODS
+        from vbench.run.processes import METHODS
     except ImportError:
         return ["spawn"]
     return list(METHODS)
@@ -143,7 +143,7 @@ class Bench:
         self.n = 0
 
     def specs(self, stainer: str, runs: int, steps: int | None = None):
-        from vbench.runner import plan
+        from vbench.run import plan
 
         settings = {"steps": [steps]} if steps is not None else None
         return plan(self.plugins, [stainer], ["bench-toy"], list(range(runs)), metrics=["psnr"],
@@ -151,7 +151,7 @@ class Bench:
 
     def sweep(self, specs, executor=None, on_event=lambda o: None) -> float:
         """Wall seconds of one sweep into a fresh database; every run must complete."""
-        from vbench.runner import run_sweep
+        from vbench.run import run_sweep
         from vbench.store import Store
 
         self.n += 1
@@ -214,7 +214,7 @@ def main() -> None:
 
     import ray
 
-    from vbench.ray_executor import RayExecutor
+    from vbench.run.ray_executor import RayExecutor
 
     bench = Bench(folder)
     steps = calibrate(args.seconds)

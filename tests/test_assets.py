@@ -20,7 +20,7 @@ from vbench import assets
 from vbench.cli import main
 from vbench.errors import AssetMissingError
 from vbench.plugins import load_plugins
-from vbench_plugins.metrics.standard import NIQE, NIQE_PRISTINE
+from vbench_plugins.metrics.no_reference import NIQE, NIQE_PRISTINE
 
 
 def cli(capsys, *args):
@@ -347,7 +347,7 @@ def test_a_third_party_metric_declares_its_own_files(capsys, tmp_path, monkeypat
     module = plugin_module(THIRD_PARTY_METRIC.format(source=str(source),
                                                      sha=hashlib.sha256(b"2.0").hexdigest()))
     for cli_module in (cli_assets, cli_metrics):
-        monkeypatch.setattr(cli_module, "_plugins", lambda: load_plugins(extra=[module]))
+        monkeypatch.setattr(cli_module, "loaded_plugins", lambda: load_plugins(extra=[module]))
     code, out, _ = cli(capsys, "metrics", "list", "--format", "json")
     assert {r["name"]: r for r in json.loads(out)}["weighted-mean"]["assets"] == "missing: toy-weight missing"
     code, out, err = cli(capsys, "assets", "fetch", "weighted-mean")

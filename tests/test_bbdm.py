@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import vbench
-from vbench import checkpoint
+from vbench.run import checkpoint
 from vbench.context import Budget, RunContext
 from vbench.errors import ConfigError
 from vbench_plugins.bbdm import BBDM
@@ -159,7 +159,7 @@ def test_averaging_samples_lowers_the_spread(trained):
 
 
 def test_checkpoint_restores_the_trained_model(trained, tmp_path):
-    from vbench.spec import RunSpec
+    from vbench.run.spec import RunSpec
 
     checkpoint.save(trained, tmp_path, RunSpec(stainer="bbdm", dataset="tiny-x4", params=TINY))
     again = BBDM(**TINY)
@@ -174,7 +174,7 @@ def test_unsupported_scale_is_a_clear_error(plugin_module):
     with pytest.raises(ConfigError, match=r"bbdm produces output/input scales \[1, 2, 4, 5\].*needs 3"):
         _trained(scale=3)
     from vbench.plugins import load_plugins
-    from vbench.runner import plan
+    from vbench.run import plan
 
     plugins = load_plugins(extra=[plugin_module(DATASETS)])
     with pytest.raises(ConfigError, match="cannot run bbdm on tiny-x3: .*scales"):
@@ -194,7 +194,7 @@ def test_bad_sampling_settings_are_refused(trained):
 
 
 def test_presets_build_and_the_paper_net_has_the_reference_width():
-    from vbench_plugins.bbdm.unet import BridgeNet
+    from vbench_plugins.bbdm.diffusion_unet import BridgeNet
 
     for name, preset in BBDM.presets.items():
         s = BBDM(**preset)
@@ -217,7 +217,7 @@ def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_m
 
     from vbench.cli import main
     from vbench.plugins import load_plugins
-    from vbench.runner import plan, run_sweep
+    from vbench.run import plan, run_sweep
     from vbench.store import Store
 
     plugins, store = load_plugins(extra=[plugin_module(DATASETS)]), Store(db_url)
@@ -243,7 +243,7 @@ def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_m
 
     # `vbench predict` on the plain run: its model comes from the variant's checkpoint, the output is
     # 4x larger, and the run's seed makes the stochastic sampler repeat itself.
-    monkeypatch.setattr("vbench.cli.predict._plugins", lambda: plugins)
+    monkeypatch.setattr("vbench.cli.predict.loaded_plugins", lambda: plugins)
     np.save(tmp_path / "low.npy", np.random.default_rng(0).random((2, 12, 12)).astype(np.float32))
 
     def stained(out, *extra):

@@ -189,7 +189,7 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tm
 
 
 def test_two_databases_in_one_folder_keep_their_own_checkpoints(capsys, tmp_path):
-    from vbench.artifacts import artifacts_root
+    from vbench.run.artifacts import artifacts_root
     from vbench.store import Store
 
     folder = {}

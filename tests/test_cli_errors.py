@@ -67,7 +67,7 @@ def test_a_failing_run_exits_1_and_its_text_is_printed_as_written(capsys, monkey
     from vbench.plugins import load_plugins
 
     name = plugin_module(FAILING)
-    monkeypatch.setattr(results, "_plugins", lambda: load_plugins(extra=[name]))
+    monkeypatch.setattr(results, "loaded_plugins", lambda: load_plugins(extra=[name]))
     db = f"sqlite:///{tmp_path / 'fail.db'}"
     code, _, err = cli(capsys, "run", "-s", "broken", "-d", "qpi-ihc", "-m", "psnr", "--db", db, "--no-isolate", "-q")
     assert code == 1

@@ -10,7 +10,7 @@ from vbench_plugins.nets import ImagePool, linear_decay_scheduler
 
 import vbench
 from vbench.plugins import load_plugins
-from vbench.runner import plan
+from vbench.run import plan
 
 TINY = dict(steps=3, tile=16, batch=2, width=4, blocks=1, d_width=4, d_layers=2, pool_size=4)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from vbench_datasets import simulated, sources
+from vbench_datasets.tissue import simulated, sources
 
 from vbench.cli import main
 from vbench.plugins import load_plugins

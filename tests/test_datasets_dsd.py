@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from vbench_datasets.folder import folder_dataset
-from vbench_datasets.leaks import leak_warning, source_of
-from vbench_datasets.public import DsdDataset
-from vbench_datasets.trees import detect_layout
+from vbench_datasets.folder.leaks import leak_warning, source_of
+from vbench_datasets.folder.adapters import DsdDataset
+from vbench_datasets.folder.trees import detect_layout
 
 from vbench.cli import main
 from vbench.errors import DatasetError
 from vbench.plugins import load_plugins
-from vbench.runner import plan, run_sweep
+from vbench.run import plan, run_sweep
 from vbench.store import Store
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 from vbench_datasets.folder import folder_dataset
-from vbench_datasets.public import BciDataset, MistDataset
-from vbench_datasets.trees import detect_layout
+from vbench_datasets.folder.adapters import BciDataset, MistDataset
+from vbench_datasets.folder.trees import detect_layout
 
 from vbench import user_datasets
 from vbench.cli import main

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vbench_datasets import disk_cache, simulated, sources, tiling
-from vbench_datasets.forward.section import AdjacentSection
+from vbench_datasets.tissue import disk_cache, simulated, sources, tiling
+from vbench_datasets.tissue.forward.section import AdjacentSection
 from vbench_datasets.tissue import DATASETS, QpiHe, QpiIhc, UnstainedHeMisaligned, UnstainedHeUnpaired
 
 from vbench import manifest as mf
@@ -261,7 +261,7 @@ def test_darkfield_input_is_black_on_glass_and_bright_at_nuclear_borders():
     """The dark-field model: empty space dark, nuclear borders brighter than nuclear interiors and
     than the surrounding tissue, short wavelengths brighter; the misaligned set declares its warp bound."""
     from scipy import ndimage
-    from vbench_datasets.forward.darkfield import UnstainedDarkfield
+    from vbench_datasets.tissue.forward.darkfield import UnstainedDarkfield
     from vbench_datasets.tissue import DarkfieldHeMisaligned
 
     yy, xx = np.mgrid[:96, :96]

@@ -14,8 +14,8 @@ from vbench_plugins.distill.align import Aligner, align_losses, warp
 from vbench_plugins.distill.enhance import decide_inversion, enhance, fit_matching
 
 import vbench
-from vbench import checkpoint
-from vbench.spec import RunSpec
+from vbench.run import checkpoint
+from vbench.run.spec import RunSpec
 
 TINY = dict(steps=8, teacher_steps=3, teacher_tile=16, teacher_batch=2, teacher_width=2, tile=16, batch=2, width=4,
             blocks=1, d_width=4, d_layers=2, pool_size=4, align_width=4, align_depth=2)
@@ -56,7 +56,7 @@ def fitted(params=TINY, pairing="misaligned", seed=0, train=None, modality="", c
 
 def test_presets_follow_the_released_configuration_and_ablations_change_one_thing():
     from vbench.plugins import load_plugins
-    from vbench.runner import plan
+    from vbench.run import plan
 
     p, q = Distill.presets["paper"], Distill.presets["quick"]
     assert {k: p[k] for k in ("width", "blocks", "tile", "batch", "lr", "beta1", "pool_size", "adv_weight",
@@ -180,8 +180,8 @@ def test_divergence_fails_at_the_step_it_happens_with_a_hint():
 
 def test_niqe_term_is_differentiable_and_close_to_the_metric():
     from vbench_plugins.distill.niqe_loss import niqe_score
-    from vbench_plugins.metrics import niqe
-    from vbench_plugins.metrics.standard import matlab_gray8
+    from vbench_plugins.metrics.no_reference import niqe
+    from vbench_plugins.metrics.pairings import matlab_gray8
 
     g = torch.Generator().manual_seed(0)
 
@@ -267,7 +267,7 @@ def test_end_to_end_on_every_pairing_and_vbench_predict(plugin_module, db_url, t
 
     from vbench.cli import main
     from vbench.plugins import load_plugins
-    from vbench.runner import plan, run_sweep
+    from vbench.run import plan, run_sweep
     from vbench.store import Store
 
     plugins, store = load_plugins(extra=[plugin_module(DATASETS)]), Store(db_url)
@@ -279,7 +279,7 @@ def test_end_to_end_on_every_pairing_and_vbench_predict(plugin_module, db_url, t
     run = store.get_run(outcomes[0].run_id)
     assert run.train_steps == TINY["steps"] and run.flops_per_tile > 0
 
-    monkeypatch.setattr("vbench.cli.predict._plugins", lambda: plugins)
+    monkeypatch.setattr("vbench.cli.predict.loaded_plugins", lambda: plugins)
     np.save(tmp_path / "raw.npy", np.random.default_rng(0).random((3, 30, 26)).astype(np.float32))
     args = ["predict", "--run", str(run.id), str(tmp_path / "raw.npy"), "-o", str(tmp_path / "out")]
     assert main([*args, "--db", db_url, "--device", "cpu", "-q"]) == 0

@@ -78,7 +78,7 @@ def _first_block_after(heading: str) -> str:
 
 def test_the_guides_dataset_and_metric_examples_run(plugin_module, db_url):
     from vbench.plugins import load_plugins
-    from vbench.runner import plan, run_sweep
+    from vbench.run import plan, run_sweep
     from vbench.store import Store
 
     plugins = load_plugins(extra=[plugin_module(_first_block_after("A dataset")),

@@ -1,5 +1,5 @@
 """Faults through the real CLI: a run's worker killed with SIGKILL during fit or scoring, the driver
-killed inside the final database write (VBENCH_FAULT, vbench.faults) or from outside. Nothing
+killed inside the final database write (VBENCH_FAULT, vbench.run.faults) or from outside. Nothing
 completed is lost, nothing half-written shows as completed, and `vbench run --resume` finishes the
 sweep with the same results as an uninterrupted one."""
 

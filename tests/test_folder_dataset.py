@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 from vbench_datasets import folder
-from vbench_datasets.folder_dataset import FolderDataset
+from vbench_datasets.folder.folder_dataset import FolderDataset
 
 from vbench import user_datasets
 from vbench.errors import DatasetError

@@ -80,7 +80,7 @@ def test_vbench_score_reproduces_published_values_as_closely_as_pyiqa(capsys, ca
 
 def test_niqe_reproduces_the_official_release_with_the_parameters_it_ships(capsys, calibration_dir):
     from vbench import assets
-    from vbench_plugins.metrics.standard import NIQE
+    from vbench_plugins.metrics.no_reference import NIQE
 
     (asset,) = NIQE.assets
     assert assets.status(asset).state == "bundled"  # nothing installed in this test's empty home

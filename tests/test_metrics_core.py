@@ -7,8 +7,12 @@ import pytest
 import torch
 
 from vbench.errors import MetricNotApplicable
-from vbench_plugins.metrics import ciede2000, color, filters, niqe, psnr, stain
-from vbench_plugins.metrics.standard import MATLAB_GRAY_WEIGHTS, PSNR, SSIM, SSIMRGB, matlab_gray8
+from vbench_plugins.metrics import color, filters
+from vbench_plugins.metrics.no_reference import niqe
+from vbench_plugins.metrics.pixel import ciede2000, psnr
+from vbench_plugins.metrics.stain import deconvolution as stain
+from vbench_plugins.metrics.pairings import MATLAB_GRAY_WEIGHTS, matlab_gray8
+from vbench_plugins.metrics.pixel import PSNR, SSIM, SSIMRGB
 
 # Sharma, Wu and Dalal, Color Res. Appl. 30(1), 2005, Table 1: (L1, a1, b1, L2, a2, b2, dE00).
 SHARMA = [

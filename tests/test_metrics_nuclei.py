@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from skimage import data
-from vbench_plugins.metrics import nuclei
+from vbench_plugins.metrics.cells import nuclei
 
 import vbench
 from vbench.errors import MetricNotApplicable

@@ -9,7 +9,7 @@ import pytest
 import torch
 from skimage import data
 from skimage.transform import AffineTransform, warp
-from vbench_plugins.metrics import registration
+from vbench_plugins.metrics.registration import estimate as registration
 
 from vbench.errors import MetricNotApplicable
 from vbench.plugins import load_plugins
@@ -156,11 +156,11 @@ def test_vbench_score_registers_folders_of_images(tmp_path, capsys):
 def test_a_run_named_on_a_misaligned_set_scores_psnr_at_reg_and_nuclei_f1(monkeypatch, tmp_path, plugins):
     """`vbench run -s baseline-linear -d darkfield-he-misaligned` plans the misaligned pairing's
     default set (not the default suite's list), which holds psnr@reg, ssim@reg and nuclei-f1."""
-    import vbench.runner
+    import vbench.run
     from vbench.cli import main
 
     planned = []
-    monkeypatch.setattr(vbench.runner, "run_sweep", lambda specs, *a, **k: planned.extend(specs) or [])
+    monkeypatch.setattr(vbench.run, "run_sweep", lambda specs, *a, **k: planned.extend(specs) or [])
     code = main(["run", "-s", "baseline-linear", "-d", "darkfield-he-misaligned", "-q",
                  "--db", f"sqlite:///{tmp_path / 'r.db'}"])
     assert code == 0 and len(planned) == 1 and planned[0].metrics == []

@@ -9,7 +9,7 @@ import torch
 
 from vbench.errors import MetricNotApplicable
 from vbench.plugins import load_plugins
-from vbench.runner import plan, run_sweep
+from vbench.run import plan, run_sweep
 from vbench.store import Store
 
 STAINY = '''
@@ -85,7 +85,7 @@ def plugins(plugin_module):
 
 
 def test_niqe_stain_is_fitted_on_train_targets_and_cached_per_manifest(plugins, tmp_path):
-    from vbench_plugins.metrics import niqe_stain
+    from vbench_plugins.metrics.no_reference import niqe_stain
 
     ds = plugins.datasets.get("stainy")
     metric = plugins.metrics.get("niqe-stain")
@@ -210,7 +210,7 @@ def test_stain_metrics_read_the_declared_stain_of_a_user_dataset(tmp_path, db_ur
 
 
 def test_a_declared_stain_wins_over_the_task_and_an_unknown_one_is_named(plugins):
-    from vbench_plugins.metrics.stain import stains_of_dataset
+    from vbench_plugins.metrics.stain.deconvolution import stains_of_dataset
 
     ds = plugins.datasets.get("stainy")  # task brightfield->ihc
     ds.stain = "he"

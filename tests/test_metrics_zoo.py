@@ -33,7 +33,7 @@ def test_every_pyiqa_metric_is_registered_by_its_name():
             {"FR": "full-reference", "NR": "no-reference"}[cfg["metric_mode"]]
         assert m.kind == expected, name
     # vbench's own implementations keep the plain names
-    assert type(plugins.metrics.get("psnr")).__module__ == "vbench_plugins.metrics.standard"
+    assert type(plugins.metrics.get("psnr")).__module__ == "vbench_plugins.metrics.pixel"
     assert plugins.metrics.get("pyiqa-ssim").pyiqa_name == "ssim"
 
 

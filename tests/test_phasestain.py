@@ -7,10 +7,10 @@ import torch
 from vbench_plugins.phasestain import PhaseStain
 
 import vbench
-from vbench import checkpoint
+from vbench.run import checkpoint
 from vbench.plugins import load_plugins
-from vbench.runner import plan
-from vbench.spec import RunSpec
+from vbench.run import plan
+from vbench.run.spec import RunSpec
 
 TINY = dict(steps=40, tile=16, batch=4, width=8, depth=2, d_width=4, d_depth=2, lr_g=1e-2, lr_d=1e-4,
             adv_weight=0.01, val_every=10, val_tiles=2)

@@ -13,8 +13,8 @@ from PIL import Image
 from vbench.cli import main
 from vbench.plugins import load_plugins
 from vbench.predict import load_run, ramp, read_image, stain_image, tile_starts
-from vbench.runner import run_sweep
-from vbench.spec import RunSpec
+from vbench.run import run_sweep
+from vbench.run.spec import RunSpec
 from vbench.store import Store
 
 # Random-ish weights (2 steps): a U-Net whose tile edges differ visibly when tiles are just butted.
@@ -33,7 +33,7 @@ def one_thread():
 def trained(tiny_dataset, db_url, monkeypatch):
     """A completed phasestain run on the toy dataset; the CLI sees the toy dataset too."""
     plugins = load_plugins(extra=[tiny_dataset])
-    monkeypatch.setattr("vbench.cli.predict._plugins", lambda: plugins)
+    monkeypatch.setattr("vbench.cli.predict.loaded_plugins", lambda: plugins)
     store = Store(db_url)
     spec = RunSpec(stainer="phasestain", dataset="tiny", preset="quick", params=TINY, metrics=["psnr"])
     (outcome,) = run_sweep([spec], store, plugins, isolate=False, progress=False)

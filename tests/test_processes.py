@@ -1,4 +1,4 @@
-"""How run workers start (vbench.processes): the start method, one forkserver reused while the
+"""How run workers start (vbench.run.processes): the start method, one forkserver reused while the
 driver's environment stays the same, and peak memory comparable between spawn and forkserver."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from vbench import processes
+from vbench.run import processes
 from vbench.errors import ConfigError
 
 
@@ -63,7 +63,7 @@ def test_workers_fork_from_one_server_until_the_environment_changes(monkeypatch,
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak memory is read from /proc")
 def test_peak_memory_is_comparable_between_start_methods(monkeypatch, db_url):
     from vbench.plugins import load_plugins
-    from vbench.runner import plan, run_sweep
+    from vbench.run import plan, run_sweep
     from vbench.store import Store
 
     plugins, store = load_plugins(), Store(db_url)

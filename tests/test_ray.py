@@ -65,7 +65,7 @@ def test_plugin(monkeypatch, plugin_module):
     from vbench.plugins import load_plugins
 
     name = plugin_module(PLUGIN)
-    monkeypatch.setattr(results, "_plugins", lambda: load_plugins(extra=[name]))
+    monkeypatch.setattr(results, "loaded_plugins", lambda: load_plugins(extra=[name]))
 
 
 def cli(capsys, *args):
@@ -139,8 +139,8 @@ def test_a_task_that_raises_or_a_worker_that_dies_fails_its_run_and_the_sweep_co
 def test_ctrl_c_cancels_the_tasks_and_marks_the_runs_in_flight_interrupted(ray_local, tmp_path, plugin_module):
     from vbench.errors import RunInterrupted
     from vbench.plugins import load_plugins
-    from vbench.ray_executor import RayExecutor
-    from vbench.runner import INTERRUPTED, plan, run_sweep
+    from vbench.run.ray_executor import RayExecutor
+    from vbench.run import INTERRUPTED, plan, run_sweep
     from vbench.store import Store
 
     plugins = load_plugins(extra=[plugin_module(PLUGIN)])

@@ -8,7 +8,7 @@ import pytest
 
 from vbench.errors import RunInterrupted
 from vbench.plugins import load_plugins
-from vbench.runner import plan, run_sweep
+from vbench.run import plan, run_sweep
 from vbench.store import Store
 
 STAINERS = '''
@@ -186,7 +186,7 @@ def test_the_clamp_tolerance_is_one_thousandth():
     import torch
 
     from vbench.errors import OutputError
-    from vbench.validate import check_output
+    from vbench.run.output_checks import check_output
 
     ok = check_output(torch.tensor([-0.00099, 0.5, 1.00099]).view(1, 3, 1, 1), (1, 3, 1, 1), ["t"], "s")
     assert ok.flatten().tolist() == [0.0, 0.5, 1.0]
@@ -360,7 +360,7 @@ def test_every_named_suite_plans_and_the_default_runs_the_bundled_methods():
     import tomllib
     from importlib import resources
 
-    from vbench.runner import load_suite
+    from vbench.run import load_suite
 
     plugins = load_plugins()
     names = tomllib.loads(resources.files("vbench").joinpath("suites.toml").read_text())
@@ -375,7 +375,7 @@ def test_every_named_suite_plans_and_the_default_runs_the_bundled_methods():
 
 
 def test_a_suite_file_can_name_its_metrics(tmp_path):
-    from vbench.runner import load_suite
+    from vbench.run import load_suite
 
     path = tmp_path / "mine.toml"
     path.write_text('stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nmetrics = ["psnr"]\n')

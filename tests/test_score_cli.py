@@ -190,7 +190,7 @@ def with_datasets(monkeypatch, tiny_dataset, plugin_module):
     from vbench.plugins import load_plugins
 
     names = [tiny_dataset, plugin_module(UNPAIRED)]
-    monkeypatch.setattr(cli_metrics, "_plugins", lambda: load_plugins(extra=names))
+    monkeypatch.setattr(cli_metrics, "loaded_plugins", lambda: load_plugins(extra=names))
     return load_plugins(extra=names)
 
 
@@ -295,7 +295,7 @@ def test_distribution_metrics_score_the_two_sets(capsys, folders, monkeypatch, p
     from vbench.plugins import load_plugins
 
     name = plugin_module(GAP_METRIC)
-    monkeypatch.setattr(cli_metrics, "_plugins", lambda: load_plugins(extra=[name]))
+    monkeypatch.setattr(cli_metrics, "loaded_plugins", lambda: load_plugins(extra=[name]))
     pred, target = folders
     code, out, err = cli(capsys, "score", pred, target, "-m", "psnr,mean-gap", "-f", "csv")
     assert code == 0, err

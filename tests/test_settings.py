@@ -8,7 +8,7 @@ import pytest
 
 from vbench.cli import main
 from vbench.errors import ConfigError
-from vbench.settings import parse
+from vbench.run.overrides import parse
 from vbench.store import Store
 
 

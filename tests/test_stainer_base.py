@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import vbench
-from vbench import checkpoint
+from vbench.run import checkpoint
 from vbench.errors import ConfigError
-from vbench.spec import RunSpec
+from vbench.run.spec import RunSpec
 
 
 class WithModule(vbench.Stainer):

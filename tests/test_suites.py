@@ -10,8 +10,8 @@ import pytest
 
 from vbench.errors import ConfigError
 from vbench.plugins import load_plugins
-from vbench.progress import ForwardingReporter, SweepDisplay, expected_seconds
-from vbench.runner import load_suite, plan_suite
+from vbench.run.progress import ForwardingReporter, SweepDisplay, expected_seconds
+from vbench.run import load_suite, plan_suite
 
 # Each bundled method and the datasets of its task.
 OWN_TASK = {"phasestain": {"qpi-he"}, "bbdm": {"af-he-x4"}, "cyclegan": {"unstained-he-unpaired"},

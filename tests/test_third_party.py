@@ -92,7 +92,7 @@ def test_separately_installed_plugin_runs_through_the_cli(installed):
     weights = Path(shown["artifacts"]) / "model.safetensors"
     code = textwrap.dedent(f"""
         import torch
-        from vbench.checkpoint import load
+        from vbench.run.checkpoint import load
         from my_stain_ext import MeanColor
         m = load(MeanColor(), {str(weights.parent)!r})
         print(m.color.tolist())

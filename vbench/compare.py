@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .spec import stainer_label
+from .run.spec import stainer_label
 from .stats import PAIRED_TESTS, paired_compare, paired_hierarchical
 
 

@@ -14,11 +14,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint, images
+from . import images
+from .run import checkpoint
 from .context import RunContext
 from .errors import ConfigError
-from .progress import Reporter
-from .validate import check_output
+from .run.progress import Reporter
+from .run.output_checks import check_output
 
 
 @dataclass
@@ -34,7 +35,7 @@ class LoadedRun:
 def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
     """The run's stainer, constructed with the stored params and restored from its checkpoint
     (for an evaluation variant, the checkpoint of the run that trained it)."""
-    from .artifacts import artifacts_root, run_folder
+    from .run.artifacts import artifacts_root, run_folder
 
     _check_device(device)
     run = store.get_run(run_id)
@@ -232,7 +233,7 @@ def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile:
     Every input and output is checked before any work; existing outputs are kept unless
     ``overwrite``. A stochastic stainer is seeded (the run's seed by default) before each image,
     so the same command gives the same images."""
-    from .execute import seed_everything
+    from .run.execute import seed_everything
 
     default_tile, default_overlap = default_tiling(loaded.scale)
     tile = default_tile if tile is None else tile

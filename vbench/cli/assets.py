@@ -12,11 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import ConfigError
-from .common import _plugins, assets_app, err, out, split_names
+from .common import loaded_plugins, assets_app, err, out, split_names
 
 
 def _registered_metrics() -> dict:
-    p = _plugins()
+    p = loaded_plugins()
     return {name: p.metrics.get(name) for name in p.metrics.names()}
 
 

@@ -48,7 +48,7 @@ def warn(text: str) -> None:
     say(err, "warning:", "yellow", text)
 
 
-def _plugins():
+def loaded_plugins():
     from ..plugins import load_plugins
 
     plugins = load_plugins()

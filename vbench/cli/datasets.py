@@ -11,11 +11,11 @@ from rich.text import Text
 
 from ..dataset import SPLITS
 from ..errors import ConfigError, DatasetError
-from .common import _plugins, datasets_app, err, out, say
+from .common import loaded_plugins, datasets_app, err, out, say
 
 
 def _dataset(name: str):
-    return _plugins().datasets.get(name)
+    return loaded_plugins().datasets.get(name)
 
 
 def _split(split: str) -> str:
@@ -27,7 +27,7 @@ def _split(split: str) -> str:
 @datasets_app.command("list")
 def datasets_list():
     """Registered datasets with task, input modality, target stain, pairing, scale and input channels."""
-    p = _plugins()
+    p = loaded_plugins()
     t = Table(title="datasets")
     for col in ("name", "task", "modality", "stain", "pairing", "scale", "in channels", "provider", "note"):
         t.add_column(col, overflow="fold", no_wrap=col not in ("task", "provider", "note"))
@@ -123,7 +123,7 @@ def datasets_export(
     targets: bool = typer.Option(False, "--targets", help="Also write targets and aligned truth as PNG"),
 ):
     """Write a split's inputs as image files (+ index.csv) for methods outside vbench."""
-    from ..export import export
+    from ..dataset_export import export
 
     d = _dataset(name)
     index = export(d, output, split=_split(split), targets=targets)
@@ -146,7 +146,7 @@ def datasets_add(
     from .. import manifest as mf
     from .. import user_datasets
 
-    ds = user_datasets.add(name, path, plugins=_plugins(), layout=layout, pairing=pairing, scale=scale,
+    ds = user_datasets.add(name, path, plugins=loaded_plugins(), layout=layout, pairing=pairing, scale=scale,
                            modality=modality, stain=stain, replace=replace)
     recorded = user_datasets.recorded_manifest(name)  # counted from file names: hashing a BCI copy again takes long
     counts = ", ".join(f"{split} {sum(t['split'] == split for t in recorded['tiles'])}" for split in SPLITS)

@@ -17,7 +17,7 @@ def export(
     db: Optional[str] = DbOption,
 ):
     """Write every completed run (provenance, summaries, per-tile scores) to a JSON-lines file."""
-    from ..exchange import export_runs
+    from ..store.transfer import export_runs
     from ..store import Store
 
     store = Store(db)
@@ -31,7 +31,7 @@ def import_(
     db: Optional[str] = DbOption,
 ):
     """Add the runs of an exported file; runs already present with the same result are skipped."""
-    from ..exchange import import_runs
+    from ..store.transfer import import_runs
     from ..store import Store
 
     store = Store(db)

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import _plugins, check_format, metrics_app, out
+from .common import loaded_plugins, check_format, metrics_app, out
 
 
 @metrics_app.command("list")
@@ -27,7 +27,7 @@ def metrics_list(
     from ..assets import metric_state
 
     check_format(fmt)
-    p = _plugins()
+    p = loaded_plugins()
     rows = []
     for e in p.metrics.entries():
         m = p.metrics.get(e.name)

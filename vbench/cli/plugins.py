@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .common import _plugins, app, out
+from .common import loaded_plugins, app, out
 
 
 @app.command()
 def plugins():
     """Installed plugins: what each registers, its distribution and version, and its status."""
-    p = _plugins()
+    p = loaded_plugins()
     t = Table(title="vbench plugins")
     for col in ("name", "kind", "plugin", "distribution", "version", "status"):
         t.add_column(col, overflow="fold")

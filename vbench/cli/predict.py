@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import DbOption, _plugins, app, err
+from .common import DbOption, loaded_plugins, app, err
 
 
 @app.command()
@@ -26,11 +26,11 @@ def predict(
 ):
     """Stain images of any size with a trained run: overlapping tiles, blended without seams."""
     from ..predict import load_run, predict_files
-    from ..progress import Reporter
-    from ..provenance import default_device
+    from ..run.progress import Reporter
+    from ..run.provenance import default_device
     from ..store import Store
 
-    loaded = load_run(Store(db), run, _plugins(), device=device or default_device())
+    loaded = load_run(Store(db), run, loaded_plugins(), device=device or default_device())
     written = predict_files(loaded, inputs, out_dir, tile=tile, overlap=overlap, batch_size=batch_size,
                             seed=seed, overwrite=overwrite, reporter=Reporter(not quiet))
     for path in written:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import DbOption, _plugins, app, check_format, err, out, say, split_names, write_text
+from .common import DbOption, loaded_plugins, app, check_format, err, out, say, split_names, write_text
 
 
 @app.command()
@@ -36,20 +36,20 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
 ):
     """Train, predict, score and store every (stainer, dataset, seed), then print the leaderboard."""
-    from ..provenance import default_device
+    from ..run.provenance import default_device
     from ..report import build_leaderboard
     from ..report.render import rich_tables
-    from ..artifacts import artifacts_root
-    from ..ray_executor import from_options
-    from ..runner import load_suite, plan, plan_suite, run_sweep
-    from ..settings import parse as parse_settings
+    from ..run.artifacts import artifacts_root
+    from ..run.ray_executor import from_options
+    from ..run import load_suite, plan, plan_suite, run_sweep
+    from ..run.overrides import parse as parse_settings
     from ..store import Store
 
     runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
     device = runner.device(device) if runner is not None else device
     chosen = load_suite(suite or "default")
     store = Store(db)
-    plugins = _plugins()
+    plugins = loaded_plugins()
     options = dict(device=device or default_device(), max_seconds=max_seconds, repeats=repeats, batch_size=batch_size,
                    artifacts_root=artifacts_root(store),
                    warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import DbOption, _plugins, app, check_format, err, out, say, split_names
+from .common import DbOption, loaded_plugins, app, check_format, err, out, say, split_names
 
 
 @app.command()
@@ -33,8 +33,8 @@ def score(
     """Score a folder of predictions made anywhere: per-image rows plus the summary (mean, std,
     bootstrap 95% CI). With --dataset, against the dataset's targets (or aligned truth); with
     --store --as NAME, stored as an external run that ranks on the leaderboard."""
-    from ..predictions import dataset_items, folder_items, metrics_to_score
-    from ..runner import record_external
+    from ..external_predictions import dataset_items, folder_items, metrics_to_score
+    from ..run import record_external
     from ..scoring import score as run_scoring
     from ..store import Store
 
@@ -48,7 +48,7 @@ def score(
     if store_run and split != "test":
         raise ConfigError(f"only the test split ranks on the leaderboard; use --split test (got {split!r})")
 
-    plugins = _plugins()
+    plugins = loaded_plugins()
     explicit = split_names(metric)
     ds = plugins.datasets.get(dataset) if dataset is not None else None
     items, notes = dataset_items(ds, split, pred_dir) if ds is not None else folder_items(pred_dir, target_dir)

@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from . import cells
+from . import formatting
 from .escape import plain
 
 GRID_TILES = 3
@@ -100,7 +100,7 @@ def _samples(run) -> tuple | None:
 
 def _infer_layout(arr, n_tiles) -> list:
     """Sample grids written before samples.json: square cells, 4 px padding, one row per tile."""
-    from ..grid import PAD
+    from ..run.sample_grid import PAD
 
     rows = min(4, n_tiles or 4)
     cell = (arr.shape[0] - PAD) // rows - PAD
@@ -199,7 +199,7 @@ def _pareto(store, board):
     ax.step(fx, fy, where="post", color="#d62728", linewidth=1, label="Pareto front")
     ax.set_xscale("log")
     ax.set_xlabel("inference ms/tile (p50, log scale)")
-    unit = cells.unit(metric)
+    unit = formatting.unit(metric)
     ax.set_ylabel(text(f"{metric}{f' ({unit})' if unit else ''} {'higher' if higher else 'lower'} is better"))
     ax.set_title(text(f"{board.dataset}: quality vs latency ({'; '.join(board.hardware) or 'hardware not recorded'})"),
                  fontsize=8)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from . import cells
+from . import formatting
 from .escape import latex as tex
 from .ranking import marks
 
@@ -27,16 +27,16 @@ def latex(boards) -> str:
 
 def _table(board) -> str:
     metrics = list(board.metrics)
-    heads = ["rank", "method", "seeds"] + [cells.metric_heading(m, board.metrics[m]) for m in metrics] + \
+    heads = ["rank", "method", "seeds"] + [formatting.metric_heading(m, board.metrics[m]) for m in metrics] + \
         [h for _, h, _ in LATEX_RUNTIME]
     spec = "rll" + "r" * (len(heads) - 3)
     marked = {m: marks(board, m) for m in metrics}
     body = []
     for i, row in enumerate(board.rows):
-        line = [tex(cells.rank_cell(row)), tex(cells.name(row)), tex(cells.seeds_cell(row))]
+        line = [tex(formatting.rank_cell(row)), tex(formatting.name(row)), tex(formatting.seeds_cell(row))]
         for m in metrics:
             line.append(_metric(row, m, marked[m].get(i)))
-        line += [tex(cells.runtime_cell(row, k, f)) for k, _, f in LATEX_RUNTIME]
+        line += [tex(formatting.runtime_cell(row, k, f)) for k, _, f in LATEX_RUNTIME]
         body.append(" & ".join(line) + r" \\")
     wide = len(heads) > SCALE_ABOVE
     out = [r"\begin{table}[htbp]", r"\centering", r"\caption{" + _caption(board) + "}",
@@ -56,7 +56,7 @@ def _table(board) -> str:
 def _metric(row: dict, metric: str, mark: str | None) -> str:
     if metric not in row["metrics"]:
         return "n/c" if metric in row["not_computed"] else "--"
-    mean, half = cells.plus_minus(row["metrics"][metric])
+    mean, half = formatting.plus_minus(row["metrics"][metric])
     text = mean if half is None else f"{mean} $\\pm$ {half}"
     if mark == "best":
         return r"\textbf{" + text + "}"
@@ -79,7 +79,7 @@ def _caption(board) -> str:
 
 
 def _notes(board) -> str:
-    lines = cells.footer_lines(board)[1:]  # the interval rule is in the caption
+    lines = formatting.footer_lines(board)[1:]  # the interval rule is in the caption
     if any(row["not_computed"].keys() & board.metrics.keys() for row in board.rows):
         lines.append("n/c: not computed for that row.")
     lines += [f"Warning: {w}" for w in board.warnings]

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from . import cells, escape
+from . import escape, formatting
 from .leaderboard import Board
 
 FORMATS = ("table", "md", "csv", "json", "latex", "html")
@@ -34,7 +34,7 @@ def render(boards: list[Board], fmt: str) -> str:
 def to_json(boards: list[Board]) -> str:
     """The boards with their footnotes (``notes``). Key order is kept: a board's ``metrics`` are
     in column order."""
-    return json.dumps([dict(b.to_dict(), notes=cells.footer_lines(b)) for b in boards], indent=2,
+    return json.dumps([dict(b.to_dict(), notes=formatting.footer_lines(b)) for b in boards], indent=2,
                       ensure_ascii=False, default=str)
 
 
@@ -46,17 +46,17 @@ def markdown(boards: list[Board], heading: str = "##", figures: bool = False) ->
     out = []
     for b in boards:
         out.append(f"{heading} {md(b.dataset)}\n")
-        out += [f"{md(line)}  " for line in cells.header_lines(b)]
+        out += [f"{md(line)}  " for line in formatting.header_lines(b)]
         out.append("")
-        cols = cells.columns(b)
+        cols = formatting.columns(b)
         out.append("| " + " | ".join(md(c) for c in cols) + " |")
         out.append("|" + "|".join("---" for _ in cols) + "|")
         for row in b.rows:
-            out.append("| " + " | ".join(md(c) for c in cells.cells(b, row)) + " |")
+            out.append("| " + " | ".join(md(c) for c in formatting.cells(b, row)) + " |")
         out.append("")
-        out += [f"- {md(line)}" for line in cells.footer_lines(b)]
-        out += [f"- {md(p)}" for p in cells.pipelines(b)]
-        out.append(f"- {md(cells.provenance_line(b))}")
+        out += [f"- {md(line)}" for line in formatting.footer_lines(b)]
+        out += [f"- {md(p)}" for p in formatting.pipelines(b)]
+        out.append(f"- {md(formatting.provenance_line(b))}")
         out.append("")
         if figures and b.figures:
             out += [f"![{md(f.get('caption') or f['kind'])}]({quote(str(f['path']), safe='/._-')})" for f in b.figures]
@@ -64,7 +64,7 @@ def markdown(boards: list[Board], heading: str = "##", figures: bool = False) ->
     return "\n".join(out)
 
 
-_CSV_RUNTIME = [k for k, _, _ in cells.RUNTIME_COLUMNS] + ["infer_ms_p95", "tiles_per_s", "train_samples_per_s"]
+_CSV_RUNTIME = [k for k, _, _ in formatting.RUNTIME_COLUMNS] + ["infer_ms_p95", "tiles_per_s", "train_samples_per_s"]
 
 
 def _csv(boards: list[Board]) -> str:
@@ -82,7 +82,7 @@ def _csv(boards: list[Board]) -> str:
         for row in b.rows:
             rec = {"dataset": t(b.dataset), "manifest_hash": t(b.manifest_hash or ""), "rank": row.get("rank"),
                    "tied": row.get("tied"), "stainer": t(row["stainer"]), "preset": t(row["preset"]),
-                   "label": t(cells.name(row)), "external": row["external"],
+                   "label": t(formatting.name(row)), "external": row["external"],
                    "seeds": " ".join(map(str, row["seeds"])), "truncated": row["truncated"]}
             for m in metrics:
                 v = row["metrics"].get(m)
@@ -103,13 +103,13 @@ def rich_tables(boards: list[Board]):
     p = escape.plain
     items = []
     for b in boards:
-        caption = cells.header_lines(b) + cells.footer_lines(b) + cells.pipelines(b)
+        caption = formatting.header_lines(b) + formatting.footer_lines(b) + formatting.pipelines(b)
         t = Table(title=Text(p(f"{b.dataset} — ranked by {b.primary or '(nothing)'}")),
                   caption=Text("\n".join(p(c) for c in caption)),
                   caption_justify="left")
-        for i, col in enumerate(cells.columns(b)):
+        for i, col in enumerate(formatting.columns(b)):
             t.add_column(Text(p(col)), overflow="fold", no_wrap=i < 2)
         for row in b.rows:
-            t.add_row(*[Text(p(c)) for c in cells.cells(b, row)])
+            t.add_row(*[Text(p(c)) for c in formatting.cells(b, row)])
         items.append(t)
     return items

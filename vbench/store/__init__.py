@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, delete, event, insert, inspect, select, te
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .. import faults
+from ..run import faults
 from ..errors import SchemaError, StoreError
 from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
 
@@ -69,12 +69,12 @@ class Store:
         self.engine: Engine = create_engine(self.url, connect_args=connect_args)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        with self._errors("open"):
+        with self.database_errors("open"):
             self._check_schema()
 
     # --- errors ---------------------------------------------------------------------------
     @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
+    def database_errors(self, action: str) -> Iterator[None]:
         where = str(self.path) if self.path is not None else self.url
         try:
             yield
@@ -188,7 +188,7 @@ class Store:
     def create_run(self, **fields) -> int:
         """A new run, status ``running``; it ends through :meth:`finish_run` or :meth:`end_run`.
         Runs a sweep executes are created by :func:`vbench.store.leases.claim` instead."""
-        with self._errors("write"), self.engine.begin() as conn:
+        with self.database_errors("write"), self.engine.begin() as conn:
             return conn.execute(insert(Run).values(**self.row(fields), status=RUNNING)).inserted_primary_key[0]
 
     @staticmethod
@@ -211,7 +211,7 @@ class Store:
     def update_run(self, run_id: int, **fields) -> None:
         if "status" in fields:
             raise ValueError("a run's status changes only through finish_run or end_run")
-        with self._errors("write"), self.engine.begin() as conn:
+        with self.database_errors("write"), self.engine.begin() as conn:
             conn.execute(update(Run).where(Run.id == run_id).values(**fields))
 
     def finish_run(
@@ -225,7 +225,7 @@ class Store:
         crash never leaves a half-written run marked completed."""
         status = fields.pop("status", "completed")
         fields = self.serialised(fields)
-        with self._errors("write"), self.engine.begin() as conn:
+        with self.database_errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
             if summaries:
                 conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=run_id) for s in summaries])
@@ -235,7 +235,7 @@ class Store:
             faults.check("final-write", run_id)  # VBENCH_FAULT (tests): die before the commit
 
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
-        with self._errors("write"), self.engine.begin() as conn:
+        with self.database_errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
 
     @staticmethod
@@ -257,7 +257,7 @@ class Store:
                 **fields) -> bool:
         """Marks a running run failed or interrupted with the reason (keeps whatever else is
         stored). False when the run had already ended: its first ending stands."""
-        with self._errors("write"), self.engine.begin() as conn:
+        with self.database_errors("write"), self.engine.begin() as conn:
             return self._end(conn, run_id, status, owner=owner, error=error, **fields)
 
     @staticmethod
@@ -277,7 +277,7 @@ class Store:
         return status or "no such run"
 
     def delete_run(self, run_id: int) -> None:
-        with self._errors("write"), self.engine.begin() as conn:
+        with self.database_errors("write"), self.engine.begin() as conn:
             conn.execute(delete(Score).where(Score.run_id == run_id))
             conn.execute(delete(Summary).where(Summary.run_id == run_id))
             conn.execute(delete(Run).where(Run.id == run_id))
@@ -286,7 +286,7 @@ class Store:
     def get_run(self, run_id: int) -> Run | None:
         from sqlalchemy.orm import Session
 
-        with self._errors("read"), Session(self.engine) as s:
+        with self.database_errors("read"), Session(self.engine) as s:
             run = s.get(Run, run_id)
             if run is not None:
                 s.expunge(run)
@@ -309,7 +309,7 @@ class Store:
             stmt = stmt.where(Run.status == status)
         if dataset:
             stmt = stmt.where(Run.dataset == dataset)
-        with self._errors("read"), Session(self.engine, expire_on_commit=False) as s:
+        with self.database_errors("read"), Session(self.engine, expire_on_commit=False) as s:
             rows = list(s.scalars(stmt))
             s.expunge_all()
             return rows
@@ -321,7 +321,7 @@ class Store:
         stmt = (select(Run).where(Run.train_key == train_key, Run.status == "completed",
                                   Run.artifacts.is_not(None), Run.trained_by.is_(None))
                 .order_by(Run.id.desc()).limit(1))
-        with self._errors("read"), Session(self.engine) as s:
+        with self.database_errors("read"), Session(self.engine) as s:
             run = s.scalars(stmt).first()
             if run is not None:
                 s.expunge(run)
@@ -333,7 +333,7 @@ class Store:
         stmt = select(Summary)
         if run_ids is not None:
             stmt = stmt.where(Summary.run_id.in_(run_ids))
-        with self._errors("read"), Session(self.engine) as s:
+        with self.database_errors("read"), Session(self.engine) as s:
             rows = list(s.scalars(stmt))
             s.expunge_all()
             return rows
@@ -343,7 +343,7 @@ class Store:
         intervals read a million scores this way)."""
         out: dict[tuple[int, str], dict] = {}
         cols = (Score.run_id, Score.metric, Score.tile, Score.value)
-        with self._errors("read"), self.engine.connect() as conn:
+        with self.database_errors("read"), self.engine.connect() as conn:
             for start in range(0, len(run_ids), 500):
                 stmt = select(*cols).where(Score.run_id.in_(run_ids[start:start + 500]))
                 if metrics is not None:
@@ -354,7 +354,7 @@ class Store:
 
     def scores(self, run_id: int, metric: str) -> dict[str, float | None]:
         stmt = select(Score.tile, Score.value).where(Score.run_id == run_id, Score.metric == metric)
-        with self._errors("read"), self.engine.connect() as conn:
+        with self.database_errors("read"), self.engine.connect() as conn:
             return dict(conn.execute(stmt).all())
 
 

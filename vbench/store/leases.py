@@ -51,7 +51,7 @@ def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
     """Creates the run ``fields`` describe, owned by this process, unless ``resume`` and the key is
     already completed or leased by a live owner. Runs of the key whose lease expired are marked
     failed with the reason first."""
-    with store._errors("write"), store.locked(run_key) as conn:
+    with store.database_errors("write"), store.locked(run_key) as conn:
         now = db_now(conn)
         rows = conn.execute(select(Run.id, Run.status, Run.owner, Run.heartbeat)
                             .where(Run.run_key == run_key).order_by(Run.id)).all()
@@ -79,7 +79,7 @@ def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
 
 def renew(store, run_id: int, owner: str) -> bool:
     """Renews the lease; False when the run is no longer this owner's running run."""
-    with store._errors("write"), store.engine.begin() as conn:
+    with store.database_errors("write"), store.engine.begin() as conn:
         res = conn.execute(update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == "running")
                            .values(heartbeat=db_now(conn)))
         return res.rowcount == 1

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ..spec import stainer_label
+from ..run.spec import stainer_label
 
 # Bump on any schema change and add a migration step to Store._check_schema.
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
@@ -69,7 +69,7 @@ class Run(Base):
     infer_ms_p95: Mapped[float | None] = mapped_column(Float)
     tiles_per_s: Mapped[float | None] = mapped_column(Float)
     # Peak resident memory of the run's own process (VmHWM; with the interpreter, torch and the plugins it
-    # imported); forked workers add the forkserver's share (vbench.execute.peak_rss_mb); CUDA peak
+    # imported); forked workers add the forkserver's share (vbench.run.execute.peak_rss_mb); CUDA peak
     # allocation on a GPU; None for --no-isolate runs.
     peak_mem_mb: Mapped[float | None] = mapped_column(Float)
     n_params: Mapped[int | None] = mapped_column(Integer)
@@ -97,7 +97,7 @@ class Run(Base):
 
     @property
     def label(self) -> str:
-        """``stainer:preset`` as tables show it (see :func:`vbench.spec.stainer_label`)."""
+        """``stainer:preset`` as tables show it (see :func:`vbench.run.spec.stainer_label`)."""
         return stainer_label(self.stainer, self.preset)
 
     def to_dict(self) -> dict:

@@ -105,7 +105,7 @@ class BBDM(vbench.Stainer):
     def _build(self, in_channels: int, scale: int, device: str = "cpu") -> None:
         from timm.utils import ModelEmaV3
 
-        from .unet import BridgeNet
+        from .diffusion_unet import BridgeNet
 
         if scale not in self.scales:
             raise ConfigError(

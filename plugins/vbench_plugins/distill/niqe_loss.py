@@ -59,7 +59,7 @@ def _blocks(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _block_features(coeffs: torch.Tensor, size: int) -> torch.Tensor:
-    from vbench_plugins.metrics.niqe import SHIFTS
+    from vbench_plugins.metrics.no_reference.niqe import SHIFTS
 
     flat, nb = _blocks(coeffs, size)
     alpha, bl, br = aggd(flat.flatten(1))
@@ -111,14 +111,14 @@ def load_model(kind: str, train) -> tuple[object, str]:
     if kind not in ("auto", "pristine", "stain"):
         raise ConfigError(f"distill: niqe_model must be auto, pristine or stain, got {kind!r}")
     if kind in ("auto", "pristine"):
-        from vbench_plugins.metrics.standard import NIQE
+        from vbench_plugins.metrics.no_reference import NIQE
 
         try:
             return NIQE().model(), "NIQE pristine model (Mittal et al. 2013)"
         except MetricNotApplicable:
             if kind == "pristine":
                 raise
-    from vbench_plugins.metrics import niqe_stain
+    from vbench_plugins.metrics.no_reference import niqe_stain
 
     # fit_dataset reads only .name and .samples("train"); the train tiles are what it needs
     source = types.SimpleNamespace(name="train split", samples=lambda split: list(train))

@@ -21,7 +21,7 @@ from pathlib import Path
 from vbench import manifest as mf
 from vbench.home import cache_dir
 
-from .tiles import Built, Tile
+from .built_tiles import Built, Tile
 
 LIBRARIES = ("numpy", "scipy", "scikit-image", "tifffile", "imagecodecs")
 _CODE: list[str] = []
@@ -31,8 +31,8 @@ def _code_digest() -> str:
     if not _CODE:
         here = Path(__file__).parent
         digest = hashlib.sha256()
-        for path in sorted([here / "simulated.py", here / "tiles.py", here / "tiling.py", here / "sources.py",
-                            here / "tissue.py", *(here / "forward").glob("*.py")]):
+        for path in sorted([here / "simulated.py", here / "built_tiles.py", here / "tiling.py", here / "sources.py",
+                            here / "__init__.py", *(here / "forward").glob("*.py")]):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
         for lib in LIBRARIES:
             with contextlib.suppress(md.PackageNotFoundError):

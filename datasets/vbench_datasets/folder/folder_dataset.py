@@ -17,7 +17,7 @@ from vbench.user_datasets import (
     recorded_manifest,
 )
 
-from .folder_index import INDEXES, Entry
+from .index import INDEXES, Entry
 from .image_files import EXTENSIONS, channels_word, read_image, sha256_file
 from .leaks import leak_warning, source_of
 from .trees import LAYOUTS, TREES, detect_layout

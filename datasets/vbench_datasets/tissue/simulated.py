@@ -29,7 +29,7 @@ from vbench.errors import DatasetError
 
 from . import disk_cache, sources, tiling
 from .forward.stains import Deconvolution
-from .tiles import Built, Tile
+from .built_tiles import Built, Tile
 
 MARGIN = 32  # px around the tiles simulated too: > 4 blur sigmas and the warp's reach
 ALIGN = 4  # the work area starts on this grid (a multiple of every scale used)
@@ -317,7 +317,7 @@ def _brief(params: dict) -> str:
 def manifest_path(name: str):
     from pathlib import Path
 
-    return Path(str(resources.files("vbench_datasets").joinpath("manifests", f"{name}.json")))
+    return Path(str(resources.files("vbench_datasets.tissue").joinpath("manifests", f"{name}.json")))
 
 
 @dataclass

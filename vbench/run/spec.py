@@ -36,7 +36,7 @@ class RunSpec:
     def preset_label(self) -> str:
         """The preset with its --set changes and variants, as stored and shown:
         ``quick+mean+avg3``, ``quick[lr=0.0002]``."""
-        from .settings import label
+        from .overrides import label
 
         return "+".join([self.preset + label(self.overrides)] + self.variants)
 

@@ -1,4 +1,4 @@
-"""A marker the forkserver imports (see :mod:`vbench.processes`) right after the modules a spawned
+"""A marker the forkserver imports (see :mod:`vbench.run.processes`) right after the modules a spawned
 worker has imported by the time it measures its peak memory (torch, vbench, the plugins, scipy's
 statistics) and before those a worker imports only afterwards (FLOP counting's torch._dynamo, the
 sample grid's PIL). Importing it records the importing process's resident memory at that point."""

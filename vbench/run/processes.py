@@ -17,17 +17,17 @@ import sys
 import threading
 import time
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 START_ENV = "VBENCH_START_METHOD"
 METHODS = ("spawn", "forkserver")
 # Imported by the forkserver, in this order, before it forks any worker: what a spawned worker has
 # imported by the time it measures its peak memory (with the plugin modules of the sweep and, when
 # the driver is the `vbench` command, its CLI: a worker imports the driver's main script), then
-# the marker vbench.preloaded, then what every run imports later (FLOP counting, the sample grid).
-PRELOAD = ("torch", "scipy.stats", "safetensors.torch", "vbench.runner", "vbench.execute", "vbench.scoring",
-           "vbench.stats", "vbench.checkpoint")
-PRELOAD_LATER = ("vbench.preloaded", "PIL.Image", "vbench.grid", "torch.utils.flop_counter", "torch._dynamo")
+# the marker vbench.run.preloaded, then what every run imports later (FLOP counting, the sample grid).
+PRELOAD = ("torch", "scipy.stats", "safetensors.torch", "vbench.run", "vbench.run.execute", "vbench.scoring",
+           "vbench.stats", "vbench.run.checkpoint")
+PRELOAD_LATER = ("vbench.run.preloaded", "PIL.Image", "vbench.run.sample_grid", "torch.utils.flop_counter", "torch._dynamo")
 
 _server: tuple | None = None  # what the running forkserver was started with (environment, path, modules)
 _offset_mb = 0.0  # see memory_offset_mb
@@ -91,7 +91,7 @@ def note_fork(driver: int) -> None:
     file-backed pages only once it touches them. So it records ``server RSS at the marker - own
     RSS now`` as the offset :func:`memory_offset_mb` adds to its peak."""
     global _offset_mb
-    mark = sys.modules.get("vbench.preloaded")
+    mark = sys.modules.get("vbench.run.preloaded")
     if os.getppid() == driver or mark is None or mark.RSS_MB is None:
         return  # spawned (it imports its libraries itself), or a server started without the marker
     now = mark.resident_mb()

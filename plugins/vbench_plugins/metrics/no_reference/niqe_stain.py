@@ -74,7 +74,7 @@ def regions(samples):
     samples' targets (grey levels as NIQE computes them: MATLAB rgb2gray rounded to 8 bit)."""
     import torch
 
-    from .standard import matlab_gray8
+    from ..pairings import matlab_gray8
 
     placed, lone = {}, []
     for s in samples:

@@ -70,7 +70,7 @@ _PIXELS: dict[str, object] = {}
 
 
 def default_cmu_path() -> Path:
-    return Path(str(resources.files("vbench_datasets").joinpath("data", "cmu_small_region.svs")))
+    return Path(str(resources.files("vbench_datasets.tissue").joinpath("data", "cmu_small_region.svs")))
 
 
 def check_cmu_file(path: Path | None = None) -> Path:

@@ -4,7 +4,7 @@
 prediction with those of the reference one-to-one within a radius; ``nuclei-dice`` is the pixel
 Dice of the two nuclear masks. Detection and matching: ``nuclei.py``. On misaligned data they
 compare with the aligned truth when the dataset has it, else with the target registered to the
-prediction (``registration.py``), counting only nuclei (and pixels) the registered target covers.
+prediction (``registration/estimate.py``), counting only nuclei (and pixels) the registered target covers.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from vbench.errors import MetricNotApplicable
 from vbench.metric import FULL_REFERENCE, ImageMetric
 
 from .nuclei import Detector
-from .registration import Settings
-from .standard import PAIRED
+from ..registration.estimate import Settings
+from ..pairings import PAIRED
 
 log = logging.getLogger("vbench.metrics")
 
@@ -38,7 +38,7 @@ class NucleiMetric(ImageMetric):
         self.detector, self.registration = Detector(), None
         if dataset is None:
             return
-        from .stain import stains_of_dataset
+        from ..stain.deconvolution import stains_of_dataset
 
         stains, source = stains_of_dataset(dataset)
         if stains is None or "h" not in stains:
@@ -59,7 +59,7 @@ class NucleiMetric(ImageMetric):
         import torch
 
         from .nuclei import detect, match
-        from .registration import register
+        from ..registration.estimate import register
 
         values, blank = [], 0
         for p, r in zip(pred, ref):

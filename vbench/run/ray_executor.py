@@ -1,9 +1,9 @@
 """`vbench run --executor ray`: each run is a Ray task; only the driver writes the database.
 
-The driver claims each run (:func:`vbench.runner.claim_run`, the same leases and run identity as the
+The driver claims each run (:func:`vbench.run.claim_run`, the same leases and run identity as the
 local executor), looks up a trained model an evaluation variant reuses, and submits a plain
 ``@ray.remote`` task with the run's CPUs and GPUs. The task computes the run
-(:func:`vbench.execute.compute_run`: fit, predict, check, score) with as many torch threads as it
+(:func:`vbench.run.execute.compute_run`: fit, predict, check, score) with as many torch threads as it
 has CPUs, writes the checkpoint and sample grid under the folder the driver named
 (``spec.artifacts_root``: shared storage on a cluster) and returns scores, summaries and fields.
 The driver keeps the runs' leases alive while they execute and stores each result as it arrives
@@ -22,15 +22,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from .errors import ConfigError, RunInterrupted, VbenchError
+from ..errors import ConfigError, RunInterrupted, VbenchError
 from .execute import RunResult, Trained, compute_run, failure_text, trained_model
-from .plugins import Plugins, load_plugins
+from ..plugins import Plugins, load_plugins
 from .progress import Reporter
 from .provenance import hardware
-from .runner import INTERRUPTED, Outcome, _end, claim_run, run_provenance
+from .record import INTERRUPTED, end_run, run_provenance
+from .sweep import Outcome, claim_run
 from .spec import RunSpec
-from .store import Store
-from .store.leases import Heartbeat
+from ..store import Store
+from ..store.leases import Heartbeat
 
 EXECUTORS = ("local", "ray")
 INSTALL = "pip install 'vbench[ray]'"
@@ -214,7 +215,7 @@ class _Sweep:
             ref = self.task.remote(claimed.run_id, remote_spec, trained=trained, **self.shared)
         except BaseException as exc:
             heartbeat.__exit__(None, None, None)
-            status = _end(self.store, claimed.run_id, claimed.owner, exc)
+            status = end_run(self.store, claimed.run_id, claimed.owner, exc)
             if isinstance(exc, KeyboardInterrupt):
                 self.flights[None] = flight  # reported with the runs in flight
                 raise
@@ -238,7 +239,7 @@ class _Sweep:
             else:
                 self.store.end_run(flight.run_id, value.status, value.error, owner=flight.owner)
         except VbenchError as exc:  # the run's lease was lost meanwhile: its first ending stands
-            _end(self.store, flight.run_id, flight.owner, exc)
+            end_run(self.store, flight.run_id, flight.owner, exc)
         finally:
             flight.heartbeat.__exit__(None, None, None)
         run = self.store.get_run(flight.run_id)
@@ -264,7 +265,7 @@ class _Sweep:
         flights = sorted(self.flights.values(), key=lambda f: f.index)
         for flight in flights:
             flight.heartbeat.__exit__(None, None, None)
-            _end(self.store, flight.run_id, flight.owner, exc)
+            end_run(self.store, flight.run_id, flight.owner, exc)
             self._record(Outcome(flight.spec, flight.run_id, "interrupted", "interrupted; rerun with --resume"),
                          flight.index)
         ids = ", ".join(str(f.run_id) for f in flights) or "(none)"

@@ -17,7 +17,7 @@ import vbench
 from vbench.errors import DatasetError
 
 from .folder_dataset import FolderDataset
-from .public import ADAPTERS
+from .adapters import ADAPTERS
 from .trees import DETECT, FALLBACK, LAYOUTS, LINES, detect_layout
 
 

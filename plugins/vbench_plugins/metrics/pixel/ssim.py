@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from .color import luma8, rgb8
-from .filters import correlate_valid, gaussian_taps
+from ..color import luma8, rgb8
+from ..filters import correlate_valid, gaussian_taps
 
 WINDOW, SIGMA, K1, K2, PEAK = 11, 1.5, 0.01, 0.03, 255.0
 

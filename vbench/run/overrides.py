@@ -7,7 +7,7 @@ import difflib
 import itertools
 import json
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def parse(items: list[str]) -> dict[str, list]:

@@ -1,7 +1,7 @@
 """``@reg`` metrics: full-reference metrics scored against the target registered to the prediction.
 
 For misaligned data (an adjacent section as target) without an aligned truth. They always compare
-with the target *as given* (``against = "target"``), registered by ``registration.py``, never with
+with the target *as given* (``against = "target"``), registered by ``estimate.py``, never with
 the truth, so on datasets that have the truth they can be validated against it. Stored under their
 own names (``psnr@reg``), so they never mix with unregistered figures. Only the pixels the
 registered target covers are scored.
@@ -14,8 +14,8 @@ from typing import ClassVar
 from vbench.errors import MetricNotApplicable
 from vbench.metric import FULL_REFERENCE, ImageMetric
 
-from .registration import Settings
-from .standard import LUMA
+from .estimate import Settings
+from ..pairings import LUMA
 
 MISALIGNED = frozenset({"misaligned"})
 REGISTRATION = Settings().text()
@@ -45,7 +45,7 @@ class RegisteredMetric(ImageMetric):
     def score(self, pred, ref):
         import torch
 
-        from .registration import register
+        from .estimate import register
 
         values = []
         for p, r in zip(pred, ref):
@@ -67,7 +67,7 @@ class PSNRReg(RegisteredMetric):
     def masked(self, pred, ref, valid):
         import torch
 
-        from .psnr import MSE_EPS
+        from ..pixel.psnr import MSE_EPS
 
         diff = (pred - ref)[0][:, valid.to(pred.device)].to(torch.float64)
         mse = diff.square().mean()
@@ -87,8 +87,8 @@ class SSIMReg(RegisteredMetric):
         import torch
         from scipy.ndimage import binary_erosion
 
-        from .color import luma8
-        from .ssim import WINDOW, ssim_map
+        from ..color import luma8
+        from ..pixel.ssim import WINDOW, ssim_map
 
         ssim = ssim_map(luma8(pred), luma8(ref))[0]
         half = WINDOW // 2

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from . import checkpoint, faults, processes
 from .artifacts import run_folder
-from .context import Budget, RunContext
-from .errors import VbenchError
-from .grid import save_sample_grid
-from .plugins import Plugins
+from ..context import Budget, RunContext
+from ..errors import VbenchError
+from .sample_grid import save_sample_grid
+from ..plugins import Plugins
 from .progress import Reporter
-from .scoring import batches, default_metrics, items_from_samples, score
+from ..scoring import batches, default_metrics, items_from_samples, score
 from .spec import RunSpec
-from .stats import summarize
-from .store import Store
-from .validate import check_output
+from ..stats import summarize
+from ..store import Store
+from .output_checks import check_output
 
 log = logging.getLogger("vbench.run")
 
@@ -178,7 +178,7 @@ def peak_rss_mb() -> float:
     """Peak resident memory of this process image: the interpreter, torch and the plugins it
     imported, and the run. Linux folds the parent's RSS at fork into a child's ru_maxrss, so a
     worker reads VmHWM (the peak since exec, or since the fork from a forkserver) instead; a
-    forked worker adds :func:`vbench.processes.memory_offset_mb`, so both start methods give
+    forked worker adds :func:`vbench.run.processes.memory_offset_mb`, so both start methods give
     comparable figures."""
     try:
         with open("/proc/self/status") as f:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .color import luma8
+from ..color import luma8
 
 # Added to the MSE (as pyiqa does) so identical images score a finite 80 dB instead of infinity.
 MSE_EPS = 1e-8

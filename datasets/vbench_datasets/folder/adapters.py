@@ -16,7 +16,7 @@ from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
 
 from .folder_dataset import FolderDataset
-from .folder_index import Entry, entry
+from .index import Entry, entry
 from .image_files import EXTENSIONS, files_by_stem
 from .trees import BCI_TREE, DSD_TREE, MIST_STAINS, MIST_TREE
 

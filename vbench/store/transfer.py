@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .errors import ConfigError
-from .store import SUMMARY_FIELDS
+from ..errors import ConfigError
+from . import SUMMARY_FIELDS
 
 FORMAT = "vbench-results"
 VERSION = 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import OutputError
+from ..errors import OutputError
 
 # Outputs within this distance of [0, 1] are clamped (rounding of a final sigmoid/tanh);
 # anything further is a bug in the stainer and fails the run.

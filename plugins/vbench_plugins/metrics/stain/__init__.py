@@ -1,30 +1,16 @@
-"""vbench's staining-specific metrics: colour fidelity (CIEDE2000), stain-density agreement after
-colour deconvolution, and ``niqe-stain`` (NIQE with a model fitted on the dataset's own stains)."""
+"""Stain metrics: agreement of stain amounts (``stain-corr``, ``stain-mae`` and per stain) between
+prediction and reference after colour deconvolution (``deconvolution.py``, imported on first use)."""
 
 from __future__ import annotations
 
 import logging
 
 from vbench.errors import MetricNotApplicable
-from vbench.metric import FULL_REFERENCE, NO_REFERENCE, ImageMetric
+from vbench.metric import FULL_REFERENCE, ImageMetric
 
-from .standard import ALL_PAIRINGS, NIQE_PIPELINE, PAIRED, matlab_gray8
+from ..pairings import PAIRED
 
 log = logging.getLogger("vbench.metrics")
-
-
-class CIEDE2000(ImageMetric):
-    name = "ciede2000"
-    kind = FULL_REFERENCE
-    higher_is_better = False
-    default_for = PAIRED
-    pipeline = ("sRGB in [0,1] -> CIELAB (D65, 2 deg observer), float64, no 8-bit rounding; per-pixel CIEDE2000 "
-                "(kL = kC = kH = 1, Sharma et al. 2005), mean over the tile")
-
-    def score(self, pred, ref):
-        from .ciede2000 import mean_delta_e00
-
-        return mean_delta_e00(pred, ref)
 
 
 DECONV = ("colour deconvolution (Ruifrok & Johnston H/E/DAB vectors), OD = -log10(max(I, 1/255)), amounts "
@@ -46,7 +32,7 @@ class StainAgreement(ImageMetric):
     def setup(self, dataset) -> None:
         super().setup(dataset)
         if self.stain is None:
-            from .stain import stains_of_dataset
+            from .deconvolution import stains_of_dataset
 
             stains, source = stains_of_dataset(dataset)
             if stains is None:
@@ -60,7 +46,7 @@ class StainAgreement(ImageMetric):
     def score(self, pred, ref):
         import torch
 
-        from .stain import agreement
+        from .deconvolution import agreement
 
         stains = self._stains
         if stains is None:
@@ -73,7 +59,7 @@ class StainAgreement(ImageMetric):
         return torch.nanmean(corr, dim=1)  # a stain absent from both tiles has no correlation
 
 
-STAIN_NAMES = {"h": "haematoxylin", "e": "eosin", "dab": "DAB"}  # as in stain.py, which imports torch
+STAIN_NAMES = {"h": "haematoxylin", "e": "eosin", "dab": "DAB"}  # as in deconvolution.py, which imports torch
 
 
 def _stain_metric(name, stain, statistic, default_for=frozenset()):
@@ -95,36 +81,4 @@ STAIN_METRICS = [
 ] + [_stain_metric(f"stain-{s}-{stat}", s, stat) for s in ("h", "e", "dab") for stat in ("corr", "mae")]
 
 
-class NIQEStain(ImageMetric):
-    """NIQE whose model is fitted on the real stained targets of the dataset's train split."""
-
-    name = "niqe-stain"
-    kind = NO_REFERENCE
-    higher_is_better = False
-    default_for = ALL_PAIRINGS
-    min_size = 192
-    pipeline = (NIQE_PIPELINE + "; model fitted on this dataset's train-split targets (96 px blocks every 32 px "
-                "of tiles or stitched regions, those sharper than 0.75 x each image's sharpest; smaller blocks, down "
-                "to 48 px, when the train tiles are scattered and smaller), cached per manifest hash; tiles >= 192 px")
-
-    def __init__(self):
-        self._model = None
-        self._for = None
-
-    def setup(self, dataset) -> None:
-        super().setup(dataset)
-        from .niqe_stain import model_for
-
-        self._model, self._for = model_for(dataset), dataset.name
-
-    def score(self, pred, ref):
-        from . import niqe
-
-        if self._model is None:
-            raise MetricNotApplicable(
-                "niqe-stain is fitted on a dataset's train-split targets; score with a dataset "
-                "(`vbench score --dataset NAME`, or inside `vbench run`)")
-        return niqe.niqe(matlab_gray8(pred), self._model)
-
-
-__all__ = ["CIEDE2000", "NIQEStain", "STAIN_METRICS", "StainAgreement", "log"]
+__all__ = ["STAIN_METRICS", "StainAgreement"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .color import srgb_to_lab
+from ..color import srgb_to_lab
 
 
 def delta_e00(lab1: torch.Tensor, lab2: torch.Tensor, dim: int = 1) -> torch.Tensor:

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .filters import correlate_replicate, gaussian_taps, imresize
+from ..filters import correlate_replicate, gaussian_taps, imresize
 
 BLOCK = 96
 N_FEATURES = 36

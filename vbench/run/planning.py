@@ -1,0 +1,93 @@
+"""Planning a sweep: ``stainer:preset+variant`` names, presets, ``--set`` grids, datasets and
+seeds resolved into :class:`~vbench.run.spec.RunSpec` objects."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable
+
+from ..errors import ConfigError, UnknownNameError
+from ..plugins import Plugins
+from .overrides import combinations, split_preset
+from .spec import RunSpec
+from .suites import Suite
+
+
+def plan_suite(plugins: Plugins, suite: Suite, seeds: list[int] | None = None, metrics: list[str] | None = None,
+               **options) -> list[RunSpec]:
+    """Every run of a suite (:func:`plan` per task), stored with the suite's name."""
+    return [spec for stainers, datasets in suite.groups()
+            for spec in plan(plugins, stainers, datasets, seeds or suite.seeds, metrics=metrics or suite.metrics,
+                             suite=suite.name, **options)]
+
+
+def split_stainer(text: str) -> tuple[str, str, list[str]]:
+    """``name[:preset][+variant...]`` -> (name, preset, variants); the preset may carry changed
+    parameters (``quick[steps=250]``, see :func:`vbench.run.overrides.split_preset`)."""
+    name, _, rest = text.partition(":")
+    if "+" in name:
+        name, _, extra = name.partition("+")
+        rest = "+" + extra
+    preset, *variants = rest.split("+")
+    return name, preset, [v for v in variants if v]
+
+
+def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list[int], *,
+         metrics: list[str] = (), device: str = "cpu", max_seconds: float | None = None,
+         repeats: int | None = None,
+         batch_size: int = 8, suite: str | None = None, artifacts_root: str = "vbench-artifacts",
+         strict: bool = False, warn: Callable[[str], None] = lambda m: None,
+         settings: dict[str, list] | None = None) -> list[RunSpec]:
+    """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
+    (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
+    ``settings`` (``vbench.run.overrides.parse`` of ``--set``) override preset parameters; every
+    combination of their values is its own run."""
+    for m in metrics:
+        plugins.metrics.entry(m)
+    specs = []
+    for text in stainers:
+        name, preset, variants = split_stainer(text)
+        preset, pinned = split_preset(preset)  # quick[steps=250]: the label's form of --set
+        cls = plugins.stainers.get(name)
+        presets = dict(getattr(cls, "presets", {}) or {})
+        if preset and preset not in presets:
+            raise UnknownNameError(f"preset of {name}", preset, list(presets))
+        if not preset and presets:
+            preset = next(iter(presets))
+        grid = combinations(name, presets, preset, {**pinned, **(settings or {})})
+        params = dict(presets.get(preset, {}))
+        cap = params.pop("max_seconds", None)
+        known_variants = dict(getattr(cls, "variants", {}) or {})
+        eval_params: dict = {}
+        for v in variants:
+            if v not in known_variants:
+                raise UnknownNameError(f"evaluation variant of {name}", v, list(known_variants))
+            eval_params.update(known_variants[v])
+        n_repeats = repeats if repeats is not None else int(getattr(cls, "repeats", 1) or 1)
+        info = plugins.info_for("stainer", name)
+        plugin = f"{info.dist} {info.version}" if info and info.dist else None
+        for ds_name in datasets:
+            ds = plugins.datasets.get(ds_name)
+            pairings = set(getattr(cls, "pairings", {"paired"}))
+            scales = getattr(cls, "scales", None)
+            problem = None
+            if ds.pairing not in pairings:
+                problem = f"{name} supports {', '.join(sorted(pairings))} data, {ds_name} is {ds.pairing}"
+            elif scales is not None and ds.scale not in scales:
+                problem = (f"{name} produces output/input scales {sorted(scales)}, "
+                           f"{ds_name} needs scale {ds.scale}")
+            if problem:
+                if strict:
+                    raise ConfigError(f"cannot run {name} on {ds_name}: {problem}. Choose another dataset or stainer.")
+                warn(f"skipping {name} on {ds_name}: {problem}")
+                continue
+            for overrides, seed in itertools.product(grid, seeds):
+                specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset,
+                                     params={**params, **overrides}, overrides=overrides,
+                                     variants=variants, eval_params=eval_params, repeats=n_repeats, plugin=plugin,
+                                     metrics=list(metrics), device=device,
+                                     max_seconds=max_seconds if max_seconds is not None else cap,
+                                     batch_size=batch_size, suite=suite, artifacts_root=artifacts_root))
+    if not specs:
+        raise ConfigError("nothing to run: no stainer supports the pairing/scale of the chosen datasets")
+    return specs
