@@ -43,15 +43,16 @@ DEFAULT = ["vanilla", "skip200", "skip20", "mean-skip"]
 
 
 def trained_stainer(args, plugins, dataset):
-    from vbench.run import checkpoint
     from vbench.context import Budget, RunContext
+    from vbench.run import checkpoint
     from vbench.store import Store
 
     cls = plugins.stainers.get("bbdm")
     params = dict(cls.presets[args.preset])
     params.pop("max_seconds", None)
-    ctx = RunContext(scale=dataset.scale, in_channels=dataset.in_channels, seed=args.seed,
-                     budget=Budget(steps=params.get("steps")))
+    ctx = RunContext(
+        scale=dataset.scale, in_channels=dataset.in_channels, seed=args.seed, budget=Budget(steps=params.get("steps"))
+    )
     stainer = cls(**params)
     stainer.ctx = ctx
     if args.train:
@@ -60,13 +61,18 @@ def trained_stainer(args, plugins, dataset):
         stainer.fit(dataset.samples("train"), ctx)
         print(f"trained bbdm:{args.preset} on {dataset.name} in {time.perf_counter() - t0:.0f} s")
         return stainer, "trained here"
-    runs = [r for r in Store(args.db).runs(status="completed", dataset=dataset.name)
-            if r.stainer == "bbdm" and r.preset == args.preset and r.seed == args.seed and r.trained_by is None]
+    runs = [
+        r
+        for r in Store(args.db).runs(status="completed", dataset=dataset.name)
+        if r.stainer == "bbdm" and r.preset == args.preset and r.seed == args.seed and r.trained_by is None
+    ]
     runs = [r for r in runs if r.artifacts and (Path(r.artifacts) / checkpoint.WEIGHTS).exists()]
     if not runs:
-        raise SystemExit(f"no completed bbdm:{args.preset} run on {dataset.name} (seed {args.seed}) with a "
-                         f"checkpoint in {args.db}; run `vbench run -s bbdm:{args.preset} -d {dataset.name}` "
-                         f"first, or pass --train")
+        raise SystemExit(
+            f"no completed bbdm:{args.preset} run on {dataset.name} (seed {args.seed}) with a "
+            f"checkpoint in {args.db}; run `vbench run -s bbdm:{args.preset} -d {dataset.name}` "
+            f"first, or pass --train"
+        )
     checkpoint.load(stainer, Path(runs[-1].artifacts))
     return stainer, f"run {runs[-1].id} in {args.db}"
 
@@ -87,8 +93,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from vbench.scoring import items_from_samples, score
     from vbench.plugins import load_plugins
+    from vbench.scoring import items_from_samples, score
 
     plugins = load_plugins()
     dataset = plugins.datasets.get(args.dataset)
@@ -97,8 +103,10 @@ def main() -> None:
     x = torch.stack([s.input for s in test])
     psnr = plugins.metrics.get("psnr")
     psnr.setup(dataset)
-    print(f"model: {source}; {len(test)} test tiles of {tuple(test[0].reference.shape)}; "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"model: {source}; {len(test)} test tiles of {tuple(test[0].reference.shape)}; "
+        f"{torch.get_num_threads()} torch threads"
+    )
 
     rows = []
     for name in args.only:
@@ -112,35 +120,54 @@ def main() -> None:
             outs.append(stainer.predict(x))
             times.append(time.perf_counter() - t0)
         seconds = min(times)  # the least disturbed pass on a shared machine
-        values = [v for out in outs for v in score([("psnr", psnr)], items_from_samples(test, dict(
-            zip((s.id for s in test), out))), batch_size=len(test)).values["psnr"].values()]
+        values = [
+            v
+            for out in outs
+            for v in score(
+                [("psnr", psnr)], items_from_samples(test, dict(zip((s.id for s in test), out))), batch_size=len(test)
+            )
+            .values["psnr"]
+            .values()
+        ]
         std = torch.stack(outs).double().std(dim=0).mean().item() if args.repeats > 1 else None
-        rows.append(dict(name=name, nfe=stainer.last_nfe, tps=len(test) / seconds,
-                         psnr=sum(values) / len(values), std=std))
+        rows.append(
+            dict(name=name, nfe=stainer.last_nfe, tps=len(test) / seconds, psnr=sum(values) / len(values), std=std)
+        )
         print(f"  {name:<10} {seconds:8.1f} s per pass", flush=True)
 
     base = rows[0]
-    print(f"\n{'strategy':<10} {'NFE/tile':>9} {'tiles/s':>9} {'PSNR dB':>8} {'speed-up':>9} {'NFE ratio':>10} "
-          f"{'dPSNR':>7} {'pixel std':>10} {'std ratio':>10}")
+    print(
+        f"\n{'strategy':<10} {'NFE/tile':>9} {'tiles/s':>9} {'PSNR dB':>8} {'speed-up':>9} {'NFE ratio':>10} "
+        f"{'dPSNR':>7} {'pixel std':>10} {'std ratio':>10}"
+    )
     for r in rows:
-        spread = (f"{r['std']:>10.4f} {base['std'] / r['std']:>9.1f}x" if r["std"] and base["std"]
-                  else f"{'-':>10} {'-':>10}")
-        print(f"{r['name']:<10} {r['nfe']:>9d} {r['tps']:>9.4f} {r['psnr']:>8.2f} {r['tps'] / base['tps']:>8.1f}x "
-              f"{base['nfe'] / r['nfe']:>9.1f}x {r['psnr'] - base['psnr']:>+7.2f} {spread}")
+        spread = (
+            f"{r['std']:>10.4f} {base['std'] / r['std']:>9.1f}x" if r["std"] and base["std"] else f"{'-':>10} {'-':>10}"
+        )
+        print(
+            f"{r['name']:<10} {r['nfe']:>9d} {r['tps']:>9.4f} {r['psnr']:>8.2f} {r['tps'] / base['tps']:>8.1f}x "
+            f"{base['nfe'] / r['nfe']:>9.1f}x {r['psnr'] - base['psnr']:>+7.2f} {spread}"
+        )
     by = {r["name"]: r for r in rows}
     if "skip20" in by and "skip200" in by:
         a, b = by["skip20"], by["skip200"]
-        print(f"\nskip20 vs skip200: {a['tps'] / b['tps']:.1f}x faster per tile (target >= 8x), "
-              f"{b['nfe'] / a['nfe']:.0f}x fewer NFE (target 10x), PSNR {a['psnr'] - b['psnr']:+.2f} dB "
-              f"(target >= -0.5 dB)")
+        print(
+            f"\nskip20 vs skip200: {a['tps'] / b['tps']:.1f}x faster per tile (target >= 8x), "
+            f"{b['nfe'] / a['nfe']:.0f}x fewer NFE (target 10x), PSNR {a['psnr'] - b['psnr']:+.2f} dB "
+            f"(target >= -0.5 dB)"
+        )
     if "vanilla" in by and "mean" in by and by["mean"]["std"]:
         a, b = by["mean"], by["vanilla"]
-        print(f"mean vs vanilla: per-pixel std {b['std'] / a['std']:.1f}x lower (target >= 3x), "
-              f"PSNR {a['psnr'] - b['psnr']:+.2f} dB (target >= 0)")
+        print(
+            f"mean vs vanilla: per-pixel std {b['std'] / a['std']:.1f}x lower (target >= 3x), "
+            f"PSNR {a['psnr'] - b['psnr']:+.2f} dB (target >= 0)"
+        )
         if by.get("mean-avg3", {}).get("std"):
             c = by["mean-avg3"]
-            print(f"mean-avg3 vs mean: per-pixel std {a['std'] / c['std']:.1f}x lower (target > 1x), "
-                  f"PSNR {c['psnr'] - a['psnr']:+.2f} dB")
+            print(
+                f"mean-avg3 vs mean: per-pixel std {a['std'] / c['std']:.1f}x lower (target > 1x), "
+                f"PSNR {c['psnr'] - a['psnr']:+.2f} dB"
+            )
 
 
 if __name__ == "__main__":

@@ -49,15 +49,22 @@ def predictions(plugins, stainer: str, dataset, split: str, seed: int) -> dict:
     import torch
 
     from vbench import Budget, RunContext
-    from vbench.run.execute import seed_everything
     from vbench.run import plan
+    from vbench.run.execute import seed_everything
 
     (spec,) = plan(plugins, [stainer], [dataset.name], [seed], strict=True)
     seed_everything(seed)
     model = plugins.stainers.get(spec.stainer)(**spec.params)
-    model.ctx = RunContext(scale=dataset.scale, seed=seed, val=dataset.samples("val"),
-                           budget=Budget(steps=spec.params.get("steps")), pairing=dataset.pairing,
-                           in_channels=dataset.in_channels, modality=dataset.modality, stain=dataset.stain)
+    model.ctx = RunContext(
+        scale=dataset.scale,
+        seed=seed,
+        val=dataset.samples("val"),
+        budget=Budget(steps=spec.params.get("steps")),
+        pairing=dataset.pairing,
+        in_channels=dataset.in_channels,
+        modality=dataset.modality,
+        stain=dataset.stain,
+    )
     model.fit(dataset.samples("train"), model.ctx)
     seed_everything(seed)
     out = {}
@@ -71,8 +78,16 @@ def items(samples, outputs, against: str, aligned: dict | None = None):
     from vbench.scoring import Item
 
     refs = {"truth": lambda s: s.truth, "target": lambda s: s.target, "aligned": lambda s: aligned[s.id]}[against]
-    return [Item(s.id, (lambda o=outputs[s.id]: o), reference=(lambda r=refs(s): r.float()),
-                 target=(lambda t=s.target: t.float()), shape=tuple(outputs[s.id].shape)) for s in samples]
+    return [
+        Item(
+            s.id,
+            (lambda o=outputs[s.id]: o),
+            reference=(lambda r=refs(s): r.float()),
+            target=(lambda t=s.target: t.float()),
+            shape=tuple(outputs[s.id].shape),
+        )
+        for s in samples
+    ]
 
 
 def aligned_targets(dataset, split: str) -> dict:
@@ -80,8 +95,9 @@ def aligned_targets(dataset, split: str) -> dict:
     from dataclasses import replace
 
     still = replace(dataset.section, elastic_px=0.0, rotation_deg=0.0, shift_px=(0.0, 0.0))
-    variant = type(f"{type(dataset).__name__}Unwarped", (type(dataset),),
-                   {"name": f"{dataset.name}-unwarped", "section": still})
+    variant = type(
+        f"{type(dataset).__name__}Unwarped", (type(dataset),), {"name": f"{dataset.name}-unwarped", "section": still}
+    )
     return {s.id: s.target for s in variant(**dataset.tiles).samples(split)}
 
 
@@ -95,8 +111,10 @@ def means(plugins, names, its, dataset=None) -> dict:
 def validate(plugins, datasets, stainers, split: str, seed: int) -> bool:
     from vbench_plugins.metrics.registration import estimate as registration
 
-    print("| dataset | stainer | metric | raw | @reg | aligned target | truth | truth ratio | reg ratio | bar "
-          "| output offset px |")
+    print(
+        "| dataset | stainer | metric | raw | @reg | aligned target | truth | truth ratio | reg ratio | bar "
+        "| output offset px |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for name in datasets:
@@ -111,8 +129,9 @@ def validate(plugins, datasets, stainers, split: str, seed: int) -> bool:
             reg = means(plugins, ["psnr@reg", "ssim@reg"], items(samples, outputs, "target"), dataset=ds)
             # How far the output sits from its input's position: the truth registered to it.
             settings = registration.Settings(max_px=ds.max_displacement_px)
-            offset = sum(registration.register(outputs[s.id], s.truth.float(), settings).max_shift
-                         for s in samples) / len(samples)
+            offset = sum(
+                registration.register(outputs[s.id], s.truth.float(), settings).max_shift for s in samples
+            ) / len(samples)
             for m in ("psnr", "ssim"):
                 r = reg[f"{m}@reg"]
                 ratio = abs(r - truth[m]) / abs(raw[m] - truth[m]) if raw[m] != truth[m] else float("inf")
@@ -120,8 +139,11 @@ def validate(plugins, datasets, stainers, split: str, seed: int) -> bool:
                 passed = ratio <= BAR
                 ok &= passed
                 d = 2 if m == "psnr" else 3
-                print(f"| {name} | {stainer} | {m} | {raw[m]:.{d}f} | {r:.{d}f} | {still[m]:.{d}f} | {truth[m]:.{d}f} "
-                      f"| {ratio:.2f} | {own:.2f} | {'met' if passed else 'MISSED'} | {offset:.1f} |", flush=True)
+                print(
+                    f"| {name} | {stainer} | {m} | {raw[m]:.{d}f} | {r:.{d}f} | {still[m]:.{d}f} | {truth[m]:.{d}f} "
+                    f"| {ratio:.2f} | {own:.2f} | {'met' if passed else 'MISSED'} | {offset:.1f} |",
+                    flush=True,
+                )
     return ok
 
 
@@ -140,15 +162,16 @@ def gaming(plugins, datasets, split: str) -> None:
         raw = score([("psnr", plugins.metrics.get("psnr"))], its, explicit=True).values["psnr"]
         reg = score([("psnr@reg", plugins.metrics.get("psnr@reg"))], its, dataset=ds, explicit=True).values["psnr@reg"]
         gains = np.array([reg[k] - raw[k] for k in raw])
-        print(f"another tile's stain as prediction, {name} ({n} tiles): PSNR gain from registration mean "
-              f"{gains.mean():.3f} dB, largest {gains.max():.3f} dB (limit 0.3)")
+        print(
+            f"another tile's stain as prediction, {name} ({n} tiles): PSNR gain from registration mean "
+            f"{gains.mean():.3f} dB, largest {gains.max():.3f} dB (limit 0.3)"
+        )
 
 
 def timing(plugins, dataset_name: str, seed: int, repeats: int = 2) -> None:
+    from vbench.scoring import score
     from vbench_plugins.metrics.cells import nuclei
     from vbench_plugins.metrics.registration import estimate as registration
-
-    from vbench.scoring import score
 
     ds = plugins.datasets.get(dataset_name)
     samples = ds.samples("test")
@@ -169,8 +192,9 @@ def timing(plugins, dataset_name: str, seed: int, repeats: int = 2) -> None:
 
     plain = per_tile(lambda: score([(n, plugins.metrics.get(n)) for n in ("psnr", "ssim")], its))
     alone = per_tile(lambda: [registration.register(outputs[s.id], s.target, settings) for s in samples])
-    registered = per_tile(lambda: score([(n, plugins.metrics.get(n)) for n in ("psnr@reg", "ssim@reg")], its,
-                                        dataset=ds))
+    registered = per_tile(
+        lambda: score([(n, plugins.metrics.get(n)) for n in ("psnr@reg", "ssim@reg")], its, dataset=ds)
+    )
     print(f"\n{len(samples)} test tiles of {size[0]} x {size[1]} px ({dataset_name}), best of {repeats}, ms per tile:")
     print(f"  psnr + ssim, no registration     {plain:8.1f}")
     print(f"  registration alone               {alone:8.1f}")

@@ -47,11 +47,10 @@ def probe(stamp: str, *args) -> None:
 
 def drive(runs: int) -> list[dict]:
     """This process as the driver: one isolated run per stainer (cycled), then two in-process runs."""
-    from vbench.run import processes
-    from vbench.run.execute import run_one
     from vbench.plugins import load_plugins
+    from vbench.run import claim_run, plan, processes, run_provenance
+    from vbench.run.execute import run_one
     from vbench.run.progress import Reporter
-    from vbench.run import claim_run, plan, run_provenance
     from vbench.store import Store
 
     tmp = tempfile.mkdtemp(prefix="vbench-startup-")
@@ -65,24 +64,44 @@ def drive(runs: int) -> list[dict]:
         claimed = claim_run(store, spec, plugins, provenance, resume=False)
         ctx = processes.context(processes.plugin_modules(plugins))
         stamp = f"{tmp}/stamp-{i}"
-        proc = ctx.Process(target=probe, args=(stamp, store.url, claimed.run_id, claimed.owner, spec,
-                                                plugins.explicit_modules(), False, os.getpid(), None,
-                                                dict(os.environ)))
+        proc = ctx.Process(
+            target=probe,
+            args=(
+                stamp,
+                store.url,
+                claimed.run_id,
+                claimed.owner,
+                spec,
+                plugins.explicit_modules(),
+                False,
+                os.getpid(),
+                None,
+                dict(os.environ),
+            ),
+        )
         t0 = time.time()
         proc.start()
         proc.join()
         wall = time.time() - t0
         run = store.get_run(claimed.run_id)
         entered = float(Path(stamp).read_text()) if Path(stamp).exists() else float("nan")
-        out.append(dict(run=spec.label, status=run.status, startup_s=entered - t0, wall_s=wall,
-                        peak_mem_mb=run.peak_mem_mb))
+        out.append(
+            dict(run=spec.label, status=run.status, startup_s=entered - t0, wall_s=wall, peak_mem_mb=run.peak_mem_mb)
+        )
     for label in ("in-process, cold", "in-process, warm"):  # the first imports what a run needs
         spec = specs[0]
         claimed = claim_run(store, spec, plugins, provenance, resume=False)
         t0 = time.time()
         run_one(store, claimed.run_id, spec, plugins, Reporter(False), isolated=False, owner=claimed.owner)
-        out.append(dict(run=f"{spec.label} ({label})", status=store.get_run(claimed.run_id).status,
-                        startup_s=0.0, wall_s=time.time() - t0, peak_mem_mb=None))
+        out.append(
+            dict(
+                run=f"{spec.label} ({label})",
+                status=store.get_run(claimed.run_id).status,
+                startup_s=0.0,
+                wall_s=time.time() - t0,
+                peak_mem_mb=None,
+            )
+        )
     return out
 
 
@@ -93,8 +112,9 @@ def main() -> None:
     args = ap.parse_args()
     for method in args.method or ["spawn", "forkserver"]:
         env = dict(os.environ, VBENCH_START_METHOD=method)
-        done = subprocess.run([sys.executable, __file__, "--drive", str(args.runs)], env=env, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--drive", str(args.runs)], env=env, capture_output=True, text=True
+        )
         if done.returncode != 0:
             print(f"{method}: failed\n{done.stderr}", file=sys.stderr)
             continue

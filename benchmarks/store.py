@@ -48,11 +48,27 @@ def make_data(n_rows: int) -> list[tuple[dict, list[tuple[str, str, float]]]]:
     for s in range(STAINERS):
         quality = rng.uniform(0, 1)
         for seed in range(SEEDS):
-            fields = {"stainer": f"stainer{s:02d}", "preset": "default", "params": {"lr": 1e-4},
-                      "run_key": f"k{s}-{seed}", "vbench_version": "bench", "dataset": "bench-ds",
-                      "manifest_hash": "0" * 64, "seed": seed}
-            rows = [(m, t, (20 + 10 * quality + rng.gauss(0, 2)) if m == "psnr" else min(1.0, 0.6 + 0.3 * quality
-                    + rng.gauss(0, 0.05))) for m in METRICS for t in tiles]
+            fields = {
+                "stainer": f"stainer{s:02d}",
+                "preset": "default",
+                "params": {"lr": 1e-4},
+                "run_key": f"k{s}-{seed}",
+                "vbench_version": "bench",
+                "dataset": "bench-ds",
+                "manifest_hash": "0" * 64,
+                "seed": seed,
+            }
+            rows = [
+                (
+                    m,
+                    t,
+                    (20 + 10 * quality + rng.gauss(0, 2))
+                    if m == "psnr"
+                    else min(1.0, 0.6 + 0.3 * quality + rng.gauss(0, 0.05)),
+                )
+                for m in METRICS
+                for t in tiles
+            ]
             runs.append((fields, rows))
     return runs
 
@@ -67,8 +83,17 @@ def bench_vbench(path: Path, runs) -> tuple[Store, list[int], float, float, floa
     stats_s = write_s = 0.0
     for run_id, (fields, rows) in zip(ids, runs):
         t0 = time.perf_counter()
-        summaries = [dict(metric=m, higher_is_better=True, pipeline="bench", status="computed", reason=None,
-                          **summarize([v for mm, _, v in rows if mm == m], seed=fields["seed"])) for m in METRICS]
+        summaries = [
+            dict(
+                metric=m,
+                higher_is_better=True,
+                pipeline="bench",
+                status="computed",
+                reason=None,
+                **summarize([v for mm, _, v in rows if mm == m], seed=fields["seed"]),
+            )
+            for m in METRICS
+        ]
         t1 = time.perf_counter()
         store.finish_run(run_id, [], summaries)
         stats_s, write_s = stats_s + t1 - t0, write_s + time.perf_counter() - t1
@@ -79,8 +104,13 @@ def bench_raw(path: Path, runs) -> float:
     engine = create_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)  # same tables and indexes as the store
     with engine.begin() as c:  # untimed, like create_run on the vbench side
-        c.execute(insert(Run), [dict(f, id=i, status="running", params=json.dumps(f["params"]),
-                                     started_at=datetime(2024, 1, 1)) for i, (f, _) in enumerate(runs, 1)])
+        c.execute(
+            insert(Run),
+            [
+                dict(f, id=i, status="running", params=json.dumps(f["params"]), started_at=datetime(2024, 1, 1))
+                for i, (f, _) in enumerate(runs, 1)
+            ],
+        )
     engine.dispose()
     ids = list(range(1, len(runs) + 1))
     conn = sqlite3.connect(path)
@@ -111,8 +141,10 @@ def main() -> None:
     n = sum(len(rows) for _, rows in runs)
     print("vbench store benchmark: wall time of per-tile score inserts incl. commit (one transaction per run),")
     print("vbench Store.add_scores vs plain sqlite3 executemany, same schema; then build_leaderboard time.")
-    print(f"data: {len(runs)} runs ({STAINERS} stainers x {SEEDS} seeds) x {len(METRICS)} metrics x "
-          f"{n // (len(runs) * len(METRICS))} tiles = {n:,} rows; files in {db_dir}\n")
+    print(
+        f"data: {len(runs)} runs ({STAINERS} stainers x {SEEDS} seeds) x {len(METRICS)} metrics x "
+        f"{n // (len(runs) * len(METRICS))} tiles = {n:,} rows; files in {db_dir}\n"
+    )
 
     raw_s = bench_raw(raw_path, runs)
     store, ids, vb_s, stats_s, write_s = bench_vbench(vb_path, runs)
@@ -120,10 +152,14 @@ def main() -> None:
     ratio = vb_rate / raw_rate
     print(f"raw sqlite3 executemany : {raw_s:8.3f} s  {raw_rate:12,.0f} rows/s")
     print(f"vbench Store.add_scores : {vb_s:8.3f} s  {vb_rate:12,.0f} rows/s")
-    print(f"ratio vbench/raw        : {ratio:8.3f} x   (target >= {RATIO_TARGET}x)  "
-          f"{'PASS' if ratio >= RATIO_TARGET else 'FAIL'}")
-    print(f"summaries (not in the ratio): {len(ids) * len(METRICS)} x vbench.stats.summarize {stats_s:.3f} s, "
-          f"{len(ids)} x Store.finish_run {write_s:.3f} s")
+    print(
+        f"ratio vbench/raw        : {ratio:8.3f} x   (target >= {RATIO_TARGET}x)  "
+        f"{'PASS' if ratio >= RATIO_TARGET else 'FAIL'}"
+    )
+    print(
+        f"summaries (not in the ratio): {len(ids) * len(METRICS)} x vbench.stats.summarize {stats_s:.3f} s, "
+        f"{len(ids)} x Store.finish_run {write_s:.3f} s"
+    )
 
     os.environ["VBENCH_HOME"] = str(db_dir / "vbench-home")  # a cold interval cache
     t0 = time.perf_counter()
@@ -134,8 +170,10 @@ def main() -> None:
     lb_s = time.perf_counter() - t0
     n_rows = sum(len(b.rows) for b in boards)
     print(f"build_leaderboard, cold : {cold_s:8.3f} s  (reads {n:,} per-tile scores, bootstraps seeds and tiles)")
-    print(f"build_leaderboard, warm : {lb_s:8.3f} s  ({len(boards)} board(s), {n_rows} rows, {len(ids)} runs)  "
-          f"(target < {LEADERBOARD_TARGET_S} s)  {'PASS' if lb_s < LEADERBOARD_TARGET_S else 'FAIL'}")
+    print(
+        f"build_leaderboard, warm : {lb_s:8.3f} s  ({len(boards)} board(s), {n_rows} rows, {len(ids)} runs)  "
+        f"(target < {LEADERBOARD_TARGET_S} s)  {'PASS' if lb_s < LEADERBOARD_TARGET_S else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ def writer(url: str, index: int, writers: int, runs: int, tiles: int, go: str) -
     store = Store(url)
     names = [f"slide_{t // 100:02d}/tile_{t:05d}" for t in range(tiles)]
     own = keys(writers, runs)
-    mine = own[index * runs:(index + 1) * runs] + own[((index + 1) % writers) * runs:((index + 1) % writers + 1) * runs]
+    mine = (
+        own[index * runs : (index + 1) * runs]
+        + own[((index + 1) % writers) * runs : ((index + 1) % writers + 1) * runs]
+    )
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.005)
@@ -58,8 +61,13 @@ def writer(url: str, index: int, writers: int, runs: int, tiles: int, go: str) -
             continue
         values = [(METRIC, t, 20.0 + (n * 7919 + j) % 1000 / 100.0) for j, t in enumerate(names)]
         mean = sum(v for _, _, v in values) / tiles
-        store.finish_run(c.run_id, values, [dict(metric=METRIC, status="computed", n=tiles, mean=mean)],
-                         owner=c.owner, n_test_tiles=tiles)
+        store.finish_run(
+            c.run_id,
+            values,
+            [dict(metric=METRIC, status="computed", n=tiles, mean=mean)],
+            owner=c.owner,
+            n_test_tiles=tiles,
+        )
         done.append(key)
     print(json.dumps({"done": done, "start": start, "end": time.time()}), flush=True)
 
@@ -72,9 +80,15 @@ def measure(url: str, writers: int = 8, runs: int = 50, tiles: int = 500) -> dic
     Store(url).engine.dispose()  # the schema exists before the writers start
     with tempfile.TemporaryDirectory() as tmp:
         go = os.path.join(tmp, "go")
-        procs = [subprocess.Popen([sys.executable, __file__, "--writer", url, str(i), str(writers), str(runs),
-                                   str(tiles), go], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for i in range(writers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--writer", url, str(i), str(writers), str(runs), str(tiles), go],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(writers)
+        ]
         for p in procs:
             line = p.stdout.readline()
             if line.strip() != "ready":  # it died importing or opening the store
@@ -83,14 +97,24 @@ def measure(url: str, writers: int = 8, runs: int = 50, tiles: int = 500) -> dic
                 raise RuntimeError(f"a writer did not start: {line}{p.communicate()[1]}")
         Path(go).touch()
         outs = [p.communicate(timeout=600) for p in procs]
-    reports = [json.loads(out.strip().splitlines()[-1]) if p.returncode == 0 else None
-               for p, (out, _) in zip(procs, outs)]
+    reports = [
+        json.loads(out.strip().splitlines()[-1]) if p.returncode == 0 else None for p, (out, _) in zip(procs, outs)
+    ]
     ok = [r for r in reports if r]
     seconds = max(r["end"] for r in ok) - min(r["start"] for r in ok) if ok else float("nan")
     rows = sum(len(r["done"]) for r in ok) * tiles
-    return dict(url=url, writers=writers, runs=runs, tiles=tiles, rows=rows, seconds=seconds,
-                rows_per_s=rows / seconds if ok and seconds > 0 else float("nan"),
-                reports=reports, returncodes=[p.returncode for p in procs], stderr=[err for _, err in outs])
+    return dict(
+        url=url,
+        writers=writers,
+        runs=runs,
+        tiles=tiles,
+        rows=rows,
+        seconds=seconds,
+        rows_per_s=rows / seconds if ok and seconds > 0 else float("nan"),
+        reports=reports,
+        returncodes=[p.returncode for p in procs],
+        stderr=[err for _, err in outs],
+    )
 
 
 def _free_port() -> int:
@@ -111,10 +135,25 @@ def throwaway_postgres():
     root = tempfile.mkdtemp(prefix="vbench-pg-")
     os.chmod(root, 0o777)
     data, port = os.path.join(root, "data"), _free_port()
-    subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"], check=True,
-                   capture_output=True)
-    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *as_user,
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            os.path.join(root, "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -142,8 +181,10 @@ def main() -> None:
             else:
                 results.append(("PostgreSQL", measure(url, **size)))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{args.writers} writers x {args.runs} runs x {args.tiles} tiles (load average {load:.1f}, "
-          f"{os.cpu_count()} CPUs)")
+    print(
+        f"{args.writers} writers x {args.runs} runs x {args.tiles} tiles (load average {load:.1f}, "
+        f"{os.cpu_count()} CPUs)"
+    )
     print(f"{'backend':<12}{'rows':>10}{'seconds':>10}{'rows/s':>10}  failed writers")
     for name, r in results:
         failed = [i for i, code in enumerate(r["returncodes"]) if code != 0]

@@ -146,8 +146,15 @@ class Bench:
         from vbench.run import plan
 
         settings = {"steps": [steps]} if steps is not None else None
-        return plan(self.plugins, [stainer], ["bench-toy"], list(range(runs)), metrics=["psnr"],
-                    artifacts_root=str(self.folder / "artifacts"), settings=settings)
+        return plan(
+            self.plugins,
+            [stainer],
+            ["bench-toy"],
+            list(range(runs)),
+            metrics=["psnr"],
+            artifacts_root=str(self.folder / "artifacts"),
+            settings=settings,
+        )
 
     def sweep(self, specs, executor=None, on_event=lambda o: None) -> float:
         """Wall seconds of one sweep into a fresh database; every run must complete."""
@@ -172,8 +179,10 @@ class Bench:
         ends = [time.time()]
         self.sweep(self.specs("bench-probe", probes), executor, on_event=lambda o: ends.append(time.time()))
         starts = [float(x) for x in log.read_text().split()]
-        return (statistics.median(s - e for s, e in zip(starts, ends)),
-                statistics.median(e - s for s, e in zip(starts, ends[1:])))
+        return (
+            statistics.median(s - e for s, e in zip(starts, ends)),
+            statistics.median(e - s for s, e in zip(starts, ends[1:])),
+        )
 
 
 def task_overhead(ray) -> tuple[float, float]:
@@ -219,10 +228,14 @@ def main() -> None:
     bench = Bench(folder)
     steps = calibrate(args.seconds)
     busy = bench.specs("bench-busy", args.runs, steps)
-    print(f"{args.runs} runs of {steps} steps (about {args.seconds:g} s each here with {threads} threads); "
-          f"{n_cores} cores; load average {os.getloadavg()[0]:.2f} at the start")
-    print("start-up: from the previous run's end to the run's fit; idle run: a run doing nothing, start to end "
-          f"(medians of {args.probes})")
+    print(
+        f"{args.runs} runs of {steps} steps (about {args.seconds:g} s each here with {threads} threads); "
+        f"{n_cores} cores; load average {os.getloadavg()[0]:.2f} at the start"
+    )
+    print(
+        "start-up: from the previous run's end to the run's fit; idle run: a run doing nothing, start to end "
+        f"(medians of {args.probes})"
+    )
 
     def line(name: str, wall: float, probe=None, base=None, target=False) -> None:
         text = f"{name:<28} {wall:8.1f} s  ({wall / args.runs:6.2f} s/run)"
@@ -252,12 +265,19 @@ def main() -> None:
             # The probes also start the workers and import what a run needs, as the local
             # executor's probes start its forkserver: the sweep then measures runs, not warm-up.
             probe = bench.startup(max(args.probes, slots), executor)
-            line(f"ray x{slots} ({threads} CPUs/run)", bench.sweep(busy, executor), probe if slots == 1 else None,
-                 base, target=slots == 1)
+            line(
+                f"ray x{slots} ({threads} CPUs/run)",
+                bench.sweep(busy, executor),
+                probe if slots == 1 else None,
+                base,
+                target=slots == 1,
+            )
             if slots == 1 and not args.no_tasks:
                 batch, round_trip = task_overhead(ray)
-                print(f"ray no-op task: {batch:.2f} ms each submitted at once (1000), "
-                      f"{round_trip:.2f} ms round trip one at a time (100)")
+                print(
+                    f"ray no-op task: {batch:.2f} ms each submitted at once (1000), "
+                    f"{round_trip:.2f} ms round trip one at a time (100)"
+                )
         finally:
             ray.shutdown()
     print(f"load average at the end {os.getloadavg()[0]:.2f}; files in {folder}")

@@ -20,10 +20,10 @@ import argparse
 import time
 
 import torch
-from vbench_plugins.cyclegan import CycleGAN
-from vbench_plugins.phasestain import PhaseStain
 
 import vbench
+from vbench_plugins.cyclegan import CycleGAN
+from vbench_plugins.phasestain import PhaseStain
 
 WARMUP = 2
 
@@ -45,8 +45,10 @@ def make_stainer(cls, variant: str, steps: int, device: str):
 
 def train_rate(cls, variant: str, steps: int, device: str) -> tuple[float, float]:
     g = torch.Generator().manual_seed(0)
-    train = [vbench.Sample(id=str(i), input=torch.rand(1, 64, 64, generator=g), target=torch.rand(3, 64, 64, generator=g))
-             for i in range(32)]
+    train = [
+        vbench.Sample(id=str(i), input=torch.rand(1, 64, 64, generator=g), target=torch.rand(3, 64, 64, generator=g))
+        for i in range(32)
+    ]
     s = make_stainer(cls, variant, steps + WARMUP, device)
     marks = {}
 
@@ -98,9 +100,11 @@ def main() -> None:
                 print(f"{cls.name:10s} {variant:14s} failed: {type(exc).__name__}: {exc}")
                 continue
             base_train, base_infer = base_train or train, base_infer or infer
-            print(f"{cls.name:10s} {variant:14s} train {train:7.2f} samples/s (x{train / base_train:.2f})  "
-                  f"infer {infer:7.2f} tiles/s of {args.tile} px (x{infer / base_infer:.2f})  "
-                  f"first step {first_step:.1f} s")
+            print(
+                f"{cls.name:10s} {variant:14s} train {train:7.2f} samples/s (x{train / base_train:.2f})  "
+                f"infer {infer:7.2f} tiles/s of {args.tile} px (x{infer / base_infer:.2f})  "
+                f"first step {first_step:.1f} s"
+            )
 
 
 if __name__ == "__main__":

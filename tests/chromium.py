@@ -47,17 +47,35 @@ class Browser:
         # The protocol's descriptors are fixed: the browser reads 3 and writes 4. A small Python
         # launcher moves the pipe ends there (first moved above 9, so neither is 3 or 4 already).
         to_child_r, from_child_w = (_above_9(fd) for fd in (to_child_r, from_child_w))
-        wire = ("import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
-                "os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])")
+        wire = (
+            "import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
+            "os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])"
+        )
 
-        args = [executable, "--headless=new", "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check",
-                "--disable-gpu", "--disable-extensions", "--disable-background-networking", "--disable-sync",
-                "--mute-audio", f"--window-size={width},{height}", f"--user-data-dir={self.profile}", "about:blank"]
+        args = [
+            executable,
+            "--headless=new",
+            "--remote-debugging-pipe",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-gpu",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--mute-audio",
+            f"--window-size={width},{height}",
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to start its sandbox as root
-        self.proc = subprocess.Popen([sys.executable, "-c", wire, str(to_child_r), str(from_child_w), *args],
-                                     pass_fds=(to_child_r, from_child_w),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", wire, str(to_child_r), str(from_child_w), *args],
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._next = 0
@@ -154,8 +172,10 @@ class Browser:
 
     def click(self, selector: str) -> None:
         """A real mouse click (pressed and released) at the centre of the element."""
-        box = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
-                      f" const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()")
+        box = self.js(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+            f" const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
+        )
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
 

@@ -21,8 +21,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Every folder where vbench or a library it uses keeps downloaded or built files. A test that read
 # the user's copies would pass or fail by what that machine happens to hold (LPIPS weights...).
-CACHE_ENV = ("VBENCH_HOME", "TORCH_HOME", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
-             "TRANSFORMERS_CACHE")
+CACHE_ENV = (
+    "VBENCH_HOME",
+    "TORCH_HOME",
+    "XDG_CACHE_HOME",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "TRANSFORMERS_CACHE",
+)
 _SESSION: dict[str, Path] = {}
 
 
@@ -97,10 +104,25 @@ def pg_url(prerequisite):
     root = tempfile.mkdtemp(prefix="vbench-pg-")
     os.chmod(root, 0o777)
     data, port = os.path.join(root, "data"), _free_port()
-    subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *as_user,
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            os.path.join(root, "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -175,4 +197,3 @@ def installed_plugin(tmp_path):
         return site
 
     return install
-

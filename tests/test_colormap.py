@@ -14,10 +14,13 @@ def curved(n, size, channels=1, scale=1, seed=0):
     out = []
     for i in range(n):
         x = torch.rand(channels, size, size, generator=g)
-        up = torch.nn.functional.interpolate(x[None], scale_factor=scale, mode="bicubic")[0].clamp(0, 1) \
-            if scale > 1 else x
+        up = (
+            torch.nn.functional.interpolate(x[None], scale_factor=scale, mode="bicubic")[0].clamp(0, 1)
+            if scale > 1
+            else x
+        )
         m = up.mean(dim=0, keepdim=True)
-        y = torch.cat([0.5 + 0.4 * torch.sin(6 * m), (m - 0.5) ** 2 * 3, 1 - m ** 3]).clamp(0, 1)
+        y = torch.cat([0.5 + 0.4 * torch.sin(6 * m), (m - 0.5) ** 2 * 3, 1 - m**3]).clamp(0, 1)
         out.append(vbench.Sample(id=str(i), input=x, target=y, truth=y))
     return out
 

@@ -19,12 +19,26 @@ def cli(capsys, *args):
     return code, captured.out, captured.err
 
 
-def add_run(store: Store, stainer: str, values: dict, metric: str = "psnr", higher: bool = True,
-            manifest: str = "m1", status: str = "completed") -> int:
-    rid = store.create_run(stainer=stainer, run_key=stainer, vbench_version="0", dataset="ds", manifest_hash=manifest,
-                           seed=0)
-    summary = dict(metric=metric, status="computed", reason=None, higher_is_better=higher, pipeline="",
-                   **summarize(values.values()))
+def add_run(
+    store: Store,
+    stainer: str,
+    values: dict,
+    metric: str = "psnr",
+    higher: bool = True,
+    manifest: str = "m1",
+    status: str = "completed",
+) -> int:
+    rid = store.create_run(
+        stainer=stainer, run_key=stainer, vbench_version="0", dataset="ds", manifest_hash=manifest, seed=0
+    )
+    summary = dict(
+        metric=metric,
+        status="computed",
+        reason=None,
+        higher_is_better=higher,
+        pipeline="",
+        **summarize(values.values()),
+    )
     store.finish_run(rid, [(metric, t, v) for t, v in values.items()], [summary], status=status)
     return rid
 
@@ -98,10 +112,18 @@ def test_paired_statistics():
 
 
 def add_seed(store: Store, stainer: str, preset: str, seed: int, values: dict, manifest: str = "m1") -> int:
-    rid = store.create_run(stainer=stainer, preset=preset, run_key=f"{stainer}{preset}{seed}{manifest}",
-                           vbench_version="0", dataset="ds", manifest_hash=manifest, seed=seed)
-    summary = dict(metric="psnr", status="computed", reason=None, higher_is_better=True, pipeline="",
-                   **summarize(values.values()))
+    rid = store.create_run(
+        stainer=stainer,
+        preset=preset,
+        run_key=f"{stainer}{preset}{seed}{manifest}",
+        vbench_version="0",
+        dataset="ds",
+        manifest_hash=manifest,
+        seed=seed,
+    )
+    summary = dict(
+        metric="psnr", status="computed", reason=None, higher_is_better=True, pipeline="", **summarize(values.values())
+    )
     store.finish_run(rid, [("psnr", t, v) for t, v in values.items()], [summary])
     return rid
 
@@ -130,8 +152,10 @@ def test_methods_are_compared_over_their_seeds(capsys, db_url):
     (row,) = json.loads(out)["metrics"]
     assert row["diff"] == pytest.approx(0.5, abs=0.1) and not row["significant"] and row["ci_low"] < 0 < row["ci_high"]
     # run ids: b, a, c for seed 0, then seed 1, then seed 2
-    pooled = paired_compare({f"{s}{t}": v for s in range(3) for t, v in store.scores(3 + 3 * s, "psnr").items()},
-                            {f"{s}{t}": v for s in range(3) for t, v in store.scores(1 + 3 * s, "psnr").items()})
+    pooled = paired_compare(
+        {f"{s}{t}": v for s in range(3) for t, v in store.scores(3 + 3 * s, "psnr").items()},
+        {f"{s}{t}": v for s in range(3) for t, v in store.scores(1 + 3 * s, "psnr").items()},
+    )
     assert pooled["significant"]  # what ignoring the seeds would have claimed
 
     code, out, _ = cli(capsys, "compare", "a:quick", "b", "--db", db_url)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from vbench_plugins.cyclegan import CycleGAN
-from vbench_plugins.nets import ImagePool, linear_decay_scheduler
 
 import vbench
 from vbench.plugins import load_plugins
 from vbench.run import plan
+from vbench_plugins.cyclegan import CycleGAN
+from vbench_plugins.nets import ImagePool, linear_decay_scheduler
 
 TINY = dict(steps=3, tile=16, batch=2, width=4, blocks=1, d_width=4, d_layers=2, pool_size=4)
 
@@ -26,24 +26,59 @@ def one_thread():
 
 def samples(n, size, channels=1, seed=0, scale=1):
     g = torch.Generator().manual_seed(seed)
-    return [vbench.Sample(id=str(i), input=torch.rand(channels, size, size, generator=g),
-                          target=torch.rand(3, size * scale, size * scale, generator=g)) for i in range(n)]
+    return [
+        vbench.Sample(
+            id=str(i),
+            input=torch.rand(channels, size, size, generator=g),
+            target=torch.rand(3, size * scale, size * scale, generator=g),
+        )
+        for i in range(n)
+    ]
 
 
 def fitted(channels=1, params=TINY, seed=0, scale=1, train=None):
     s = CycleGAN(**params)
-    s.ctx = vbench.RunContext(seed=seed, in_channels=channels, scale=scale, pairing="unpaired",
-                              budget=vbench.Budget(steps=params["steps"]))
+    s.ctx = vbench.RunContext(
+        seed=seed, in_channels=channels, scale=scale, pairing="unpaired", budget=vbench.Budget(steps=params["steps"])
+    )
     s.fit(train if train is not None else samples(4, 16, channels, scale=scale), s.ctx)
     return s
 
 
 def test_paper_preset_follows_the_reference_defaults_and_quick_is_small():
     paper, quick = CycleGAN.presets["paper"], CycleGAN.presets["quick"]
-    assert {k: paper[k] for k in ("width", "blocks", "d_width", "d_layers", "norm", "lr", "beta1", "cycle_weight",
-                                  "identity_weight", "pool_size", "tile", "batch", "decay_from")} == dict(
-        width=64, blocks=9, d_width=64, d_layers=3, norm="instance", lr=2e-4, beta1=0.5, cycle_weight=10.0,
-        identity_weight=0.5, pool_size=50, tile=256, batch=1, decay_from=0.5)
+    assert {
+        k: paper[k]
+        for k in (
+            "width",
+            "blocks",
+            "d_width",
+            "d_layers",
+            "norm",
+            "lr",
+            "beta1",
+            "cycle_weight",
+            "identity_weight",
+            "pool_size",
+            "tile",
+            "batch",
+            "decay_from",
+        )
+    } == dict(
+        width=64,
+        blocks=9,
+        d_width=64,
+        d_layers=3,
+        norm="instance",
+        lr=2e-4,
+        beta1=0.5,
+        cycle_weight=10.0,
+        identity_weight=0.5,
+        pool_size=50,
+        tile=256,
+        batch=1,
+        decay_from=0.5,
+    )
     assert quick["tile"] == 64 and quick["width"] < 64 and quick["blocks"] < 9
     plugins = load_plugins()
     (spec,) = plan(plugins, ["cyclegan:paper"], ["qpi-he"], [0])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from vbench_datasets.tissue import simulated, sources
 
 from vbench.cli import main
 from vbench.plugins import load_plugins
+from vbench_datasets.tissue import simulated, sources
 
 
 def cli(capsys, *args):
@@ -97,7 +97,9 @@ def test_manifests_read_from_json_equal_the_ones_built_in_python():
     read_back = json.loads(mf.dumps(built))
     assert mf.compare(read_back, built) == [] and mf.manifest_hash(read_back) == mf.manifest_hash(built)
     changed = dict(built, forward_model={"channels": ("DAPI", "Cy5"), "size": (4, (1, 2))})
-    assert mf.compare(read_back, changed) == ['forward_model.channels: manifest has ["DAPI", "FITC"], built ["DAPI", "Cy5"]']
+    assert mf.compare(read_back, changed) == [
+        'forward_model.channels: manifest has ["DAPI", "FITC"], built ["DAPI", "Cy5"]'
+    ]
 
 
 def test_verify_with_a_tampered_source_names_the_file(capsys, tmp_path, monkeypatch, fresh_build):
@@ -121,8 +123,9 @@ def test_manifest_command_prints_the_committed_bytes(capsys, tmp_path):
 
 
 def test_preview_writes_a_grid(capsys, tmp_path):
-    code, out, _ = cli(capsys, "datasets", "preview", "unstained-he-misaligned", "-o", str(tmp_path / "g.png"),
-                       "--count", "2")
+    code, out, _ = cli(
+        capsys, "datasets", "preview", "unstained-he-misaligned", "-o", str(tmp_path / "g.png"), "--count", "2"
+    )
     assert code == 0
     with Image.open(tmp_path / "g.png") as im:
         assert im.mode == "RGB" and im.size[0] == 3 * 192 and im.size[1] > 2 * 192  # input | target | truth

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from vbench_datasets.folder import folder_dataset
-from vbench_datasets.folder.leaks import leak_warning, source_of
-from vbench_datasets.folder.adapters import DsdDataset
-from vbench_datasets.folder.trees import detect_layout
 
 from vbench.cli import main
 from vbench.errors import DatasetError
 from vbench.plugins import load_plugins
 from vbench.run import plan, run_sweep
 from vbench.store import Store
+from vbench_datasets.folder import folder_dataset
+from vbench_datasets.folder.adapters import DsdDataset
+from vbench_datasets.folder.leaks import leak_warning, source_of
+from vbench_datasets.folder.trees import detect_layout
 
 
 def image(path: Path, seed: int, size=32) -> None:
@@ -48,8 +48,13 @@ def test_dsd_p_is_misaligned_dark_field_to_he_with_the_official_split(tmp_path):
     root = make_dsd(tmp_path / "DSD_P")
     ds = folder_dataset("dsd-p", root)
     assert isinstance(ds, DsdDataset) and detect_layout(root) == "dsd"
-    assert (ds.pairing, ds.modality, ds.stain, ds.task, ds.layout) == ("misaligned", "darkfield", "he", "darkfield->he",
-                                                                       "dsd")
+    assert (ds.pairing, ds.modality, ds.stain, ds.task, ds.layout) == (
+        "misaligned",
+        "darkfield",
+        "he",
+        "darkfield->he",
+        "dsd",
+    )
     assert ds.counts() == {"train": 3, "val": 0, "test": 2}
     test = ds.validate().load("test")
     assert [s.id for s in test] == ["3__0", "3__1"] and all(s.truth is None for s in test)
@@ -64,7 +69,9 @@ def test_dsd_u_is_unpaired_from_the_folder_name_and_pairing_overrides(tmp_path):
     train = ds.validate().load("train")
     assert len(train) == 3 and all(s.truth is None for s in train)
     assert {Path(s.meta["target_path"]).stem for s in train} == {"51__0", "51__1", "52__2"}
-    with pytest.raises(DatasetError, match=r"(?s)partial DSD copy; missing:.*train/B/1__0\.\* \(partner of train/A/1__0"):
+    with pytest.raises(
+        DatasetError, match=r"(?s)partial DSD copy; missing:.*train/B/1__0\.\* \(partner of train/A/1__0"
+    ):
         folder_dataset("dsd-u", root, pairing="misaligned").counts()
 
 
@@ -73,9 +80,13 @@ def test_a_partial_copy_lists_every_missing_folder_and_the_tree(tmp_path):
     for p in (root / "val" / "B").iterdir():
         p.unlink()
     (root / "val" / "B").rmdir()
-    with pytest.raises(DatasetError, match=r"(?s)not a complete DSD copy; missing folder\(s\): val/B\..*train/A/S__K\.png"):
+    with pytest.raises(
+        DatasetError, match=r"(?s)not a complete DSD copy; missing folder\(s\): val/B\..*train/A/S__K\.png"
+    ):
         folder_dataset("dsd-p", root, layout="dsd").counts()
-    with pytest.raises(DatasetError, match=r"top of DSD \(DSD_P, DSD_U\).*vbench datasets add dsd-p .*DSD_P --layout dsd"):
+    with pytest.raises(
+        DatasetError, match=r"top of DSD \(DSD_P, DSD_U\).*vbench datasets add dsd-p .*DSD_P --layout dsd"
+    ):
         (tmp_path / "DSD_U").mkdir()
         detect_layout(tmp_path)
 
@@ -93,10 +104,15 @@ def test_datasets_add_and_show_through_the_cli(tmp_path, capsys):
     root = make_dsd(tmp_path / "DSD_P", val=("2__5", "3__0"))
     code, out, err = cli(capsys, "datasets", "add", "dsd-p", str(root), "--layout", "dsd")
     assert code == 0, err
-    entry = json.loads((Path(load_plugins().datasets.get("dsd-p").recorded_path()).parent.parent
-                        / "datasets.json").read_text())["datasets"]["dsd-p"]
-    assert (entry["layout"], entry["pairing"], entry["modality"], entry["stain"]) == ("dsd", "misaligned", "darkfield",
-                                                                                      "he")
+    entry = json.loads(
+        (Path(load_plugins().datasets.get("dsd-p").recorded_path()).parent.parent / "datasets.json").read_text()
+    )["datasets"]["dsd-p"]
+    assert (entry["layout"], entry["pairing"], entry["modality"], entry["stain"]) == (
+        "dsd",
+        "misaligned",
+        "darkfield",
+        "he",
+    )
     code, out, err = cli(capsys, "datasets", "show", "dsd-p")
     assert code == 0, err
     assert "darkfield" in out and "DSD's official split" in out

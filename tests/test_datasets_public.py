@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from vbench_datasets.folder import folder_dataset
-from vbench_datasets.folder.adapters import BciDataset, MistDataset
-from vbench_datasets.folder.trees import detect_layout
 
 from vbench import user_datasets
 from vbench.cli import main
 from vbench.errors import DatasetError
 from vbench.plugins import load_plugins
+from vbench_datasets.folder import folder_dataset
+from vbench_datasets.folder.adapters import BciDataset, MistDataset
+from vbench_datasets.folder.trees import detect_layout
 
 
 def add_folder_dataset(name, path, **options):

@@ -12,12 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vbench_datasets.tissue import disk_cache, simulated, sources, tiling
-from vbench_datasets.tissue.forward.section import AdjacentSection
-from vbench_datasets.tissue import DATASETS, QpiHe, QpiIhc, UnstainedHeMisaligned, UnstainedHeUnpaired
 
 from vbench import manifest as mf
 from vbench.errors import DatasetError
+from vbench_datasets.tissue import (
+    DATASETS,
+    QpiHe,
+    QpiIhc,
+    UnstainedHeMisaligned,
+    UnstainedHeUnpaired,
+    disk_cache,
+    simulated,
+    sources,
+    tiling,
+)
+from vbench_datasets.tissue.forward.section import AdjacentSection
 
 NAMES = [cls.name for cls in DATASETS]
 BY_NAME = {cls.name: cls for cls in DATASETS}
@@ -75,7 +84,7 @@ def test_the_warp_bound_holds_everywhere():
     rgb = sources.cmu_rgb()
     section = AdjacentSection()
     fields = section.fields(rgb.shape)
-    rows, cols = np.mgrid[0:rgb.shape[0]:7, 0:rgb.shape[1]:7].astype(np.float64)
+    rows, cols = np.mgrid[0 : rgb.shape[0] : 7, 0 : rgb.shape[1] : 7].astype(np.float64)
     src_r, src_c = section.source_positions(fields, rows, cols)
     moved = np.hypot(src_r - rows, src_c - cols)
     assert moved.max() <= section.bound(rgb.shape) and moved.max() > 0.5 * section.bound(rgb.shape)
@@ -106,10 +115,12 @@ def test_unpaired_train_inputs_and_targets_come_from_disjoint_tiles():
 
 
 def test_importing_the_plugin_is_cheap():
-    code = ("import sys, vbench; before = set(sys.modules); import vbench_datasets.tissue as t; "
-            "[c() for c in t.DATASETS]; "
-            "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & "
-            "{'torch', 'numpy', 'PIL', 'skimage', 'scipy', 'tifffile'}))")
+    code = (
+        "import sys, vbench; before = set(sys.modules); import vbench_datasets.tissue as t; "
+        "[c() for c in t.DATASETS]; "
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & "
+        "{'torch', 'numpy', 'PIL', 'skimage', 'scipy', 'tifffile'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -117,8 +128,10 @@ def test_importing_the_plugin_is_cheap():
 def test_manifests_are_byte_identical_across_processes_and_match_the_committed_ones(tmp_path):
     """A fresh process (no tile cache) and this one build every manifest: both equal the shipped
     files, which a third process wrote."""
-    code = ("import sys; from vbench import manifest as mf; from vbench_datasets.tissue import DATASETS; "
-            "[mf.write(f'{sys.argv[1]}/{c.name}.json', c().manifest()) for c in DATASETS]")
+    code = (
+        "import sys; from vbench import manifest as mf; from vbench_datasets.tissue import DATASETS; "
+        "[mf.write(f'{sys.argv[1]}/{c.name}.json', c().manifest()) for c in DATASETS]"
+    )
     env = dict(os.environ, VBENCH_HOME=str(tmp_path / "home"))
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, check=True, timeout=300)
     for name in NAMES:
@@ -246,9 +259,12 @@ def test_the_source_file_is_the_recorded_one():
 def test_bundled_datasets_declare_modality_and_stain():
     declared = {cls.name: (cls.modality, cls.stain) for cls in DATASETS}
     assert declared == {
-        "qpi-he": ("quantitative-phase", "he"), "af-he-x4": ("autofluorescence", "he"),
-        "unstained-he-misaligned": ("brightfield", "he"), "unstained-he-unpaired": ("brightfield", "he"),
-        "darkfield-he-misaligned": ("darkfield", "he"), "darkfield-he-unpaired": ("darkfield", "he"),
+        "qpi-he": ("quantitative-phase", "he"),
+        "af-he-x4": ("autofluorescence", "he"),
+        "unstained-he-misaligned": ("brightfield", "he"),
+        "unstained-he-unpaired": ("brightfield", "he"),
+        "darkfield-he-misaligned": ("darkfield", "he"),
+        "darkfield-he-unpaired": ("darkfield", "he"),
         "qpi-ihc": ("quantitative-phase", "ihc-dab"),
     }
     # Class attributes only, not part of the manifest header: the committed manifests (and every
@@ -261,8 +277,9 @@ def test_darkfield_input_is_black_on_glass_and_bright_at_nuclear_borders():
     """The dark-field model: empty space dark, nuclear borders brighter than nuclear interiors and
     than the surrounding tissue, short wavelengths brighter; the misaligned set declares its warp bound."""
     from scipy import ndimage
-    from vbench_datasets.tissue.forward.darkfield import UnstainedDarkfield
+
     from vbench_datasets.tissue import DarkfieldHeMisaligned
+    from vbench_datasets.tissue.forward.darkfield import UnstainedDarkfield
 
     yy, xx = np.mgrid[:96, :96]
     nucleus = np.hypot(yy - 48, xx - 48) < 10
@@ -274,5 +291,6 @@ def test_darkfield_input_is_black_on_glass_and_bright_at_nuclear_borders():
     assert glass < 0.03 < tissue
     assert img.mean(0)[border].mean() > 2 * img.mean(0)[inner].mean() and img.mean(0)[border].mean() > 2 * tissue
     assert img[2][border].mean() > img[0][border].mean()  # bluish glow
-    assert DarkfieldHeMisaligned().max_displacement_px == pytest.approx(AdjacentSection().bound(
-        sources.cmu_rgb().shape), abs=1e-3)
+    assert DarkfieldHeMisaligned().max_displacement_px == pytest.approx(
+        AdjacentSection().bound(sources.cmu_rgb().shape), abs=1e-3
+    )

@@ -9,16 +9,30 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from vbench_plugins.distill import Distill
-from vbench_plugins.distill.align import Aligner, align_losses, warp
-from vbench_plugins.distill.enhance import decide_inversion, enhance, fit_matching
 
 import vbench
 from vbench.run import checkpoint
 from vbench.run.spec import RunSpec
+from vbench_plugins.distill import Distill
+from vbench_plugins.distill.align import Aligner, align_losses, warp
+from vbench_plugins.distill.enhance import decide_inversion, enhance, fit_matching
 
-TINY = dict(steps=8, teacher_steps=3, teacher_tile=16, teacher_batch=2, teacher_width=2, tile=16, batch=2, width=4,
-            blocks=1, d_width=4, d_layers=2, pool_size=4, align_width=4, align_depth=2)
+TINY = dict(
+    steps=8,
+    teacher_steps=3,
+    teacher_tile=16,
+    teacher_batch=2,
+    teacher_width=2,
+    tile=16,
+    batch=2,
+    width=4,
+    blocks=1,
+    d_width=4,
+    d_layers=2,
+    pool_size=4,
+    align_width=4,
+    align_depth=2,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +62,9 @@ def tissue(n, size, seed=0, dark=False, shift=(0, 0)):
 
 def fitted(params=TINY, pairing="misaligned", seed=0, train=None, modality="", channels=3):
     s = Distill(**params)
-    s.ctx = vbench.RunContext(seed=seed, in_channels=channels, pairing=pairing, modality=modality,
-                              budget=vbench.Budget(steps=params["steps"]))
+    s.ctx = vbench.RunContext(
+        seed=seed, in_channels=channels, pairing=pairing, modality=modality, budget=vbench.Budget(steps=params["steps"])
+    )
     s.fit(train if train is not None else tissue(4, 16), s.ctx)
     return s
 
@@ -59,12 +74,42 @@ def test_presets_follow_the_released_configuration_and_ablations_change_one_thin
     from vbench.run import plan
 
     p, q = Distill.presets["paper"], Distill.presets["quick"]
-    assert {k: p[k] for k in ("width", "blocks", "tile", "batch", "lr", "beta1", "pool_size", "adv_weight",
-                              "cycle_weight", "distill_weight", "corr_weight", "smooth_weight",
-                              "unpaired_cycle_weight", "unpaired_distill_weight", "niqe_weight")} == dict(
-        width=64, blocks=9, tile=256, batch=1, lr=1e-4, beta1=0.5, pool_size=50, adv_weight=1.0, cycle_weight=10.0,
-        distill_weight=2.0, corr_weight=20.0, smooth_weight=10.0, unpaired_cycle_weight=80.0,
-        unpaired_distill_weight=5.0, niqe_weight=0.0)
+    assert {
+        k: p[k]
+        for k in (
+            "width",
+            "blocks",
+            "tile",
+            "batch",
+            "lr",
+            "beta1",
+            "pool_size",
+            "adv_weight",
+            "cycle_weight",
+            "distill_weight",
+            "corr_weight",
+            "smooth_weight",
+            "unpaired_cycle_weight",
+            "unpaired_distill_weight",
+            "niqe_weight",
+        )
+    } == dict(
+        width=64,
+        blocks=9,
+        tile=256,
+        batch=1,
+        lr=1e-4,
+        beta1=0.5,
+        pool_size=50,
+        adv_weight=1.0,
+        cycle_weight=10.0,
+        distill_weight=2.0,
+        corr_weight=20.0,
+        smooth_weight=10.0,
+        unpaired_cycle_weight=80.0,
+        unpaired_distill_weight=5.0,
+        niqe_weight=0.0,
+    )
     assert p["teacher_width"] == 64 and q["width"] < 64 and q["tile"] <= 128
     assert set(Distill.presets) == {"quick", "paper", "quick-noalign", "quick-nodistill", "quick-niqe"}
     student_steps = {k: v["steps"] - v["teacher_steps"] for k, v in Distill.presets.items() if k.startswith("quick")}
@@ -79,8 +124,10 @@ def test_enhancement_inverts_dark_backgrounds_from_the_declared_modality_or_the_
     bright, dark = tissue(3, 32), tissue(3, 32, dark=True)
     assert decide_inversion("darkfield", [s.input for s in bright])[0]  # the declaration wins
     assert not decide_inversion("brightfield", [s.input for s in dark])[0]
-    assert decide_inversion("", [s.input for s in dark]) == (True, pytest.approx(
-        "no modality declared; train inputs' grey levels: dark background (right-skewed), inverted"))
+    assert decide_inversion("", [s.input for s in dark]) == (
+        True,
+        pytest.approx("no modality declared; train inputs' grey levels: dark background (right-skewed), inverted"),
+    )
     assert not decide_inversion("", [s.input for s in bright])[0]
     # matching maps the inputs onto the targets' lightness distribution, monotonically
     src, dst = fit_matching([s.input for s in dark], [s.truth[:1] for s in dark], True, 64)
@@ -102,8 +149,17 @@ def test_alignment_recovers_a_smooth_synthetic_displacement_field():
     texture = (texture - texture.mean()) / texture.std() * 0.5
     yy, xx = torch.meshgrid(torch.arange(s).float(), torch.arange(s).float(), indexing="ij")
     a = torch.rand(n, 4, generator=g)
-    truth = torch.stack([torch.stack([1.5 * torch.sin(2 * math.pi * (xx / s * k[0] + k[1])) + 1.0,
-                                      1.5 * torch.cos(2 * math.pi * (yy / s * k[2] + k[3])) - 0.8]) for k in a])
+    truth = torch.stack(
+        [
+            torch.stack(
+                [
+                    1.5 * torch.sin(2 * math.pi * (xx / s * k[0] + k[1])) + 1.0,
+                    1.5 * torch.cos(2 * math.pi * (yy / s * k[2] + k[3])) - 0.8,
+                ]
+            )
+            for k in a
+        ]
+    )
     fixed = warp(texture, truth)  # fixed(p) = texture(p + truth(p))
     torch.manual_seed(0)
     aligner = Aligner(3, width=8, depth=2)
@@ -123,8 +179,12 @@ def test_alignment_recovers_a_smooth_synthetic_displacement_field():
 def test_the_distillation_term_pulls_the_student_towards_the_teacher():
     seen = []
     s = Distill(**dict(TINY, steps=43, teacher_steps=3, lr=3e-3))
-    s.ctx = vbench.RunContext(in_channels=3, pairing="unpaired", budget=vbench.Budget(steps=43),
-                              on_progress=lambda done, total, logs: seen.append(logs.get("distill")))
+    s.ctx = vbench.RunContext(
+        in_channels=3,
+        pairing="unpaired",
+        budget=vbench.Budget(steps=43),
+        on_progress=lambda done, total, logs: seen.append(logs.get("distill")),
+    )
     s.fit(tissue(4, 16), s.ctx)
     distill = [v for v in seen if v is not None]
     assert len(distill) == 40
@@ -156,8 +216,10 @@ def test_same_seed_same_result_and_a_super_resolution_scale():
     with torch.inference_mode():
         a, b, c = (m.predict(x) for m in models)
     assert torch.equal(a, b) and not torch.equal(a, c)
-    low = [vbench.Sample(id=str(i), input=t.input[:1, ::2, ::2].clone(), target=t.target) for i, t in
-           enumerate(tissue(3, 16))]
+    low = [
+        vbench.Sample(id=str(i), input=t.input[:1, ::2, ::2].clone(), target=t.target)
+        for i, t in enumerate(tissue(3, 16))
+    ]
     s = Distill(**TINY)
     s.ctx = vbench.RunContext(in_channels=1, scale=2, pairing="paired", budget=vbench.Budget(steps=TINY["steps"]))
     s.fit(low, s.ctx)
@@ -166,8 +228,10 @@ def test_same_seed_same_result_and_a_super_resolution_scale():
 
 
 def test_divergence_fails_at_the_step_it_happens_with_a_hint():
-    for params, stage in ((dict(TINY, steps=100, teacher_steps=50), "teacher loss is nan; lower teacher_lr"),
-                          (dict(TINY, steps=50, teacher_steps=0, distill_weight=0.0), r"\w+ loss is nan; lower lr")):
+    for params, stage in (
+        (dict(TINY, steps=100, teacher_steps=50), "teacher loss is nan; lower teacher_lr"),
+        (dict(TINY, steps=50, teacher_steps=0, distill_weight=0.0), r"\w+ loss is nan; lower lr"),
+    ):
         train = tissue(2, 16)
         for t in train:
             t.target[0, 0, 0] = float("nan")
@@ -186,8 +250,10 @@ def test_niqe_term_is_differentiable_and_close_to_the_metric():
     g = torch.Generator().manual_seed(0)
 
     def images(n, size):  # detail at several scales, full grey range
-        x = sum(F.interpolate(torch.rand(n, 3, size // k, size // k, generator=g), size=(size, size), mode="bicubic")
-                * k for k in (1, 2, 4, 8))
+        x = sum(
+            F.interpolate(torch.rand(n, 3, size // k, size // k, generator=g), size=(size, size), mode="bicubic") * k
+            for k in (1, 2, 4, 8)
+        )
         x = x - x.amin(dim=(1, 2, 3), keepdim=True)
         return (x / x.amax(dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
 
@@ -258,7 +324,7 @@ def vbench_register_datasets(register):
 @vbench.hookimpl
 def vbench_register_stainers(register):
     register(TinyDistill)
-''' % (TINY, TINY)
+''' % (TINY, TINY)  # noqa: UP031 (a module's source: braces in it are code)
 
 
 def test_end_to_end_on_every_pairing_and_vbench_predict(plugin_module, db_url, tmp_path, monkeypatch):
@@ -271,8 +337,9 @@ def test_end_to_end_on_every_pairing_and_vbench_predict(plugin_module, db_url, t
     from vbench.store import Store
 
     plugins, store = load_plugins(extra=[plugin_module(DATASETS)]), Store(db_url)
-    specs = plan(plugins, ["distill-tiny:tiny"], ["tiny-misaligned", "tiny-paired", "tiny-unpaired"], [0],
-                 metrics=["psnr"])
+    specs = plan(
+        plugins, ["distill-tiny:tiny"], ["tiny-misaligned", "tiny-paired", "tiny-unpaired"], [0], metrics=["psnr"]
+    )
     specs += plan(plugins, ["distill-tiny:tiny-niqe"], ["tiny-unpaired"], [0], metrics=["psnr"])
     outcomes = run_sweep(specs, store, plugins, isolate=False, progress=False)
     assert [o.status for o in outcomes] == ["completed"] * 4, [o.message for o in outcomes]

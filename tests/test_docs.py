@@ -81,8 +81,9 @@ def test_the_guides_dataset_and_metric_examples_run(plugin_module, db_url):
     from vbench.run import plan, run_sweep
     from vbench.store import Store
 
-    plugins = load_plugins(extra=[plugin_module(_first_block_after("A dataset")),
-                                  plugin_module(_first_block_after("A metric"))])
+    plugins = load_plugins(
+        extra=[plugin_module(_first_block_after("A dataset")), plugin_module(_first_block_after("A metric"))]
+    )
     assert plugins.datasets.get("stripes").modality == "brightfield"
     store = Store(db_url)
     specs = plan(plugins, ["baseline-linear"], ["stripes"], [0], metrics=["mae", "psnr"])

@@ -20,8 +20,24 @@ def cli(capsys, *args):
 @pytest.fixture
 def source(capsys, tmp_path):
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    code, _, err = cli(capsys, "run", "-s", "baseline-mean", "-s", "baseline-linear", "-d", "qpi-ihc", "-m", "psnr", "-m", "ssim",
-                       "--db", db, "--no-isolate", "-q")
+    code, _, err = cli(
+        capsys,
+        "run",
+        "-s",
+        "baseline-mean",
+        "-s",
+        "baseline-linear",
+        "-d",
+        "qpi-ihc",
+        "-m",
+        "psnr",
+        "-m",
+        "ssim",
+        "--db",
+        db,
+        "--no-isolate",
+        "-q",
+    )
     assert code == 0, err
     return db
 

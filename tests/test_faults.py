@@ -19,8 +19,22 @@ from vbench.report import build_leaderboard
 from vbench.store import Store
 
 LEASE = 3  # VBENCH_LEASE_SECONDS: a dead driver's run is taken over this long after its last beat
-SWEEP = ["run", "-s", "baseline-mean", "-s", "baseline-linear", "-s", "baseline-colormap", "-d", "qpi-ihc",
-         "--seed", "0", "-m", "psnr", "-q"]
+SWEEP = [
+    "run",
+    "-s",
+    "baseline-mean",
+    "-s",
+    "baseline-linear",
+    "-s",
+    "baseline-colormap",
+    "-d",
+    "qpi-ihc",
+    "--seed",
+    "0",
+    "-m",
+    "psnr",
+    "-q",
+]
 EXE = str(Path(sys.executable).with_name("vbench"))
 
 pytestmark = pytest.mark.slow
@@ -42,10 +56,15 @@ def runs(db: Path) -> dict[int, tuple[str, str, int, int]]:
     """run id -> (status, error, score rows, summary rows), read with plain sqlite3."""
     con = sqlite3.connect(db)
     try:
-        return {rid: (status, error or "",
-                      con.execute("select count(*) from scores where run_id = ?", (rid,)).fetchone()[0],
-                      con.execute("select count(*) from summaries where run_id = ?", (rid,)).fetchone()[0])
-                for rid, status, error in con.execute("select id, status, error from runs order by id")}
+        return {
+            rid: (
+                status,
+                error or "",
+                con.execute("select count(*) from scores where run_id = ?", (rid,)).fetchone()[0],
+                con.execute("select count(*) from summaries where run_id = ?", (rid,)).fetchone()[0],
+            )
+            for rid, status, error in con.execute("select id, status, error from runs order by id")
+        }
     finally:
         con.close()
 
@@ -70,14 +89,20 @@ def reference(tmp_path_factory):
     """The same sweep, uninterrupted."""
     folder = tmp_path_factory.mktemp("reference")
     db = folder / "reference.db"
-    done = subprocess.run([EXE, *SWEEP, "--no-isolate"], env=dict(_env(db), VBENCH_HOME=str(folder / "home")),
-                          cwd=folder, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [EXE, *SWEEP, "--no-isolate"],
+        env=dict(_env(db), VBENCH_HOME=str(folder / "home")),
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr
     return results(db)
 
 
 def _check_complete(db: Path, reference) -> None:
-    for rid, (status, error, n_scores, n_summaries) in runs(db).items():
+    for rid, (status, _error, n_scores, n_summaries) in runs(db).items():
         if status == "completed":
             assert n_scores == 2 and n_summaries == 1, (rid, n_scores, n_summaries)  # 2 test tiles, psnr
         else:
@@ -154,11 +179,11 @@ def test_a_killed_driver_leaves_no_process_behind_and_resume_takes_its_run_over(
     site = installed_plugin("vbtest_hold", HOLD)
     db, hold, started = tmp_path / "k.db", tmp_path / "hold", tmp_path / "started"
     hold.touch()
-    env = _env(db, PYTHONPATH=str(site), VBTEST_HOLD=str(hold), VBTEST_STARTED=str(started),
-               VBENCH_START_METHOD=method)
+    env = _env(db, PYTHONPATH=str(site), VBTEST_HOLD=str(hold), VBTEST_STARTED=str(started), VBENCH_START_METHOD=method)
     args = [EXE, "run", "-s", "hold", "-d", "qpi-ihc", "-m", "psnr", "-q"]
-    driver = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
+    driver = subprocess.Popen(
+        args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.time() + 300
     while not started.exists() and driver.poll() is None and time.time() < deadline:
         time.sleep(0.2)

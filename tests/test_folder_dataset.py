@@ -12,19 +12,20 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from vbench_datasets import folder
-from vbench_datasets.folder.folder_dataset import FolderDataset
 
 from vbench import user_datasets
 from vbench.errors import DatasetError
 from vbench.plugins import load_plugins
 from vbench.user_datasets import registered as registered_folder_datasets
 from vbench.user_datasets import remove as remove_folder_dataset
+from vbench_datasets import folder
+from vbench_datasets.folder.folder_dataset import FolderDataset
 
 
 def add_folder_dataset(name, path, **options):
     """`vbench datasets add` as a library call, through the installed plugins' layouts."""
     return user_datasets.add(name, path, plugins=load_plugins(), **options)
+
 
 # -- helpers: tiny images made on the fly ------------------------------------------------------------
 

@@ -24,12 +24,24 @@ _spec.loader.exec_module(chromium)
 
 
 def add(store, name, psnr, ms):
-    run_id = store.create_run(stainer=name, run_key=name, vbench_version="0", dataset="qpi-he", manifest_hash="m",
-                              seed=0, device="cpu", threads=2, hardware={"cpu": "Test CPU"})
+    run_id = store.create_run(
+        stainer=name,
+        run_key=name,
+        vbench_version="0",
+        dataset="qpi-he",
+        manifest_hash="m",
+        seed=0,
+        device="cpu",
+        threads=2,
+        hardware={"cpu": "Test CPU"},
+    )
     values = [psnr + 0.05 * i for i in range(6)]
-    store.finish_run(run_id, [("psnr", f"t{i}", v) for i, v in enumerate(values)], [
-        dict(metric="psnr", higher_is_better=True, pipeline="p", status="computed", reason=None, **summarize(values))],
-        infer_ms_p50=ms)
+    store.finish_run(
+        run_id,
+        [("psnr", f"t{i}", v) for i, v in enumerate(values)],
+        [dict(metric="psnr", higher_is_better=True, pipeline="p", status="computed", reason=None, **summarize(values))],
+        infer_ms_p50=ms,
+    )
 
 
 @pytest.fixture
@@ -77,8 +89,10 @@ def test_page_renders_sorts_and_shows_hostile_names_as_text(page, browser, tmp_p
     latency = heads.index("ms/tile p50") + 1
     browser.click(f"table.board thead th:nth-child({latency}) button")
     assert names(browser) == [XSS, "alpha", "gamma", "beta"]
-    assert browser.js(f"document.querySelector('table.board thead th:nth-child({latency})')"
-                      f".getAttribute('aria-sort')") == "ascending"
+    assert (
+        browser.js(f"document.querySelector('table.board thead th:nth-child({latency})').getAttribute('aria-sort')")
+        == "ascending"
+    )
     browser.click(f"table.board thead th:nth-child({latency}) button")
     assert names(browser) == ["gamma", "alpha", XSS, "beta"]  # missing latency still last
     assert browser.js("document.querySelector('table.board thead th').getAttribute('aria-sort')") == "none"
@@ -89,7 +103,9 @@ def test_page_renders_sorts_and_shows_hostile_names_as_text(page, browser, tmp_p
     assert browser.dialogs == [], browser.dialogs
     assert browser.errors() == []
     assert browser.js("document.querySelectorAll('img').length") == 0
-    assert browser.js(f"Array.from(document.querySelectorAll('td.name')).some(td => td.textContent === {json.dumps(XSS)})")
+    assert browser.js(
+        f"Array.from(document.querySelectorAll('td.name')).some(td => td.textContent === {json.dumps(XSS)})"
+    )
     data = browser.js("JSON.parse(document.getElementById('vbench-data').textContent)")
     assert any(r["stainer"] == XSS for r in data[0]["rows"])
 

@@ -42,8 +42,10 @@ def test_kinds_and_their_mode_names(tmp_path):
     tifffile.imwrite(tmp_path / "f.tif", np.full((4, 5, 3), 0.5, np.float32), photometric="rgb")
     np.save(tmp_path / "stack.npy", np.zeros((4, 8, 8), np.float32))
     Image.new("RGBA", (4, 4)).save(tmp_path / "a.png")
-    found = {name: images.mode_name(images.decode(tmp_path / name))
-             for name in ("g16.png", "pal.png", "c.bmp", "f.tif", "a.png")}
+    found = {
+        name: images.mode_name(images.decode(tmp_path / name))
+        for name in ("g16.png", "pal.png", "c.bmp", "f.tif", "a.png")
+    }
     assert found == {"g16.png": "I;16", "pal.png": "RGB", "c.bmp": "RGB", "f.tif": "RGB;float32", "a.png": "RGBA"}
     assert np.array_equal(images.decode(tmp_path / "g16.png"), gray16)
     assert images.decode(tmp_path / "stack.npy").shape == (4, 8, 8)
@@ -67,6 +69,10 @@ def test_importing_images_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, vbench; before = set(sys.modules); import vbench.images; "
-            "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in {'numpy', 'PIL', 'cv2', 'torch'}))")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    code = (
+        "import sys, vbench; before = set(sys.modules); import vbench.images; "
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in {'numpy', 'PIL', 'cv2', 'torch'}))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )

@@ -33,8 +33,10 @@ def test_project_folders_never_shadow_installed_packages():
     # pyiqa's wheel installs top-level tests/ docs/ build/ options/; our tests are not a package.
     assert not (REPO / "tests" / "__init__.py").exists()
     assert not (REPO / "datasets" / "__init__.py").exists() and not (REPO / "plugins" / "__init__.py").exists()
-    code = ("import importlib.util as u; s = u.find_spec('datasets'); "
-            "print(s.origin if s and s.origin else list(s.submodule_search_locations) if s else None)")
+    code = (
+        "import importlib.util as u; s = u.find_spec('datasets'); "
+        "print(s.origin if s and s.origin else list(s.submodule_search_locations) if s else None)"
+    )
     origin = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True).stdout
     assert str(REPO / "datasets") + "'" not in origin and "site-packages" in origin
     assert Path(importlib.util.find_spec("vbench_datasets").origin).is_relative_to(REPO / "datasets")
@@ -43,7 +45,8 @@ def test_project_folders_never_shadow_installed_packages():
 
 def test_plain_pytest_and_python_m_pytest_both_collect(tmp_path):
     for cmd in ([str(Path(sys.executable).with_name("pytest"))], [sys.executable, "-m", "pytest"]):
-        res = subprocess.run([*cmd, "--collect-only", "-q", "tests/test_install.py"], cwd=REPO,
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [*cmd, "--collect-only", "-q", "tests/test_install.py"], cwd=REPO, capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stdout + res.stderr
         assert "test_torch_stack_imports_and_matches_the_constraints_file" in res.stdout

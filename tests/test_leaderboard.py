@@ -19,16 +19,37 @@ def store(tmp_path):
     return Store(f"sqlite:///{tmp_path / 'lb.db'}")
 
 
-def add(store, stainer, values, *, seed=0, manifest="m1", metric="psnr", higher=True, dataset="d", preset="",
-        params=None, extra=()):
+def add(
+    store,
+    stainer,
+    values,
+    *,
+    seed=0,
+    manifest="m1",
+    metric="psnr",
+    higher=True,
+    dataset="d",
+    preset="",
+    params=None,
+    extra=(),
+):
     """A completed run whose per-tile scores are ``values`` (a list, or a mean and a spread)."""
     if not isinstance(values, list):
         mean, spread = values
         values = list(mean + spread * np.random.default_rng(seed + len(stainer)).standard_normal(14))
-    run_id = store.create_run(stainer=stainer, preset=preset, params=params or {}, vbench_version="0",
-                              run_key=f"{stainer}{preset}{seed}{manifest}{params}", dataset=dataset,
-                              manifest_hash=manifest, seed=seed, device="cpu", threads=2,
-                              hardware={"cpu": "Test CPU 9000"})
+    run_id = store.create_run(
+        stainer=stainer,
+        preset=preset,
+        params=params or {},
+        vbench_version="0",
+        run_key=f"{stainer}{preset}{seed}{manifest}{params}",
+        dataset=dataset,
+        manifest_hash=manifest,
+        seed=seed,
+        device="cpu",
+        threads=2,
+        hardware={"cpu": "Test CPU 9000"},
+    )
     tiles = [(metric, f"t{i}", float(v)) for i, v in enumerate(values)]
     summaries = [dict(metric=metric, higher_is_better=higher, pipeline="p", status="computed", **summarize(values))]
     extra = [dict({"higher_is_better": True, "pipeline": "", "status": "computed"}, **e) for e in extra]
@@ -136,8 +157,18 @@ def test_a_metric_no_row_computed_is_a_footnote_not_a_column(store):
 
 
 def test_metric_columns_are_chosen_and_ordered(store):
-    extra = [dict(metric="ssim", higher_is_better=True, pipeline="s", status="computed", n=1, mean=0.5,
-                  ci_low=0.4, ci_high=0.6)]
+    extra = [
+        dict(
+            metric="ssim",
+            higher_is_better=True,
+            pipeline="s",
+            status="computed",
+            n=1,
+            mean=0.5,
+            ci_low=0.4,
+            ci_high=0.6,
+        )
+    ]
     add(store, "a", (30.0, 0.5), extra=extra)
     (board,) = build_leaderboard(store, metrics=["ssim", "psnr"])
     assert list(board.metrics) == ["ssim", "psnr"] and board.primary == "ssim"
@@ -163,7 +194,12 @@ def test_a_figure_without_per_tile_scores_ranks_by_its_mean(store):
     """nfe (network evaluations per tile) and fid are one number per run: one seed keeps the
     stored interval (none), several are resampled over seeds."""
     for name, nfe in (("few", 11.0), ("many", 200.0)):
-        add(store, name, (20.0, 0.5), extra=[dict(metric="nfe", status="computed", higher_is_better=False, pipeline="p", n=1, mean=nfe)])
+        add(
+            store,
+            name,
+            (20.0, 0.5),
+            extra=[dict(metric="nfe", status="computed", higher_is_better=False, pipeline="p", n=1, mean=nfe)],
+        )
     (board,) = build_leaderboard(store, metrics=["nfe"])
     assert [(r["stainer"], r["rank"]) for r in board.rows] == [("few", 1), ("many", 2)]
     assert board.rows[0]["metrics"]["nfe"]["ci_low"] is None
@@ -173,8 +209,15 @@ def test_a_figure_without_per_tile_scores_ranks_by_its_mean(store):
     assert len(rich_tables([board])) == 1
 
     for seed, fid in enumerate((30.0, 40.0, 35.0)):
-        add(store, "gan", (20.0, 0.5), seed=seed, dataset="u", metric="psnr",
-            extra=[dict(metric="fid", status="computed", higher_is_better=False, pipeline="f", n=14, mean=fid)])
+        add(
+            store,
+            "gan",
+            (20.0, 0.5),
+            seed=seed,
+            dataset="u",
+            metric="psnr",
+            extra=[dict(metric="fid", status="computed", higher_is_better=False, pipeline="f", n=14, mean=fid)],
+        )
     (board,) = build_leaderboard(store, dataset="u", metrics=["fid"])
     fid = board.rows[0]["metrics"]["fid"]
     assert fid["mean"] == pytest.approx(35.0) and 30.0 <= fid["ci_low"] < fid["ci_high"] <= 40.0

@@ -50,15 +50,40 @@ def test_finishing_checks_the_owner(db_url):
 
 def _vbench(*args, env, cwd):
     exe = Path(sys.executable).with_name("vbench")
-    return subprocess.Popen([str(exe), *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        [str(exe), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_two_resumed_sweeps_on_one_database_run_each_run_once(tmp_path):
     db = tmp_path / "shared.db"
     env = dict(os.environ, VBENCH_DB=f"sqlite:///{db}")
-    sweep = ["run", "-s", "baseline-mean", "-s", "baseline-linear", "-s", "baseline-colormap", "-d", "qpi-ihc",
-             "--seed", "0", "--seed", "1", "-m", "psnr", "--no-isolate", "-q", "--resume"]
+    sweep = [
+        "run",
+        "-s",
+        "baseline-mean",
+        "-s",
+        "baseline-linear",
+        "-s",
+        "baseline-colormap",
+        "-d",
+        "qpi-ihc",
+        "--seed",
+        "0",
+        "--seed",
+        "1",
+        "-m",
+        "psnr",
+        "--no-isolate",
+        "-q",
+        "--resume",
+    ]
     procs = [_vbench(*sweep, env=env, cwd=tmp_path) for _ in range(2)]
     errs = [p.communicate(timeout=600)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errs
@@ -69,7 +94,7 @@ def test_two_resumed_sweeps_on_one_database_run_each_run_once(tmp_path):
     assert sum(e.count("completed run") for e in errs) == 6  # each executed by exactly one process
 
 
-SLOW = '''
+SLOW = """
 import time
 import vbench
 
@@ -84,7 +109,7 @@ class Slow(vbench.Stainer):
 @vbench.hookimpl
 def vbench_register_stainers(register):
     register(Slow)
-'''
+"""
 
 
 @pytest.mark.slow

@@ -41,10 +41,16 @@ def _check(url: str, name: str) -> None:
         assert one("select count(*) from runs where status = 'completed'") == len(expected)
         assert one("select count(distinct run_key) from runs") == len(expected)
         assert one("select count(*) from scores") == len(expected) * TILES
-        assert one("select count(*) from (select run_id, metric, tile from scores group by run_id, metric, tile "
-                   "having count(*) > 1) d") == 0
-        assert one("select count(*) from (select run_id from scores group by run_id having count(*) <> "
-                   f"{TILES}) d") == 0
+        assert (
+            one(
+                "select count(*) from (select run_id, metric, tile from scores group by run_id, metric, tile "
+                "having count(*) > 1) d"
+            )
+            == 0
+        )
+        assert (
+            one(f"select count(*) from (select run_id from scores group by run_id having count(*) <> {TILES}) d") == 0
+        )
         assert one("select count(*) from summaries") == len(expected)
         assert one("select count(distinct run_id) from summaries") == len(expected)
     store.engine.dispose()

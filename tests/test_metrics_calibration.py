@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
 IMAGES = ("I03", "I04", "I06", "I08", "I19")
 OFFICIAL = {
     "psnr": (21.11, 20.99, 27.01, 23.3, 21.62),
@@ -53,8 +52,12 @@ def calibration_dir(prerequisite) -> Path:
 def score_json(capsys, *args) -> dict:
     """`vbench score ... --format json` in its own process, as a user runs it (and so the large
     temporary tensors of pyiqa's VIF do not stay in this test process's heap)."""
-    res = subprocess.run([sys.executable, "-m", "vbench", "score", *args, "--format", "json"],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "vbench", "score", *args, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 

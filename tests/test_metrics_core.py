@@ -9,10 +9,9 @@ import torch
 from vbench.errors import MetricNotApplicable
 from vbench_plugins.metrics import color, filters
 from vbench_plugins.metrics.no_reference import niqe
-from vbench_plugins.metrics.pixel import ciede2000, psnr
-from vbench_plugins.metrics.stain import deconvolution as stain
 from vbench_plugins.metrics.pairings import MATLAB_GRAY_WEIGHTS, matlab_gray8
-from vbench_plugins.metrics.pixel import PSNR, SSIM, SSIMRGB
+from vbench_plugins.metrics.pixel import PSNR, SSIM, SSIMRGB, ciede2000, psnr
+from vbench_plugins.metrics.stain import deconvolution as stain
 
 # Sharma, Wu and Dalal, Color Res. Appl. 30(1), 2005, Table 1: (L1, a1, b1, L2, a2, b2, dE00).
 SHARMA = [
@@ -91,7 +90,7 @@ def test_ciede2000_and_lab_agree_with_scikit_image():
 def test_stain_density_matches_scikit_image_deconvolution():
     from skimage.color import rgb2hed
 
-    rgb = (torch.rand(1, 3, 8, 8, dtype=torch.float64) * 0.9 + 0.05)
+    rgb = torch.rand(1, 3, 8, 8, dtype=torch.float64) * 0.9 + 0.05
     ours = stain.stain_density(rgb)[0].permute(1, 2, 0).numpy()
     sk = np.maximum(rgb2hed(rgb[0].permute(1, 2, 0).numpy()), 0)
     # scikit-image scales optical density by 1/ln(1e6) instead of 1/ln(10): a factor of 6
@@ -143,7 +142,7 @@ def test_psnr_and_ssim_equal_pyiqa_batched_and_per_image():
     # from RGB, pyiqa's luma weights (0.299/0.587/0.114 vs MATLAB's rgb2gray) move a few grey levels
     assert (ours - rgb).abs().max() < 2e-4
     assert (SSIMRGB().compute(pred, ref) - p_ssimc).abs().max() < 1e-5  # pyiqa clamps negative terms
-    one_by_one = torch.cat([SSIM().compute(pred[i:i + 1], ref[i:i + 1]) for i in range(6)])
+    one_by_one = torch.cat([SSIM().compute(pred[i : i + 1], ref[i : i + 1]) for i in range(6)])
     assert torch.equal(ours, one_by_one)
     assert float(PSNR().compute(ref, ref)[0]) == pytest.approx(80.0)
     assert torch.allclose(SSIM().compute(ref, ref), torch.ones(6, dtype=torch.float64))
@@ -163,8 +162,14 @@ def test_ssim_keeps_negative_structure_terms_unlike_pyiqa():
     ours = float(SSIM().compute(anti, ref)[0])
     # scikit-image with Wang et al.'s settings (Gaussian sigma 1.5, population covariance,
     # border cropped to the valid region) keeps negative terms too.
-    expected = structural_similarity(matlab_luma8_numpy(anti)[0], matlab_luma8_numpy(ref)[0], gaussian_weights=True,
-                                     sigma=1.5, use_sample_covariance=False, data_range=255)
+    expected = structural_similarity(
+        matlab_luma8_numpy(anti)[0],
+        matlab_luma8_numpy(ref)[0],
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
+    )
     assert ours < 0.0 and ours == pytest.approx(expected, abs=1e-9)
 
 

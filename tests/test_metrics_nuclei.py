@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 from skimage import data
-from vbench_plugins.metrics.cells import nuclei
 
 import vbench
 from vbench.errors import MetricNotApplicable
 from vbench.plugins import load_plugins
 from vbench.scoring import Item, score
+from vbench_plugins.metrics.cells import nuclei
 
 # Real tissue with haematoxylin-stained nuclei (the IHC counterstain).
 RGB = torch.from_numpy(data.immunohistochemistry().astype(np.float32) / 255).permute(2, 0, 1)
@@ -41,8 +41,8 @@ def test_identical_images_score_one(plugins):
 def test_a_shift_beyond_the_radius_drops_f1_and_one_within_keeps_it(plugins):
     metric = fresh(plugins, "nuclei-f1")
     radius = nuclei.Detector().radius_px  # 8 px at the default 0.5 um/px
-    near = RGB[:, 200 + 3:392 + 3, 200:392].clone()
-    far = RGB[:, 200 + int(3 * radius):392 + int(3 * radius), 200:392].clone()
+    near = RGB[:, 200 + 3 : 392 + 3, 200:392].clone()
+    far = RGB[:, 200 + int(3 * radius) : 392 + int(3 * radius), 200:392].clone()
     f1_near, f1_far = (float(metric.compute(x[None], TILE[None])[0]) for x in (near, far))
     assert f1_near > 0.8 and f1_far < 0.5, (f1_near, f1_far)
 
@@ -57,8 +57,10 @@ def test_a_blank_prediction_scores_zero_with_a_note(plugins, caplog):
         assert f"{name}: 2 of 2 predictions show no nuclei" in caplog.text
         caplog.clear()
     # Where neither image shows nuclei the score is undefined: stored as None, never NaN.
-    items = [Item("blank", lambda: blank, reference=lambda: blank, shape=tuple(blank.shape)),
-             Item("tissue", lambda: TILE, reference=lambda: TILE, shape=tuple(TILE.shape))]
+    items = [
+        Item("blank", lambda: blank, reference=lambda: blank, shape=tuple(blank.shape)),
+        Item("tissue", lambda: TILE, reference=lambda: TILE, shape=tuple(TILE.shape)),
+    ]
     result = score([("nuclei-f1", fresh(plugins, "nuclei-f1"))], items, explicit=True)
     assert result.values["nuclei-f1"] == {"blank": None, "tissue": 1.0}
     assert result.summaries[0]["mean"] == 1.0 and result.summaries[0]["n"] == 1
@@ -73,7 +75,7 @@ def test_matching_is_one_to_one_within_the_radius():
     assert nuclei.match(np.zeros((0, 2)), ref, 5.0).f1 == 0.0 and math.isnan(nuclei.match(ref[:0], ref[:0], 5.0).f1)
 
 
-DATASETS = '''
+DATASETS = """
 import torch
 import vbench
 from skimage import data
@@ -111,7 +113,7 @@ class Trichrome(Cells):
 def vbench_register_datasets(register):
     for cls in (Cells, NoTruth, Trichrome):
         register(cls)
-'''
+"""
 
 
 def test_misaligned_data_uses_the_truth_when_known_else_the_registered_target(plugin_module):
@@ -124,8 +126,11 @@ def test_misaligned_data_uses_the_truth_when_known_else_the_registered_target(pl
     shifted = RGB[:, 206:398, 196:388].clone()  # the adjacent section, 6 px and -4 px away
     registered = float(metric.compute(TILE[None], shifted[None])[0])
     assert registered > 0.8
-    with pytest.raises(MetricNotApplicable, match=r"stain 'masson-trichrome' of dataset 'cells-trichrome' is not "
-                                                  r"known to hold haematoxylin.*--stain he"):
+    with pytest.raises(
+        MetricNotApplicable,
+        match=r"stain 'masson-trichrome' of dataset 'cells-trichrome' is not "
+        r"known to hold haematoxylin.*--stain he",
+    ):
         fresh(plugins, "nuclei-dice").setup(plugins.datasets.get("cells-trichrome"))
     assert "linear_sum_assignment" in plugins.metrics.get("nuclei-f1").pipeline
     assert "rgb2hed" in plugins.metrics.get("nuclei-dice").pipeline

@@ -9,25 +9,28 @@ import pytest
 import torch
 from skimage import data
 from skimage.transform import AffineTransform, warp
-from vbench_plugins.metrics.registration import estimate as registration
 
 from vbench.errors import MetricNotApplicable
 from vbench.plugins import load_plugins
 from vbench.scoring import Item, default_metrics, score
+from vbench_plugins.metrics.registration import estimate as registration
 
 RGB = torch.from_numpy(data.immunohistochemistry().astype(np.float32) / 255).permute(2, 0, 1)
 
 
 def tile(y, x, n=192):
-    return RGB[:, y:y + n, x:x + n].clone()
+    return RGB[:, y : y + n, x : x + n].clone()
 
 
 def moved(img, shift=(0.0, 0.0), rotation_deg=0.0):
     """``img`` displaced as an adjacent section: rotated about its centre and shifted (rows, cols)."""
     h, w = img.shape[-2:]
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
-    tf = (AffineTransform(translation=-centre) + AffineTransform(rotation=np.deg2rad(rotation_deg))
-          + AffineTransform(translation=centre + np.array([shift[1], shift[0]])))
+    tf = (
+        AffineTransform(translation=-centre)
+        + AffineTransform(rotation=np.deg2rad(rotation_deg))
+        + AffineTransform(translation=centre + np.array([shift[1], shift[0]]))
+    )
     out = np.stack([warp(c.numpy(), tf.inverse, order=3, mode="reflect") for c in img])
     return torch.from_numpy(out).float().clamp(0, 1)
 
@@ -104,8 +107,16 @@ def test_reg_metrics_follow_the_dataset(plugins):
 
 def _scores(plugins, names, samples, outputs, ref, dataset=None):
     refs = [ref(s) for s in samples]
-    items = [Item(s.id, (lambda o=outputs[s.id]: o), reference=(lambda r=r: r), target=(lambda t=s.target: t),
-                  shape=tuple(s.target.shape)) for s, r in zip(samples, refs)]
+    items = [
+        Item(
+            s.id,
+            (lambda o=outputs[s.id]: o),
+            reference=(lambda r=r: r),
+            target=(lambda t=s.target: t),
+            shape=tuple(s.target.shape),
+        )
+        for s, r in zip(samples, refs)
+    ]
     result = score([(n, fresh(plugins, n)) for n in names], items, dataset=dataset, explicit=True)
     return {s["metric"]: s["mean"] for s in result.summaries}
 
@@ -125,11 +136,11 @@ def test_registered_scores_agree_with_the_aligned_truth_on_a_subset(plugins):
     ds = plugins.datasets.get("unstained-he-misaligned")
     samples = ds.samples("test")[:4]
     g = torch.Generator().manual_seed(0)
-    outputs = {s.id: (s.truth * 0.9 + 0.05 + 0.03 * torch.randn(s.truth.shape, generator=g)).clamp(0, 1)
-               for s in samples}
+    outputs = {
+        s.id: (s.truth * 0.9 + 0.05 + 0.03 * torch.randn(s.truth.shape, generator=g)).clamp(0, 1) for s in samples
+    }
     for m, (reg, raw) in _gaps(plugins, ds, samples, outputs).items():
         assert raw > 0 and reg <= 0.25 * raw, (m, reg, raw)
-
 
 
 def test_vbench_score_registers_folders_of_images(tmp_path, capsys):
@@ -145,11 +156,12 @@ def test_vbench_score_registers_folders_of_images(tmp_path, capsys):
         (tmp_path / folder).mkdir()
         arr = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         Image.fromarray(arr).save(tmp_path / folder / "a.png")
-    code = main(["score", str(tmp_path / "preds"), str(tmp_path / "targets"), "-m", "psnr", "-m", "psnr@reg",
-                 "-f", "csv"])
+    code = main(
+        ["score", str(tmp_path / "preds"), str(tmp_path / "targets"), "-m", "psnr", "-m", "psnr@reg", "-f", "csv"]
+    )
     out = capsys.readouterr().out
     assert code == 0
-    row = next(csv.DictReader(io.StringIO(out[out.index("image"):])))
+    row = next(csv.DictReader(io.StringIO(out[out.index("image") :])))
     assert row["image"] == "a" and float(row["psnr@reg"]) > float(row["psnr"]) + 8
 
 
@@ -161,8 +173,18 @@ def test_a_run_named_on_a_misaligned_set_scores_psnr_at_reg_and_nuclei_f1(monkey
 
     planned = []
     monkeypatch.setattr(vbench.run, "run_sweep", lambda specs, *a, **k: planned.extend(specs) or [])
-    code = main(["run", "-s", "baseline-linear", "-d", "darkfield-he-misaligned", "-q",
-                 "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    code = main(
+        [
+            "run",
+            "-s",
+            "baseline-linear",
+            "-d",
+            "darkfield-he-misaligned",
+            "-q",
+            "--db",
+            f"sqlite:///{tmp_path / 'r.db'}",
+        ]
+    )
     assert code == 0 and len(planned) == 1 and planned[0].metrics == []
     defaults = default_metrics(plugins.metrics, "misaligned")
     assert {"psnr@reg", "ssim@reg", "nuclei-f1", "nuclei-dice", "psnr"} <= set(defaults)
@@ -176,7 +198,9 @@ def test_an_output_with_inverted_contrast_is_registered_and_gains_nothing(plugin
     target = moved(tile(150, 150), shift=(5.0, -7.0), rotation_deg=1.0)
     result = registration.register(pred, target, registration.Settings())
     assert 5.0 < result.max_shift < 12.0 and result.corr < -0.9
-    assert float(psnr_reg.compute(pred[None], target[None])[0]) <= float(psnr.compute(pred[None], target[None])[0]) + 0.3
+    assert (
+        float(psnr_reg.compute(pred[None], target[None])[0]) <= float(psnr.compute(pred[None], target[None])[0]) + 0.3
+    )
     other = 1 - tile(300, 300)
     gain = float(psnr_reg.compute(other[None], target[None])[0] - psnr.compute(other[None], target[None])[0])
     assert gain <= 0.3

@@ -66,8 +66,12 @@ class Scattered(Stainy):
     def load(self, split):
         if split != "train":
             return super().load(split)
-        return [vbench.Sample(id=f"train-{y}-{x}", input=_RGB[:1, y:y + 64, x:x + 64], target=_RGB[:, y:y + 64, x:x + 64],
-                              meta={"source": "ihc", "y": y, "x": x}) for y in range(0, 448, 96) for x in range(0, 512, 96)]
+        corners = [(y, x) for y in range(0, 448, 96) for x in range(0, 512, 96)]
+        return [
+            vbench.Sample(id=f"train-{y}-{x}", input=_RGB[:1, y : y + 64, x : x + 64],
+                          target=_RGB[:, y : y + 64, x : x + 64], meta={"source": "ihc", "y": y, "x": x})
+            for y, x in corners
+        ]
 
 
 @vbench.hookimpl
@@ -173,7 +177,7 @@ def _csv_dataset(root, n=3):
     rgb = data.immunohistochemistry()
     lines = ["input,target,split"]
     for i, split in enumerate(["train"] * n + ["test"] * 2):
-        tile = rgb[64 * i:64 * i + 64, :64]
+        tile = rgb[64 * i : 64 * i + 64, :64]
         (root / "in").mkdir(parents=True, exist_ok=True)
         (root / "out").mkdir(parents=True, exist_ok=True)
         Image.fromarray(tile.mean(axis=2).astype(np.uint8)).save(root / "in" / f"t{i}.png")

@@ -29,8 +29,11 @@ def test_every_pyiqa_metric_is_registered_by_its_name():
         m = plugins.metrics.get(zoo.RENAMED.get(name, name))
         assert m.pyiqa_name == name
         assert m.higher_is_better == (not cfg.get("lower_better", False))
-        expected = "distribution" if "fid" in name or name == "inception_score" else \
-            {"FR": "full-reference", "NR": "no-reference"}[cfg["metric_mode"]]
+        expected = (
+            "distribution"
+            if "fid" in name or name == "inception_score"
+            else {"FR": "full-reference", "NR": "no-reference"}[cfg["metric_mode"]]
+        )
         assert m.kind == expected, name
     # vbench's own implementations keep the plain names
     assert type(plugins.metrics.get("psnr")).__module__ == "vbench_plugins.metrics.pixel"
@@ -38,9 +41,11 @@ def test_every_pyiqa_metric_is_registered_by_its_name():
 
 
 def test_listing_metrics_imports_neither_torch_nor_pyiqa():
-    code = ("import sys; from vbench.plugins import load_plugins; p = load_plugins(); "
-            "[p.metrics.get(n) for n in p.metrics.names()]; "
-            "print('torch' in sys.modules, 'pyiqa' in sys.modules)")
+    code = (
+        "import sys; from vbench.plugins import load_plugins; p = load_plugins(); "
+        "[p.metrics.get(n) for n in p.metrics.names()]; "
+        "print('torch' in sys.modules, 'pyiqa' in sys.modules)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split()[-2:] == ["False", "False"]
@@ -62,7 +67,9 @@ def test_metrics_list_shows_kind_direction_defaults_pipeline_and_assets(capsys):
     assert {"psnr", "ssim", "lpips", "niqe", "niqe-stain", "ciede2000", "stain-corr", "stain-mae"} <= names
     assert "fid" not in names
     code, out, _ = cli(capsys, "metrics", "list", "--kind", "distribution", "--format", "csv")
-    assert out.splitlines()[0].startswith("name,kind") and all(",distribution," in line for line in out.splitlines()[1:])
+    assert out.splitlines()[0].startswith("name,kind") and all(
+        ",distribution," in line for line in out.splitlines()[1:]
+    )
     code, out, _ = cli(capsys, "metrics", "list")
     assert code == 0 and "assets" in out
 

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import pytest
 import torch
-from vbench_plugins.phasestain import PhaseStain
 
 import vbench
-from vbench.run import checkpoint
 from vbench.plugins import load_plugins
-from vbench.run import plan
+from vbench.run import checkpoint, plan
 from vbench.run.spec import RunSpec
+from vbench_plugins.phasestain import PhaseStain
 
-TINY = dict(steps=40, tile=16, batch=4, width=8, depth=2, d_width=4, d_depth=2, lr_g=1e-2, lr_d=1e-4,
-            adv_weight=0.01, val_every=10, val_tiles=2)
+TINY = dict(
+    steps=40,
+    tile=16,
+    batch=4,
+    width=8,
+    depth=2,
+    d_width=4,
+    d_depth=2,
+    lr_g=1e-2,
+    lr_d=1e-4,
+    adv_weight=0.01,
+    val_every=10,
+    val_tiles=2,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +42,13 @@ def paired(n, size, seed=0, channels=1, scale=1):
     out = []
     for i in range(n):
         x = torch.nn.functional.avg_pool2d(torch.rand(1, channels, size + 2, size + 2, generator=g), 3, 1)[0]
-        up = torch.nn.functional.interpolate(x[None], scale_factor=scale, mode="bicubic")[0].clamp(0, 1) \
-            if scale > 1 else x
+        up = (
+            torch.nn.functional.interpolate(x[None], scale_factor=scale, mode="bicubic")[0].clamp(0, 1)
+            if scale > 1
+            else x
+        )
         m = up.mean(dim=0, keepdim=True)
-        y = torch.cat([0.9 - 0.6 * m, 0.3 + 0.5 * m ** 2, 0.5 + 0.3 * torch.sin(3 * m)]).clamp(0, 1)
+        y = torch.cat([0.9 - 0.6 * m, 0.3 + 0.5 * m**2, 0.5 + 0.3 * torch.sin(3 * m)]).clamp(0, 1)
         out.append(vbench.Sample(id=f"{seed}-{i}", input=x, target=y, truth=y))
     return out
 
@@ -42,8 +56,13 @@ def paired(n, size, seed=0, channels=1, scale=1):
 def trained(params=TINY, seed=0, train=None, val=None, channels=1, scale=1):
     train = train if train is not None else paired(8, 16, channels=channels, scale=scale)
     s = PhaseStain(**params)
-    s.ctx = vbench.RunContext(seed=seed, in_channels=channels, scale=scale, val=val or paired(2, 16, seed=9, channels=channels, scale=scale),
-                              budget=vbench.Budget(steps=params["steps"]))
+    s.ctx = vbench.RunContext(
+        seed=seed,
+        in_channels=channels,
+        scale=scale,
+        val=val or paired(2, 16, seed=9, channels=channels, scale=scale),
+        budget=vbench.Budget(steps=params["steps"]),
+    )
     torch.manual_seed(seed)
     s.fit(train, s.ctx)
     return s

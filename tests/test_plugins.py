@@ -67,19 +67,26 @@ def test_broken_plugin_is_reported_and_not_fatal(site):
 
 
 def test_misspelt_hook_is_reported_as_broken(site):
-    fake_distribution(site, "typo-dist", "vbtest_typo", """
+    fake_distribution(
+        site,
+        "typo-dist",
+        "vbtest_typo",
+        """
         import vbench
         @vbench.hookimpl
         def vbench_register_stainer(register):
             pass
-    """, ep_name="typo")
+    """,
+        ep_name="typo",
+    )
     p = load_plugins()
     assert p.infos["typo"].status == "broken" and "vbench_register_stainer" in p.infos["typo"].error
 
 
 def test_hook_that_raises_is_reported_and_registers_nothing(site):
-    fake_distribution(site, "raise-dist", "vbtest_raise", GOOD.replace("register(Extra)", "register(Extra); 1 / 0"),
-                      ep_name="raiser")
+    fake_distribution(
+        site, "raise-dist", "vbtest_raise", GOOD.replace("register(Extra)", "register(Extra); 1 / 0"), ep_name="raiser"
+    )
     p = load_plugins()
     assert p.infos["raiser"].status == "broken" and "ZeroDivisionError" in p.infos["raiser"].error
     assert "extra-stainer" not in p.stainers
@@ -150,7 +157,11 @@ def test_bundled_presets_store_every_hyper_parameter():
         cls = plugins.stainers.get(name)
         for preset_name, preset in cls.presets.items():
             stainer = cls(**preset)
-            plain = {k for k, v in vars(stainer).items()
-                     if not k.startswith("_") and k not in {"params", "ctx"} | state
-                     and isinstance(v, (bool, int, float, str, tuple, list))}
+            plain = {
+                k
+                for k, v in vars(stainer).items()
+                if not k.startswith("_")
+                and k not in {"params", "ctx"} | state
+                and isinstance(v, (bool, int, float, str, tuple, list))
+            }
             assert plain <= set(preset), f"{name}:{preset_name} leaves out {sorted(plain - set(preset))}"

@@ -11,10 +11,14 @@ from vbench.store import SCHEMA_VERSION, Store
 
 def test_runs_scores_and_leaderboard_on_postgresql(pg_url):
     store = Store(pg_url)
-    run_id = store.create_run(stainer="a", run_key="k", vbench_version="0", dataset="d", manifest_hash="m", seed=0,
-                              params={"lr": 1e-3})
-    store.finish_run(run_id, [("psnr", f"t{i}", 20.0 + i) for i in range(100)],
-                     [dict(metric="psnr", n=100, mean=69.5, std=1.0, ci_low=69.0, ci_high=70.0)])
+    run_id = store.create_run(
+        stainer="a", run_key="k", vbench_version="0", dataset="d", manifest_hash="m", seed=0, params={"lr": 1e-3}
+    )
+    store.finish_run(
+        run_id,
+        [("psnr", f"t{i}", 20.0 + i) for i in range(100)],
+        [dict(metric="psnr", n=100, mean=69.5, std=1.0, ci_low=69.0, ci_high=70.0)],
+    )
     again = Store(pg_url)  # reopening checks the stored schema version
     assert again.get_run(run_id).status == "completed"
     assert len(again.scores(run_id, "psnr")) == 100 and again.scores(run_id, "psnr")["t3"] == 23.0

@@ -69,7 +69,9 @@ def borders(length, tile, overlap):
 def test_ramps_of_neighbours_sum_to_one_and_tiles_cover_the_image():
     left, right = ramp(64, 16, False, True), ramp(64, 16, True, False)
     assert torch.allclose(left[-16:] + right[:16], torch.ones(16, dtype=torch.float64))
-    assert float(ramp(64, 16, True, True).min()) > 0 and torch.equal(ramp(64, 16, False, False), torch.ones(64, dtype=torch.float64))
+    assert float(ramp(64, 16, True, True).min()) > 0 and torch.equal(
+        ramp(64, 16, False, False), torch.ones(64, dtype=torch.float64)
+    )
     assert tile_starts(2000, 256, 32) == [0, 224, 448, 672, 896, 1120, 1344, 1568, 1744]
     assert tile_starts(100, 256, 32) == [0]
 
@@ -79,7 +81,9 @@ def test_a_2000_px_image_comes_out_seamless(trained, db_url, tmp_path):
     image = texture(2000)
     Image.fromarray((image * 255).round().astype(np.uint8)).save(tmp_path / "big.png")
     assert predict(db_url, run_id, tmp_path / "big.png", "-o", tmp_path / "out", "--tile", 256, "--overlap", 32) == 0
-    out = torch.from_numpy(np.asarray(Image.open(tmp_path / "out" / "big.png"), dtype=np.float32) / 255).permute(2, 0, 1)
+    out = torch.from_numpy(np.asarray(Image.open(tmp_path / "out" / "big.png"), dtype=np.float32) / 255).permute(
+        2, 0, 1
+    )
     assert out.shape == (3, 2000, 2000)
     assert seam_ratio(out, borders(2000, 256, 32)) < 1.3
 
@@ -104,7 +108,7 @@ def test_any_size_and_checkpoint_round_trip(trained, db_url, tmp_path):
     # PSNR as vbench defines it (peak 1, MSE + 1e-8), written out here: the restored weights must
     # give the run's own outputs, so every tile's score agrees to rounding.
     diff = (pred.clamp(0, 1) - torch.stack([t.target for t in test])).double()
-    psnr = -10 * torch.log10((diff ** 2).mean(dim=(1, 2, 3)) + 1e-8)
+    psnr = -10 * torch.log10((diff**2).mean(dim=(1, 2, 3)) + 1e-8)
     stored = store.scores(run_id, "psnr")
     assert set(stored) == {t.id for t in test}
     for t, value in zip(test, psnr.tolist()):
@@ -145,7 +149,9 @@ def test_bad_inputs_and_runs_are_clear_errors(trained, db_url, tmp_path, capsys)
     assert "tile 32 and overlap 16: need 0 <= overlap < tile / 2" in error(run_id, grey, "--tile", 32, "--overlap", 16)
     if not torch.cuda.is_available():
         code = main(["predict", "--run", str(run_id), str(grey), "-o", str(out), "--db", db_url, "--device", "cuda"])
-        assert code != 0 and "--device cuda: this machine has no CUDA device" in " ".join(capsys.readouterr().err.split())
+        assert code != 0 and "--device cuda: this machine has no CUDA device" in " ".join(
+            capsys.readouterr().err.split()
+        )
     (tmp_path / "a-file").write_text("x")
     assert "output folder" in error(run_id, grey, to=tmp_path / "a-file")
     assert (tmp_path / "a-file").read_text() == "x"

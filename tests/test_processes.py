@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from vbench.run import processes
 from vbench.errors import ConfigError
+from vbench.run import processes
 
 
 def test_the_start_method_comes_from_the_environment(monkeypatch):
@@ -29,12 +29,12 @@ def test_a_worker_stops_when_its_driver_is_gone():
     assert not processes._alive(2**22 + 1, processes._stat(2**22 + 1))  # above Linux's pid_max
 
 
-REPORT = '''
+REPORT = """
 import os
 
 def report(queue):
     queue.put((os.getppid(), os.environ.get("VBTEST_X")))
-'''
+"""
 
 
 @pytest.mark.slow

@@ -31,8 +31,24 @@ def published(tmp_path_factory):
     os.chdir(root)
     try:
         db = f"sqlite:///{root / 'runs.db'}"
-        assert main(["run", "-s", "baseline-linear", "-s", "baseline-mean", "-d", "qpi-ihc", "--db", db,
-                     "--no-isolate", "-q"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "-s",
+                    "baseline-linear",
+                    "-s",
+                    "baseline-mean",
+                    "-d",
+                    "qpi-ihc",
+                    "--db",
+                    db,
+                    "--no-isolate",
+                    "-q",
+                ]
+            )
+            == 0
+        )
         assert main(["publish", str(root / "site"), "--db", db, "--label", "CPU, test"]) == 0
     finally:
         os.chdir(old)
@@ -97,7 +113,10 @@ def test_publishing_errors_name_the_file_and_the_fix(published, capsys, tmp_path
         (["publish", tmp_path / "o", "--from-json", bad_json], f"{bad_json} is not JSON"),
         (["publish", tmp_path / "o", "--from-json", other_json], "is not a vbench leaderboard"),
         (["publish", tmp_path / "o", "--from-json", tmp_path / "missing.json"], "cannot read"),
-        (["publish", tmp_path / "o", "--from-json", other_json, "--label", "x"], "--from-json renders the JSON as it is"),
+        (
+            ["publish", tmp_path / "o", "--from-json", other_json, "--label", "x"],
+            "--from-json renders the JSON as it is",
+        ),
         (["publish", tmp_path / "o", "--db", empty], "nothing to publish"),
         (["figures", "-o", tmp_path / "f", "--db", empty], "no completed runs"),
         (["leaderboard", "--db", db, "-f", "html"], "add -o DIR"),
@@ -113,8 +132,10 @@ def test_the_committed_leaderboard_is_what_its_json_renders():
     folder = REPO / "leaderboard"
     data = json.loads((folder / JSON_NAME).read_text())
     for name, text in render_files(data).items():
-        assert (folder / name).read_text() == text, f"leaderboard/{name} differs from what its JSON renders; " \
+        assert (folder / name).read_text() == text, (
+            f"leaderboard/{name} differs from what its JSON renders; "
             f"regenerate with `make leaderboard` (or `vbench publish leaderboard --from-json leaderboard/{JSON_NAME}`)"
+        )
     for board in data:
         for fig in board["figures"]:
             assert (folder / fig["path"]).is_file() and (folder / fig["svg"]).is_file(), fig

@@ -13,7 +13,7 @@ import pytest
 
 from vbench.cli import main
 
-PLUGIN = '''
+PLUGIN = """
 import os
 import time
 import torch
@@ -42,7 +42,7 @@ class Sleeps(Raises):
 def vbench_register_stainers(register):
     for cls in (Raises, Dies, Sleeps):
         register(cls)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,9 @@ def test_a_ray_sweep_scores_as_the_local_executor_and_stores_each_row_once(ray_l
     finally:
         torch.set_num_threads(threads)
     assert code == 0, err
-    code, _, err = cli(capsys, *sweep, "--db", f"sqlite:///{tmp_path / 'ray.db'}", "--executor", "ray",
-                       "--cpus-per-run", "1")
+    code, _, err = cli(
+        capsys, *sweep, "--db", f"sqlite:///{tmp_path / 'ray.db'}", "--executor", "ray", "--cpus-per-run", "1"
+    )
     assert code == 0, err
     assert err.count("completed run") == 2
 
@@ -102,8 +103,14 @@ def test_a_ray_sweep_scores_as_the_local_executor_and_stores_each_row_once(ray_l
         path = tmp_path / f"{name}.db"
         runs = rows(path, "select id, run_key, status, n_test_tiles, threads, artifacts from runs")
         scores = rows(path, "select run_id, tile, value from scores where metric = 'psnr'")
-        return {key: (status, n, t, art, {tile: v for r, tile, v in scores if r == rid})
-                for rid, key, status, n, t, art in runs}, len(scores), runs
+        return (
+            {
+                key: (status, n, t, art, {tile: v for r, tile, v in scores if r == rid})
+                for rid, key, status, n, t, art in runs
+            },
+            len(scores),
+            runs,
+        )
 
     local, n_local, _ = per_tile("local")
     remote, n_remote, runs = per_tile("ray")
@@ -118,12 +125,25 @@ def test_a_ray_sweep_scores_as_the_local_executor_and_stores_each_row_once(ray_l
 
 
 def test_a_task_that_raises_or_a_worker_that_dies_fails_its_run_and_the_sweep_completes(
-        ray_local, capsys, tmp_path, test_plugin):
+    ray_local, capsys, tmp_path, test_plugin
+):
     base = ["run", "-d", "qpi-ihc", "-m", "psnr", "-q"]
     local_code, _, _ = cli(capsys, *base, "-s", "ray-raises", "--no-isolate", "--db", f"sqlite:///{tmp_path / 'l.db'}")
     db = tmp_path / "ray.db"
-    code, _, err = cli(capsys, *base, "-s", "ray-raises", "-s", "ray-dies", "-s", "baseline-mean",
-                       "--executor", "ray", "--db", f"sqlite:///{db}")
+    code, _, err = cli(
+        capsys,
+        *base,
+        "-s",
+        "ray-raises",
+        "-s",
+        "ray-dies",
+        "-s",
+        "baseline-mean",
+        "--executor",
+        "ray",
+        "--db",
+        f"sqlite:///{db}",
+    )
     assert code == local_code == 1, err
     assert "2 run(s) failed" in err and "Traceback" not in err
     stored = {s: (status, error) for s, status, error in rows(db, "select stainer, status, error from runs")}
@@ -139,8 +159,8 @@ def test_a_task_that_raises_or_a_worker_that_dies_fails_its_run_and_the_sweep_co
 def test_ctrl_c_cancels_the_tasks_and_marks_the_runs_in_flight_interrupted(ray_local, tmp_path, plugin_module):
     from vbench.errors import RunInterrupted
     from vbench.plugins import load_plugins
-    from vbench.run.ray_executor import RayExecutor
     from vbench.run import INTERRUPTED, plan, run_sweep
+    from vbench.run.ray_executor import RayExecutor
     from vbench.store import Store
 
     plugins = load_plugins(extra=[plugin_module(PLUGIN)])
@@ -155,7 +175,9 @@ def test_ctrl_c_cancels_the_tasks_and_marks_the_runs_in_flight_interrupted(ray_l
         _thread.interrupt_main()  # what Ctrl-C does to the driver
 
     threading.Thread(target=interrupt_when_running, daemon=True).start()
-    with pytest.raises(RunInterrupted, match=r"interrupted during run 1, 2 .* Continue with `vbench run \.\.\. --resume`"):
+    with pytest.raises(
+        RunInterrupted, match=r"interrupted during run 1, 2 .* Continue with `vbench run \.\.\. --resume`"
+    ):
         run_sweep(specs, store, plugins, executor=RayExecutor(cpus_per_run=1))
     assert [(r.status, r.error) for r in store.runs()] == [("interrupted", INTERRUPTED)] * 2
     deadline = time.time() + 30  # the cancelled tasks give their CPUs back
@@ -164,14 +186,21 @@ def test_ctrl_c_cancels_the_tasks_and_marks_the_runs_in_flight_interrupted(ray_l
     assert ray_local.available_resources().get("CPU", 0) == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--executor", "ray"], "error: --executor ray needs Ray, which is not installed here: pip install 'vbench[ray]'"),
-    (["--cpus-per-run", "2"], "error: --cpus-per-run applies to --executor ray only"),
-    (["--executor", "dask"], "error: unknown executor 'dask'; use one of local, ray"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--executor", "ray"],
+            "error: --executor ray needs Ray, which is not installed here: pip install 'vbench[ray]'",
+        ),
+        (["--cpus-per-run", "2"], "error: --cpus-per-run applies to --executor ray only"),
+        (["--executor", "dask"], "error: unknown executor 'dask'; use one of local, ray"),
+    ],
+)
 def test_without_ray_or_with_ray_options_alone_the_cli_says_what_to_do(capsys, monkeypatch, tmp_path, args, message):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
-    code, out, err = cli(capsys, "run", "-s", "baseline-mean", "-d", "qpi-ihc", "--db", f"sqlite:///{tmp_path / 'x.db'}",
-                         *args)
+    code, out, err = cli(
+        capsys, "run", "-s", "baseline-mean", "-d", "qpi-ihc", "--db", f"sqlite:///{tmp_path / 'x.db'}", *args
+    )
     assert code == 2 and err == message, err
     assert not (tmp_path / "x.db").exists()  # refused before anything was planned or stored

@@ -19,24 +19,62 @@ from vbench.stats import summarize
 from vbench.store import Store
 
 XSS = "<img src=x onerror=alert(1)>"
-HOSTILE = [XSS, "a|b", "</script><script>alert(2)</script>", "=cmd|' /C calc'!A0", "50% & $x_1$ #1 {~^\\}",
-           "bold **x** `code` [link](javascript:alert(3))", "esc\x1b[31mred\x1b[0m\x00nul", "right\u202eleft",
-           "Müller—é😀", "multi\nline\ttab", 'quote " and \'', "--en ''quote''"]
+HOSTILE = [
+    XSS,
+    "a|b",
+    "</script><script>alert(2)</script>",
+    "=cmd|' /C calc'!A0",
+    "50% & $x_1$ #1 {~^\\}",
+    "bold **x** `code` [link](javascript:alert(3))",
+    "esc\x1b[31mred\x1b[0m\x00nul",
+    "right\u202eleft",
+    "Müller—é😀",
+    "multi\nline\ttab",
+    "quote \" and '",
+    "--en ''quote''",
+]
 
 
 def make_store(tmp_path) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
     for i, name in enumerate(HOSTILE):
-        run_id = store.create_run(stainer=name, preset=f"p{i}&{{}}", params={"k<>": name}, vbench_version="0",
-                                  run_key=f"k{i}", dataset=f"ds {XSS} & 100%", manifest_hash=f"m{XSS}",
-                                  dataset_note=f"note {XSS} | $", seed=0, device="cpu",
-                                  hardware={"cpu": f"cpu {XSS}"})
+        run_id = store.create_run(
+            stainer=name,
+            preset=f"p{i}&{{}}",
+            params={"k<>": name},
+            vbench_version="0",
+            run_key=f"k{i}",
+            dataset=f"ds {XSS} & 100%",
+            manifest_hash=f"m{XSS}",
+            dataset_note=f"note {XSS} | $",
+            seed=0,
+            device="cpu",
+            hardware={"cpu": f"cpu {XSS}"},
+        )
         values = [20.0 + i + 0.1 * t for t in range(5)]
-        store.finish_run(run_id, [(f"m{XSS}", f"t{t}", v) for t, v in enumerate(values)], [
-            dict(metric=f"m{XSS}", higher_is_better=True, pipeline=f"pipe {XSS} | `x` $", status="computed",
-                 reason=None, **summarize(values)),
-            dict(metric=f"hidden{XSS}", higher_is_better=True, pipeline="", status="not computed",
-                 reason=f"needs {XSS} | file", n=0)], infer_ms_p50=1.0 + i)
+        store.finish_run(
+            run_id,
+            [(f"m{XSS}", f"t{t}", v) for t, v in enumerate(values)],
+            [
+                dict(
+                    metric=f"m{XSS}",
+                    higher_is_better=True,
+                    pipeline=f"pipe {XSS} | `x` $",
+                    status="computed",
+                    reason=None,
+                    **summarize(values),
+                ),
+                dict(
+                    metric=f"hidden{XSS}",
+                    higher_is_better=True,
+                    pipeline="",
+                    status="not computed",
+                    reason=f"needs {XSS} | file",
+                    n=0,
+                ),
+            ],
+            infer_ms_p50=1.0 + i,
+        )
     return store
 
 
@@ -124,11 +162,50 @@ def test_escapers_directly():
 
 # --- a strict check of LaTeX tables, run with or without a LaTeX engine ---------------------------
 
-ALLOWED = {"begin", "end", "centering", "caption", "label", "resizebox", "linewidth", "toprule", "midrule",
-           "bottomrule", "textbf", "underline", "pm", "par", "smallskip", "footnotesize", "ensuremath", "uparrow",
-           "downarrow", "Delta", "textless", "textgreater", "textbar", "textbackslash", "textasciitilde",
-           "textasciicircum", "textquotedblright", "textemdash", "textendash", "ldots", "times", "circ", "mu",
-           "&", "%", "$", "#", "_", "{", "}", "`", "\\"}
+ALLOWED = {
+    "begin",
+    "end",
+    "centering",
+    "caption",
+    "label",
+    "resizebox",
+    "linewidth",
+    "toprule",
+    "midrule",
+    "bottomrule",
+    "textbf",
+    "underline",
+    "pm",
+    "par",
+    "smallskip",
+    "footnotesize",
+    "ensuremath",
+    "uparrow",
+    "downarrow",
+    "Delta",
+    "textless",
+    "textgreater",
+    "textbar",
+    "textbackslash",
+    "textasciitilde",
+    "textasciicircum",
+    "textquotedblright",
+    "textemdash",
+    "textendash",
+    "ldots",
+    "times",
+    "circ",
+    "mu",
+    "&",
+    "%",
+    "$",
+    "#",
+    "_",
+    "{",
+    "}",
+    "`",
+    "\\",
+}
 ENVIRONMENTS = {"table", "tabular", "minipage"}
 
 
@@ -151,7 +228,7 @@ def check_latex(tex: str) -> None:
         elif special == "$":
             continue  # \pm in $...$; pairs checked below
         else:
-            raise AssertionError(f"unescaped {special!r} at {body[max(0, m.start() - 30):m.end() + 30]!r}")
+            raise AssertionError(f"unescaped {special!r} at {body[max(0, m.start() - 30) : m.end() + 30]!r}")
     assert depth == 0, "unbalanced {"
     for m in re.finditer(r"\\(begin|end)\{([a-z]+)\}", body):
         assert m.group(2) in ENVIRONMENTS
@@ -178,13 +255,22 @@ def test_latex_compiles_with_a_real_engine(boards, tmp_path, prerequisite):
 
     engine = shutil.which("pdflatex")
     if engine is None:
-        prerequisite("pdflatex is not installed (Debian: texlive-latex-base texlive-latex-recommended); "
-                     "the LaTeX table was checked by test_latex_escapes_every_special_character only")
+        prerequisite(
+            "pdflatex is not installed (Debian: texlive-latex-base texlive-latex-recommended); "
+            "the LaTeX table was checked by test_latex_escapes_every_special_character only"
+        )
     (tmp_path / "leaderboard.tex").write_text(render(boards, "latex"), encoding="utf-8")
-    (tmp_path / "paper.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
-                                        "\\begin{document}\n\\input{leaderboard.tex}\n\\end{document}\n")
-    res = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "paper.tex"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+        "\\begin{document}\n\\input{leaderboard.tex}\n\\end{document}\n"
+    )
+    res = subprocess.run(
+        [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "paper.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     log = (tmp_path / "paper.log").read_text(errors="replace")
     assert res.returncode == 0, log[-3000:]
     assert (tmp_path / "paper.pdf").stat().st_size > 1000

@@ -136,8 +136,15 @@ def env(plugin_module, tiny_dataset, db_url):
 
 def sweep(env, stainers, seeds=(0,), isolate=False, **kw):
     plugins, store = env
-    specs = plan(plugins, list(stainers), ["tiny"], list(seeds), metrics=kw.pop("metrics", ["psnr"]),
-                 max_seconds=kw.pop("max_seconds", None), repeats=kw.pop("repeats", None))
+    specs = plan(
+        plugins,
+        list(stainers),
+        ["tiny"],
+        list(seeds),
+        metrics=kw.pop("metrics", ["psnr"]),
+        max_seconds=kw.pop("max_seconds", None),
+        repeats=kw.pop("repeats", None),
+    )
     return run_sweep(specs, store, plugins, isolate=isolate, progress=False, **kw)
 
 
@@ -166,11 +173,14 @@ def test_failures_are_stored_and_the_sweep_goes_on(env):
     assert store.scores(outcomes[0].run_id, "psnr") == {}
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("wrong-shape", "shape (4, 3, 8, 8)"),
-    ("out-of-range", "outputs must lie in [0, 1]"),
-    ("nans", "NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("wrong-shape", "shape (4, 3, 8, 8)"),
+        ("out-of-range", "outputs must lie in [0, 1]"),
+        ("nans", "NaN or inf"),
+    ],
+)
 def test_bad_outputs_fail_the_run_with_a_clear_message(env, name, expected):
     (o,) = sweep(env, [name])
     assert o.status == "failed"
@@ -270,7 +280,7 @@ def test_unknown_variant_is_named(env):
         sweep(env, ["sampler:quick+smoth"])
 
 
-SCALED = '''
+SCALED = """
 import torch
 import vbench
 
@@ -300,7 +310,7 @@ def vbench_register_datasets(register):
 @vbench.hookimpl
 def vbench_register_stainers(register):
     register(OnlyScale1)
-'''
+"""
 
 
 def test_incompatible_pairs_are_an_error_when_named_and_skipped_in_suites(plugin_module):

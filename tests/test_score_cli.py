@@ -53,14 +53,24 @@ def test_two_folders_in_every_format(capsys, folders):
     assert [r["image"] for r in data["images"]] == ["img0", "img1", "img2"]
     summary = {s["metric"]: s for s in data["summary"]}
     assert set(summary) == {"psnr", "ssim", "ciede2000"}
-    assert summary["psnr"]["n"] == 3 and summary["psnr"]["ci_low"] <= summary["psnr"]["mean"] <= summary["psnr"]["ci_high"]
+    assert (
+        summary["psnr"]["n"] == 3 and summary["psnr"]["ci_low"] <= summary["psnr"]["mean"] <= summary["psnr"]["ci_high"]
+    )
     assert "rounded to 8 bit" in summary["ssim"]["pipeline"]
     assert 20 < summary["psnr"]["mean"] < 40 and 0 < summary["ssim"]["mean"] < 1
 
     code, out, _ = cli(capsys, "score", pred, target, "-m", "psnr,ssim", "-f", "csv")
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["image", "psnr", "ssim"] and [r[0] for r in rows[1:]] == ["img0", "img1", "img2", "n", "mean",
-                                                                               "std", "ci_low", "ci_high"]
+    assert rows[0] == ["image", "psnr", "ssim"] and [r[0] for r in rows[1:]] == [
+        "img0",
+        "img1",
+        "img2",
+        "n",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+    ]
     assert float(rows[1][1]) == pytest.approx(data["images"][0]["psnr"])
 
     code, out, _ = cli(capsys, "score", pred, target, "-m", "psnr")
@@ -82,17 +92,20 @@ def test_default_set_reports_what_it_cannot_compute_without_failing(capsys, fold
     assert all(s["metric"] not in ("psnr", "ssim", "lpips") for s in json.loads(out)["summary"])
 
 
-@pytest.mark.parametrize("case, message", [
-    ("size", "is 40 x 48 px but target"),
-    ("missing", "1 target(s) without a prediction"),
-    ("extra", "1 prediction(s) without a target"),
-    ("gray", "is grayscale but target"),
-    ("sixteen-as-eight", "16-bit image whose largest value is"),
-    ("float-range", "float images must lie in [0, 1]"),
-    ("alpha", "has transparent pixels"),
-    ("duplicate", "two images named 'img0'"),
-    ("not-an-image", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("size", "is 40 x 48 px but target"),
+        ("missing", "1 target(s) without a prediction"),
+        ("extra", "1 prediction(s) without a target"),
+        ("gray", "is grayscale but target"),
+        ("sixteen-as-eight", "16-bit image whose largest value is"),
+        ("float-range", "float images must lie in [0, 1]"),
+        ("alpha", "has transparent pixels"),
+        ("duplicate", "two images named 'img0'"),
+        ("not-an-image", "cannot read"),
+    ],
+)
 def test_bad_inputs_are_one_clear_error(capsys, folders, case, message):
     import cv2
 
@@ -162,7 +175,7 @@ def test_option_errors(capsys, folders, tmp_path):
         assert code != 0 and message in flat(err), (args, err)
 
 
-UNPAIRED = '''
+UNPAIRED = """
 import torch
 import vbench
 
@@ -180,7 +193,7 @@ class Loose(vbench.Dataset):
 @vbench.hookimpl
 def vbench_register_datasets(register):
     register(Loose)
-'''
+"""
 
 
 @pytest.fixture
@@ -210,8 +223,20 @@ def test_predictions_made_elsewhere_rank_on_the_leaderboard_as_external(capsys, 
     tiny = with_datasets.datasets.get("tiny")
     export_predictions(tiny, tmp_path / "good", shift=0.01)
     export_predictions(tiny, tmp_path / "bad", shift=0.2)
-    code, out, err = cli(capsys, "score", tmp_path / "good", "--dataset", "tiny", "--store", "--as", "their-net",
-                         "--db", db_url, "-f", "json")
+    code, out, err = cli(
+        capsys,
+        "score",
+        tmp_path / "good",
+        "--dataset",
+        "tiny",
+        "--store",
+        "--as",
+        "their-net",
+        "--db",
+        db_url,
+        "-f",
+        "json",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["run_id"] == 1 and "stored as external run 1" in flat(err)

@@ -13,6 +13,7 @@ from vbench.scoring import Item, default_metrics, score
 
 class Gap(vbench.Metric):
     """Mean absolute difference to whatever the engine passes as ``ref``."""
+
     name = "gap"
     kind = "full-reference"
     higher_is_better = False
@@ -28,6 +29,7 @@ class GapToTarget(Gap):
 
 class Holey(vbench.Metric):
     """Undefined (NaN) on dark tiles."""
+
     name = "holey"
     kind = "no-reference"
 
@@ -37,10 +39,16 @@ class Holey(vbench.Metric):
 
 
 def items(n=4, truth=0.5, target=0.25):
-    return [Item(f"t{i}", (lambda v=i / 10: torch.full((3, 8, 8), v)),
-                 reference=(lambda: torch.full((3, 8, 8), truth)) if truth is not None else None,
-                 target=(lambda: torch.full((3, 8, 8), target)) if target is not None else None,
-                 shape=(3, 8, 8)) for i in range(n)]
+    return [
+        Item(
+            f"t{i}",
+            (lambda v=i / 10: torch.full((3, 8, 8), v)),
+            reference=(lambda: torch.full((3, 8, 8), truth)) if truth is not None else None,
+            target=(lambda: torch.full((3, 8, 8), target)) if target is not None else None,
+            shape=(3, 8, 8),
+        )
+        for i in range(n)
+    ]
 
 
 def test_full_reference_metrics_compare_with_the_reference_or_the_target_as_they_declare():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import vbench
-from vbench.run import checkpoint
 from vbench.errors import ConfigError
+from vbench.run import checkpoint
 from vbench.run.spec import RunSpec
 
 

@@ -60,7 +60,7 @@ def test_a_schema_1_database_is_migrated_and_keeps_every_result(tmp_path):
     assert con.execute("select value from vbench_meta where key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     for t in tables:  # every old column of every row unchanged; runs gained the two columns at the end
         after = con.execute(f"select * from {t} order by 1, 2").fetchall()
-        assert [row[:len(before[t][0])] for row in after] == before[t] and len(after) == len(before[t])
+        assert [row[: len(before[t][0])] for row in after] == before[t] and len(after) == len(before[t])
     assert con.execute("select modality, stain from runs").fetchall() == [("", ""), ("", "")]
     con.close()
 
@@ -68,7 +68,10 @@ def test_a_schema_1_database_is_migrated_and_keeps_every_result(tmp_path):
     assert run["status"] == "completed" and run["params"] == {"x": 1} and run["modality"] == ""
     assert store.scores(1, "psnr") == {"t0": 18.5, "t1": 19.5} and store.scores(1, "ssim") == {"t0": 0.6, "t1": None}
     assert {s["metric"]: s["status"] for s in run["summaries"]} == {
-        "psnr": "computed", "ssim": "computed", "lpips": "not computed"}
+        "psnr": "computed",
+        "ssim": "computed",
+        "lpips": "not computed",
+    }
     assert store.get_run(2).error == "Traceback: boom"
     new = new_run(store, modality="darkfield", stain="he")  # and it takes new runs
     assert (store.get_run(new).modality, store.get_run(new).stain) == ("darkfield", "he")

@@ -10,12 +10,16 @@ import pytest
 
 from vbench.errors import ConfigError
 from vbench.plugins import load_plugins
-from vbench.run.progress import ForwardingReporter, SweepDisplay, expected_seconds
 from vbench.run import load_suite, plan_suite
+from vbench.run.progress import ForwardingReporter, SweepDisplay, expected_seconds
 
 # Each bundled method and the datasets of its task.
-OWN_TASK = {"phasestain": {"qpi-he"}, "bbdm": {"af-he-x4"}, "cyclegan": {"unstained-he-unpaired"},
-            "distill": {"unstained-he-misaligned", "unstained-he-unpaired"}}
+OWN_TASK = {
+    "phasestain": {"qpi-he"},
+    "bbdm": {"af-he-x4"},
+    "cyclegan": {"unstained-he-unpaired"},
+    "distill": {"unstained-he-misaligned", "unstained-he-unpaired"},
+}
 
 
 def test_the_default_suite_runs_every_bundled_method_on_its_own_task():
@@ -42,15 +46,19 @@ def test_a_tasks_suite_file_and_its_errors(tmp_path):
     path.write_text('seeds = [1, 2]\n[tasks]\nqpi-ihc = ["baseline-mean", "phasestain:quick[steps=3,width=4]"]\n')
     suite = load_suite(str(path))
     specs = plan_suite(load_plugins(), suite)
-    assert [(s.stainer, s.seed) for s in specs] == [("baseline-mean", 1), ("baseline-mean", 2),
-                                                    ("phasestain", 1), ("phasestain", 2)]
+    assert [(s.stainer, s.seed) for s in specs] == [
+        ("baseline-mean", 1),
+        ("baseline-mean", 2),
+        ("phasestain", 1),
+        ("phasestain", 2),
+    ]
     ps = specs[-1]
     assert ps.params["steps"] == 3 and ps.params["width"] == 4 and ps.preset_label == "quick[steps=3,width=4]"
     assert ps.label == "phasestain:quick[steps=3,width=4] on qpi-ihc seed 2"
-    path.write_text('[tasks]\nqpi-ihc = []\n')
+    path.write_text("[tasks]\nqpi-ihc = []\n")
     with pytest.raises(ConfigError, match="tasks must map each dataset to a list of stainers"):
         load_suite(str(path))
-    path.write_text('seeds = [0]\n')
+    path.write_text("seeds = [0]\n")
     with pytest.raises(ConfigError, match="has no 'stainers' list \\(or a tasks table\\)"):
         load_suite(str(path))
     path.write_text('[tasks]\nqpi-ihc = ["phasestain:quick[steps=3"]\n')
@@ -59,8 +67,9 @@ def test_a_tasks_suite_file_and_its_errors(tmp_path):
 
 
 def spec(stainer, preset="quick", dataset="d", steps=None):
-    return SimpleNamespace(stainer=stainer, preset_label=preset, dataset=dataset,
-                           params={"steps": steps} if steps else {})
+    return SimpleNamespace(
+        stainer=stainer, preset_label=preset, dataset=dataset, params={"steps": steps} if steps else {}
+    )
 
 
 def test_expected_seconds_come_from_earlier_runs_of_the_same_preset():
@@ -69,11 +78,16 @@ def test_expected_seconds_come_from_earlier_runs_of_the_same_preset():
     t0 = datetime(2026, 1, 1)
 
     def run(stainer, preset, dataset, seconds):
-        return SimpleNamespace(stainer=stainer, preset=preset, dataset=dataset, started_at=t0,
-                               ended_at=t0 + timedelta(seconds=seconds))
+        return SimpleNamespace(
+            stainer=stainer, preset=preset, dataset=dataset, started_at=t0, ended_at=t0 + timedelta(seconds=seconds)
+        )
 
-    history = [run("a", "quick", "d", 100), run("a", "quick", "d", 120), run("a", "quick", "e", 999),
-               run("b", "quick", "e", 40)]
+    history = [
+        run("a", "quick", "d", 100),
+        run("a", "quick", "d", 120),
+        run("a", "quick", "e", 999),
+        run("b", "quick", "e", 40),
+    ]
     assert expected_seconds(history, spec("a")) == 120
     assert expected_seconds(history, spec("b")) == 40  # same preset, other dataset
     assert expected_seconds(history, spec("c", steps=100)) == pytest.approx(55.0)  # a guess from the budget

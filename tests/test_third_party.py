@@ -36,7 +36,7 @@ def vbench_register_stainers(register):
     register(MeanColor)
 '''
 
-PYPROJECT = '''
+PYPROJECT = """
 [build-system]
 requires = ["setuptools"]
 build-backend = "setuptools.build_meta"
@@ -47,7 +47,7 @@ version = "0.3.1"
 
 [project.entry-points.vbench]
 mean-color-ext = "my_stain_ext"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,21 @@ def installed(tmp_path_factory):
     (pkg / "my_stain_ext" / "__init__.py").write_text(textwrap.dedent(EXAMPLE))
     (pkg / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
     site = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(pkg)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
+        check=True,
+    )
     env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{root / 'results.db'}", COLUMNS="200")
     return root, env
 

@@ -42,8 +42,11 @@ def test_add_with_modality_and_stain_then_list_show_and_remove(capsys, tmp_path)
     root = make_pix2pix(tmp_path / "data")
     code, out, err = cli(capsys, "datasets", "add", "mine", root, "--modality", "darkfield", "--stain", "he")
     assert code == 0, err
-    assert "registered dataset mine (pix2pix, paired, scale 1, 1 input channel(s), darkfield, stain he)" in " ".join(
-        out.split()) and "train 3, val 0, test 2 tiles" in out
+    assert (
+        "registered dataset mine (pix2pix, paired, scale 1, 1 input channel(s), darkfield, stain he)"
+        in " ".join(out.split())
+        and "train 3, val 0, test 2 tiles" in out
+    )
     entry = json.loads(user_datasets.registry_path().read_text())["datasets"]["mine"]
     assert (entry["modality"], entry["stain"], entry["layout"]) == ("darkfield", "he", "pix2pix")
     ds = load_plugins().datasets.get("mine")
@@ -111,9 +114,11 @@ def test_disabled_layout_plugin_leaves_a_dataset_that_says_why(capsys, tmp_path,
     assert plugins.infos["user-datasets"].status == "ok" and "mine" in plugins.datasets
     code, out, _ = cli(capsys, "datasets", "list")
     assert code == 0 and "unavailable" in out
-    for command in (("datasets", "show", "mine"), ("datasets", "verify", "mine"),
-                    ("run", "-s", "baseline-mean", "-d", "mine", "--no-isolate", "-q", "--db",
-                     f"sqlite:///{tmp_path / 'r.db'}")):
+    for command in (
+        ("datasets", "show", "mine"),
+        ("datasets", "verify", "mine"),
+        ("run", "-s", "baseline-mean", "-d", "mine", "--no-isolate", "-q", "--db", f"sqlite:///{tmp_path / 'r.db'}"),
+    ):
         code, _, err = cli(capsys, *command)
         assert code != 0 and "Traceback" not in err, command
         assert "'pix2pix' layout, which no enabled plugin provides" in err, (command, err)
@@ -194,8 +199,14 @@ def test_add_through_a_third_party_layout(tmp_path, plugin_module):
     assert plugins.infos[module].registered == [("layout", "flat")]
     ds = user_datasets.add("flat-data", root, plugins=plugins, stain="he")
     assert user_datasets.registered()["flat-data"] == {
-        "path": str(root.resolve()), "layout": "flat", "pairing": "paired", "scale": 1, "in_channels": 3,
-        "modality": "", "stain": "he"}
+        "path": str(root.resolve()),
+        "layout": "flat",
+        "pairing": "paired",
+        "scale": 1,
+        "in_channels": 3,
+        "modality": "",
+        "stain": "he",
+    }
     assert user_datasets.recorded_manifest("flat-data") == ds.manifest()
     again = load_plugins([module]).datasets.get("flat-data")
     assert again.stain == "he" and [s.id for s in again.samples("test")] == ["3", "4"]
@@ -205,7 +216,7 @@ def test_add_through_a_third_party_layout(tmp_path, plugin_module):
 
 
 def test_a_layout_that_is_not_a_dataset_layout_breaks_only_its_plugin(plugin_module):
-    module = plugin_module('''
+    module = plugin_module("""
         import vbench
 
         class NotALayout:
@@ -214,8 +225,10 @@ def test_a_layout_that_is_not_a_dataset_layout_breaks_only_its_plugin(plugin_mod
         @vbench.hookimpl
         def vbench_register_layouts(register):
             register(NotALayout)
-    ''')
+    """)
     plugins = load_plugins([module])
-    assert plugins.infos[module].status == "broken" and "does not subclass vbench.DatasetLayout" in \
-        plugins.infos[module].error
+    assert (
+        plugins.infos[module].status == "broken"
+        and "does not subclass vbench.DatasetLayout" in plugins.infos[module].error
+    )
     assert "pix2pix" in plugins.layouts and "odd" not in plugins.layouts

@@ -9,5 +9,16 @@ from .sample import Sample
 from .stainer import Stainer
 
 __version__ = "0.1.0"
-__all__ = ["Budget", "Dataset", "DatasetLayout", "DistributionMetric", "ImageMetric", "Metric", "RunContext",
-           "Sample", "Stainer", "hookimpl", "__version__"]
+__all__ = [
+    "Budget",
+    "Dataset",
+    "DatasetLayout",
+    "DistributionMetric",
+    "ImageMetric",
+    "Metric",
+    "RunContext",
+    "Sample",
+    "Stainer",
+    "hookimpl",
+    "__version__",
+]

@@ -23,8 +23,9 @@ class Comparison:
     run_ids: tuple[list, list] = ((), ())  # methods: their runs, in seed order
 
 
-def compare_runs(store, run_a: int, run_b: int, metrics: list[str] = (), test: str = "bootstrap",
-                 alpha: float = 0.05, seed: int = 0) -> Comparison:
+def compare_runs(
+    store, run_a: int, run_b: int, metrics: list[str] = (), test: str = "bootstrap", alpha: float = 0.05, seed: int = 0
+) -> Comparison:
     """Which run is better per metric, by how much (95% CI of the mean difference) and whether it is
     significant. Both runs must be completed and have scored the same split (manifest). Default
     metrics: every metric both computed per tile."""
@@ -36,21 +37,28 @@ def compare_runs(store, run_a: int, run_b: int, metrics: list[str] = (), test: s
     if (a.dataset, a.manifest_hash) != (b.dataset, b.manifest_hash):
         raise ConfigError(
             f"run {a.id} scored {a.dataset} (manifest {str(a.manifest_hash)[:12]}) and run {b.id} scored {b.dataset} "
-            f"(manifest {str(b.manifest_hash)[:12]}): a paired test needs the same test tiles")
+            f"(manifest {str(b.manifest_hash)[:12]}): a paired test needs the same test tiles"
+        )
     sa = {s.metric: s for s in store.summaries([a.id]) if s.status == "computed"}
     sb = {s.metric: s for s in store.summaries([b.id]) if s.status == "computed"}
     result = Comparison(a, b, test, alpha)
     for m in list(metrics) or sorted(set(sa) & set(sb)):
         if m not in sa or m not in sb:
             which = a.id if m not in sa else b.id
-            raise ConfigError(f"metric {m!r} was not computed in run {which}; metrics of both: "
-                              f"{', '.join(sorted(set(sa) & set(sb))) or '(none)'}")
+            raise ConfigError(
+                f"metric {m!r} was not computed in run {which}; metrics of both: "
+                f"{', '.join(sorted(set(sa) & set(sb))) or '(none)'}"
+            )
         va, vb = store.scores(a.id, m), store.scores(b.id, m)
         if not va or not vb:
             continue  # set-level metrics (one number per run) have no per-tile scores to pair
         res = paired_compare(va, vb, higher_is_better=sa[m].higher_is_better, test=test, seed=seed, alpha=alpha)
-        res.update(metric=m, higher_is_better=bool(sa[m].higher_is_better), only_a=len(set(va) - set(vb)),
-                   only_b=len(set(vb) - set(va)))
+        res.update(
+            metric=m,
+            higher_is_better=bool(sa[m].higher_is_better),
+            only_a=len(set(va) - set(vb)),
+            only_b=len(set(vb) - set(va)),
+        )
         result.metrics.append(res)
     return result
 
@@ -64,8 +72,15 @@ def _completed_run(store, run_id: int):
     return run
 
 
-def compare_methods(store, method_a: str, method_b: str, dataset: str | None = None, metrics: list[str] = (),
-                    alpha: float = 0.05, seed: int = 0) -> Comparison:
+def compare_methods(
+    store,
+    method_a: str,
+    method_b: str,
+    dataset: str | None = None,
+    metrics: list[str] = (),
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Comparison:
     """Two methods (``stainer`` or ``stainer:preset``, as leaderboards label them) over the seeds
     both completed on one dataset and manifest (latest run per seed): per metric, the mean
     difference a - b with a 95% interval and p-value from a two-level bootstrap that resamples
@@ -76,35 +91,52 @@ def compare_methods(store, method_a: str, method_b: str, dataset: str | None = N
     a_runs, b_runs = (_method_runs(runs, m, dataset) for m in (method_a, method_b))
     common = sorted({r.manifest_hash for r in a_runs} & {r.manifest_hash for r in b_runs}, key=str)
     if not common:
-        raise ConfigError(f"{method_a} and {method_b} never scored the same split: {method_a} ran on "
-                          f"{_where(a_runs)}, {method_b} on {_where(b_runs)}; a paired test needs the same test tiles")
+        raise ConfigError(
+            f"{method_a} and {method_b} never scored the same split: {method_a} ran on "
+            f"{_where(a_runs)}, {method_b} on {_where(b_runs)}; a paired test needs the same test tiles"
+        )
     if len(common) > 1:
-        raise ConfigError(f"{method_a} and {method_b} both ran on {len(common)} splits ({_where(a_runs)}); "
-                          f"choose one with --dataset")
+        raise ConfigError(
+            f"{method_a} and {method_b} both ran on {len(common)} splits ({_where(a_runs)}); choose one with --dataset"
+        )
     by_seed_a = _latest_per_seed(r for r in a_runs if r.manifest_hash == common[0])
     by_seed_b = _latest_per_seed(r for r in b_runs if r.manifest_hash == common[0])
     seeds = sorted(set(by_seed_a) & set(by_seed_b))
     if not seeds:
-        raise ConfigError(f"{method_a} ran seeds {sorted(by_seed_a)} and {method_b} seeds {sorted(by_seed_b)}: "
-                          f"no seed in common to pair; run the missing seeds with `vbench run --seed N`")
+        raise ConfigError(
+            f"{method_a} ran seeds {sorted(by_seed_a)} and {method_b} seeds {sorted(by_seed_b)}: "
+            f"no seed in common to pair; run the missing seeds with `vbench run --seed N`"
+        )
     pa, pb = [by_seed_a[s] for s in seeds], [by_seed_b[s] for s in seeds]
     sa = _computed(store, pa)
     sb = _computed(store, pb)
-    result = Comparison(pa[0], pb[0], "hierarchical-bootstrap", alpha, seeds=seeds, labels=(method_a, method_b),
-                        run_ids=([r.id for r in pa], [r.id for r in pb]))
+    result = Comparison(
+        pa[0],
+        pb[0],
+        "hierarchical-bootstrap",
+        alpha,
+        seeds=seeds,
+        labels=(method_a, method_b),
+        run_ids=([r.id for r in pa], [r.id for r in pb]),
+    )
     both = sorted(set(sa) & set(sb))
     for m in list(metrics) or both:
         if m not in both:
-            raise ConfigError(f"metric {m!r} was not computed for every seed of both methods; metrics of both: "
-                              f"{', '.join(both) or '(none)'}")
+            raise ConfigError(
+                f"metric {m!r} was not computed for every seed of both methods; metrics of both: "
+                f"{', '.join(both) or '(none)'}"
+            )
         tiles = store.tile_scores([r.id for r in pa + pb], [m])
         va, vb = [tiles.get((r.id, m), {}) for r in pa], [tiles.get((r.id, m), {}) for r in pb]
         if not any(va) or not any(vb):
             continue  # set-level metrics (one number per run) have no per-tile scores to pair
         res = paired_hierarchical(va, vb, higher_is_better=sa[m], seed=seed, alpha=alpha)
-        res.update(metric=m, higher_is_better=bool(sa[m]),
-                   only_a=sum(len(set(x) - set(y)) for x, y in zip(va, vb)),
-                   only_b=sum(len(set(y) - set(x)) for x, y in zip(va, vb)))
+        res.update(
+            metric=m,
+            higher_is_better=bool(sa[m]),
+            only_a=sum(len(set(x) - set(y)) for x, y in zip(va, vb)),
+            only_b=sum(len(set(y) - set(x)) for x, y in zip(va, vb)),
+        )
         result.metrics.append(res)
     return result
 
@@ -120,8 +152,9 @@ def _method_runs(runs, method: str, dataset: str | None) -> list:
     if not found:
         known = sorted({stainer_label(r.stainer, r.preset) for r in runs})
         where = f" on {dataset}" if dataset else ""
-        raise ConfigError(f"no completed runs of {method!r}{where}; methods with completed runs: "
-                          f"{', '.join(known) or '(none)'}")
+        raise ConfigError(
+            f"no completed runs of {method!r}{where}; methods with completed runs: {', '.join(known) or '(none)'}"
+        )
     return found
 
 

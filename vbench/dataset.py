@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 SPLITS = ("train", "val", "test")
 PAIRINGS = ("paired", "misaligned", "unpaired")
@@ -82,8 +83,13 @@ class Dataset:
                 f"`vbench datasets verify {self.name} --manifest FILE` checks against a file"
             )
         built = self.manifest()
-        return Verification(self.name, manifest_hash(expected), manifest_hash(built), compare(expected, built),
-                            len(built.get("tiles", [])))
+        return Verification(
+            self.name,
+            manifest_hash(expected),
+            manifest_hash(built),
+            compare(expected, built),
+            len(built.get("tiles", [])),
+        )
 
     def info(self) -> dict:
         """Label -> text for ``vbench datasets show``. The default loads every split."""

@@ -83,8 +83,17 @@ def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> P
             raise DatasetError(f"tile id {s.id!r} of {dataset.name!r} cannot be a file name")
         written = write_input(out / "inputs" / s.id, s.input)
         c, h, w = s.input.shape
-        row = {"id": s.id, "input": written.relative_to(out).as_posix(), "channels": c, "height": h, "width": w,
-               "output_height": h * scale, "output_width": w * scale, "target": "", "truth": ""}
+        row = {
+            "id": s.id,
+            "input": written.relative_to(out).as_posix(),
+            "channels": c,
+            "height": h,
+            "width": w,
+            "output_height": h * scale,
+            "output_width": w * scale,
+            "target": "",
+            "truth": "",
+        }
         if targets:
             Image.fromarray(_uint8_rgb(s.target)).save(out / "targets" / f"{s.id}.png")
             row["target"] = f"targets/{s.id}.png"
@@ -98,10 +107,30 @@ def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> P
         writer.writeheader()
         writer.writerows(rows)
     note = getattr(dataset, "simulated", "") or ""
-    (out / "README.txt").write_text(README.format(
-        name=dataset.name, split=split, manifest=dataset.manifest_hash, note=(note + "\n") if note else "",
-        channels=dataset.in_channels, scale=scale), encoding="utf-8")
-    (out / "dataset.json").write_text(json.dumps({
-        "dataset": dataset.name, "split": split, "manifest_hash": dataset.manifest_hash, "scale": scale,
-        "in_channels": dataset.in_channels, "pairing": dataset.pairing, "tiles": len(rows)}, indent=1) + "\n")
+    (out / "README.txt").write_text(
+        README.format(
+            name=dataset.name,
+            split=split,
+            manifest=dataset.manifest_hash,
+            note=(note + "\n") if note else "",
+            channels=dataset.in_channels,
+            scale=scale,
+        ),
+        encoding="utf-8",
+    )
+    (out / "dataset.json").write_text(
+        json.dumps(
+            {
+                "dataset": dataset.name,
+                "split": split,
+                "manifest_hash": dataset.manifest_hash,
+                "scale": scale,
+                "in_channels": dataset.in_channels,
+                "pairing": dataset.pairing,
+                "tiles": len(rows),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return index

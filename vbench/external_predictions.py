@@ -19,8 +19,9 @@ def metrics_to_score(plugins, names: list[str], dataset, items: list[Item]) -> l
         if dataset is not None:
             names = default_metrics(plugins.metrics, dataset.pairing, has_reference)
         else:
-            names = default_metrics(plugins.metrics, "paired" if has_reference else "unpaired", has_reference,
-                                    has_targets=has_reference)
+            names = default_metrics(
+                plugins.metrics, "paired" if has_reference else "unpaired", has_reference, has_targets=has_reference
+            )
     return [(n, plugins.metrics.get(n)) for n in names]
 
 
@@ -65,29 +66,45 @@ def dataset_items(ds, split: str, pred_dir: Path) -> tuple[list[Item], list[str]
     preds = images.images_by_stem(pred_dir, "prediction")
     parts = images.unmatched(
         (f"{split} tile(s) of {ds.name} have no prediction in {pred_dir}", sorted(set(samples) - set(preds))),
-        (f"file(s) in {pred_dir} are not {split} tiles of {ds.name}",
-         [preds[n].name for n in sorted(set(preds) - set(samples))]))
+        (
+            f"file(s) in {pred_dir} are not {split} tiles of {ds.name}",
+            [preds[n].name for n in sorted(set(preds) - set(samples))],
+        ),
+    )
     if parts:
         raise images.ImageInputError(
             "; ".join(parts) + f". Predictions are matched to tiles by file name (= tile id, as `vbench datasets "
-            f"export {ds.name} --split {split}` names the inputs); predict every tile and keep only those files")
+            f"export {ds.name} --split {split}` names the inputs); predict every tile and keep only those files"
+        )
     aligned = not (ds.pairing == "unpaired" and any(s.truth is None for s in samples.values()))
     items, bits, gray = [], set(), 0
     for tid in sorted(samples):
         s = samples[tid]
         p = images.read(preds[tid])
         ref = s.reference if aligned else None
-        expect = tuple((ref if ref is not None else s.target).shape[-2:]) if (ref is not None or s.target is not None) else None
+        expect = (
+            tuple((ref if ref is not None else s.target).shape[-2:])
+            if (ref is not None or s.target is not None)
+            else None
+        )
         if expect is not None and p.size != expect:
             raise images.ImageInputError(
                 f"prediction {p.path} is {p.size[1]} x {p.size[0]} px but tile {tid} of {ds.name} expects "
                 f"{expect[1]} x {expect[0]} px (width x height; scale {ds.scale} x the input). vbench does not "
-                f"resample predictions: save them at the target size")
+                f"resample predictions: save them at the target size"
+            )
         if p.channels != 3:
             raise images.ImageInputError(
-                f"prediction {p.path} is grayscale but {ds.name}'s targets are RGB stains; save predictions as RGB")
+                f"prediction {p.path} is grayscale but {ds.name}'s targets are RGB stains; save predictions as RGB"
+            )
         bits.add(p.bits)
-        items.append(Item(tid, p.tensor, reference=(lambda r=ref: r.float()) if ref is not None else None,
-                          target=(lambda t=s.target: t.float()) if s.target is not None else None,
-                          shape=(3, *p.size)))
+        items.append(
+            Item(
+                tid,
+                p.tensor,
+                reference=(lambda r=ref: r.float()) if ref is not None else None,
+                target=(lambda t=s.target: t.float()) if s.target is not None else None,
+                shape=(3, *p.size),
+            )
+        )
     return items, notes_of(bits, gray)

@@ -80,8 +80,8 @@ def vbench_register_datasets(register):
     ``register(ds)``: ``ds`` is a :class:`vbench.Dataset` subclass or instance with
 
     - ``name`` (str, unique), ``task`` (free text, for example ``qpi->he``; the stain metrics read
-      the stains from it when ``stain`` is not declared), ``pairing`` (``paired``, ``misaligned`` or ``unpaired``), ``scale``
-      (output/input pixel ratio), ``in_channels`` (input channels);
+      the stains from it when ``stain`` is not declared), ``pairing`` (``paired``, ``misaligned``
+      or ``unpaired``), ``scale`` (output/input pixel ratio), ``in_channels`` (input channels);
     - ``modality`` (the input: ``quantitative-phase``, ``autofluorescence``, ``brightfield``,
       ``darkfield`` or free text) and ``stain`` (the target: ``he``, ``ihc-dab``...), passed to
       stainers in the run context; ``description`` and ``simulated`` (a plain-words note shown
@@ -171,7 +171,7 @@ def vbench_register_metrics(register):
     :class:`vbench.ImageMetric` adds input checks: implement ``score(pred, ref)``, which its
     ``compute`` calls after ``check(pred, ref)`` (shapes, reference present); ``min_size`` is the
     smallest tile side it is defined on (smaller tiles: not computed, with
-    ``too_small_message(size)`` as the reason; its ``setup`` checks the dataset's test tiles). :class:`vbench.DistributionMetric` is the base of
-    distribution metrics. The scoring engine never uses an unpaired dataset's targets as
-    references, whatever a metric declares.
+    ``too_small_message(size)`` as the reason; its ``setup`` checks the dataset's test tiles).
+    :class:`vbench.DistributionMetric` is the base of distribution metrics. The scoring engine
+    never uses an unpaired dataset's targets as references, whatever a metric declares.
     """

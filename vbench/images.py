@@ -66,7 +66,8 @@ def files_by_stem(folder: str | Path, role: str = "image") -> dict[str, Path]:
             if p.stem in out:
                 raise ImageInputError(
                     f"{role} folder {folder} has two images named {p.stem!r} ({out[p.stem].name} and {p.name}); "
-                    f"images are matched by name without extension, so keep one of them")
+                    f"images are matched by name without extension, so keep one of them"
+                )
             out[p.stem] = p
     return out
 
@@ -122,8 +123,10 @@ def decode(path: str | Path):
         if arr is None:
             arr = _decode_pil(path)
             if depth == 16 and arr.dtype == np.uint8:
-                raise ImageInputError(f"{path} is a 16-bit PNG that could not be read at full depth; save it as a "
-                                      f"16-bit TIFF or 8-bit PNG")
+                raise ImageInputError(
+                    f"{path} is a 16-bit PNG that could not be read at full depth; save it as a "
+                    f"16-bit TIFF or 8-bit PNG"
+                )
         return arr
     except ImageInputError:
         raise
@@ -193,7 +196,8 @@ def read(path: Path) -> Image:
         if alpha.min() < full:
             raise ImageInputError(
                 f"{path} has transparent pixels (alpha down to {alpha.min()}); transparency has no stain value. "
-                f"Save it without an alpha channel")
+                f"Save it without an alpha channel"
+            )
         arr = arr[..., :-1]
     elif c != 3 and c != 1:
         raise ImageInputError(f"{path} has {c} channels; expected RGB (3) or grayscale (1)")
@@ -205,7 +209,8 @@ def read(path: Path) -> Image:
         if top <= 255 and top > 0:
             raise ImageInputError(
                 f"{path} is a 16-bit image whose largest value is {top}: it holds 8-bit data in a 16-bit file, which "
-                f"would be scored as almost black. Save it as 8-bit, or rescale it to 0..65535")
+                f"would be scored as almost black. Save it as 8-bit, or rescale it to 0..65535"
+            )
     elif arr.dtype.kind == "f":
         bits = 32
         lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
@@ -214,7 +219,8 @@ def read(path: Path) -> Image:
         if lo < 0.0 or hi > 1.0:
             raise ImageInputError(
                 f"{path} is a floating-point image with values in [{lo:.4g}, {hi:.4g}]; float images must lie in "
-                f"[0, 1]. Rescale it, or save it as 8- or 16-bit")
+                f"[0, 1]. Rescale it, or save it as 8- or 16-bit"
+            )
         arr = arr.astype(np.float32)
     else:
         raise ImageInputError(f"{path} has pixel type {arr.dtype}; save it as 8-bit, 16-bit or float in [0, 1]")
@@ -226,30 +232,42 @@ def check_pair(pred: Image, target: Image) -> None:
         raise ImageInputError(
             f"prediction {pred.path} is {pred.size[1]} x {pred.size[0]} px but target {target.path} is "
             f"{target.size[1]} x {target.size[0]} px (width x height). vbench does not resample, since that would "
-            f"change the scores: save predictions at the target's size")
+            f"change the scores: save predictions at the target's size"
+        )
     if pred.channels != target.channels:
         kinds = {1: "grayscale", 3: "RGB"}
         raise ImageInputError(
             f"prediction {pred.path} is {kinds[pred.channels]} but target {target.path} is "
             f"{kinds[target.channels]}; a stain is a colour image, so save both as RGB (a grayscale "
-            f"prediction of an RGB stain cannot be scored fairly)")
+            f"prediction of an RGB stain cannot be scored fairly)"
+        )
 
 
 def match(pred_files: dict[str, Path], target_files: dict[str, Path], pred_dir, target_dir) -> list[str]:
     """The names present in both folders; any name in only one is an error."""
     parts = unmatched(
-        (f"target(s) without a prediction in {pred_dir}",
-         [target_files[n].name for n in sorted(set(target_files) - set(pred_files))]),
-        (f"prediction(s) without a target in {target_dir}",
-         [pred_files[n].name for n in sorted(set(pred_files) - set(target_files))]))
+        (
+            f"target(s) without a prediction in {pred_dir}",
+            [target_files[n].name for n in sorted(set(target_files) - set(pred_files))],
+        ),
+        (
+            f"prediction(s) without a target in {target_dir}",
+            [pred_files[n].name for n in sorted(set(pred_files) - set(target_files))],
+        ),
+    )
     if parts:
         raise ImageInputError(
-            "images are matched by file name (without extension) and " + "; ".join(parts) +
-            ". Every test image needs both files: add the missing ones or move the extra ones out")
+            "images are matched by file name (without extension) and "
+            + "; ".join(parts)
+            + ". Every test image needs both files: add the missing ones or move the extra ones out"
+        )
     return sorted(pred_files)
 
 
 def unmatched(*groups: tuple[str, list[str]], k: int = 5) -> list[str]:
     """``N WHAT: a, b (and M more)`` for every group of names left without a partner."""
-    return [f"{len(names)} {what}: {', '.join(names[:k])}" + (f" (and {len(names) - k} more)" if len(names) > k else "")
-            for what, names in groups if names]
+    return [
+        f"{len(names)} {what}: {', '.join(names[:k])}" + (f" (and {len(names) - k} more)" if len(names) > k else "")
+        for what, names in groups
+        if names
+    ]

@@ -46,8 +46,17 @@ class DatasetLayout:
         :class:`vbench.errors.DatasetError` to say what the user should pass instead."""
         raise NotImplementedError(f"{type(self).__name__}.detect")
 
-    def open(self, name: str, root: Path, *, pairing: str | None = None, scale: int = 1,
-             in_channels: int | None = None, modality: str = "", stain: str = "") -> Dataset:  # pragma: no cover
+    def open(
+        self,
+        name: str,
+        root: Path,
+        *,
+        pairing: str | None = None,
+        scale: int = 1,
+        in_channels: int | None = None,
+        modality: str = "",
+        stain: str = "",
+    ) -> Dataset:  # pragma: no cover
         """The dataset ``name`` read from ``root``. ``pairing`` None means the layout's default;
         ``in_channels`` None means detect it from the first input when first asked. ``modality``
         and ``stain`` ("" when unknown) become the dataset's attributes. Construction reads no
@@ -61,8 +70,14 @@ class DatasetLayout:
         return {split: len(dataset.load(split)) for split in SPLITS}
 
 
-def choose_layout(root: Path, detectors: Mapping[str, Callable[[Path], bool]], *, fallback: Iterable[str] = (),
-                  trees: str = "", who: str = "") -> str:
+def choose_layout(
+    root: Path,
+    detectors: Mapping[str, Callable[[Path], bool]],
+    *,
+    fallback: Iterable[str] = (),
+    trees: str = "",
+    who: str = "",
+) -> str:
     """The one layout whose detector recognises ``root``. ``fallback`` layouts count only when no
     other does; ``trees`` (the expected layouts, as text) ends the message when none does."""
     root = Path(root)
@@ -79,22 +94,29 @@ def choose_layout(root: Path, detectors: Mapping[str, Callable[[Path], bool]], *
     for tier in ([n for n in detectors if n not in fallback], [n for n in detectors if n in fallback]):
         found = [n for n in tier if detectors[n](root)]
         if len(found) > 1:
-            raise DatasetError(f"{who}{root} has folders of several layouts ({', '.join(found)}); "
-                               f"pass the layout to choose (--layout)")
+            raise DatasetError(
+                f"{who}{root} has folders of several layouts ({', '.join(found)}); pass the layout to choose (--layout)"
+            )
         if found:
             return found[0]
     expected = f"\n{trees}" if trees else ""
     if root.is_file():
-        raise DatasetError(f"{who}{root} is a file that no layout reads; pass a folder (or a file one reads).{expected}")
+        raise DatasetError(
+            f"{who}{root} is a file that no layout reads; pass a folder (or a file one reads).{expected}"
+        )
     raise DatasetError(f"{who}no recognised dataset layout in {root} (it holds: {listing or 'nothing'}).{expected}")
 
 
 def detect_layout(root: Path, layouts: Iterable[DatasetLayout], who: str = "") -> str:
     """The name of the one registered layout that recognises ``root`` (``--layout auto``)."""
     layouts = list(layouts)
-    return choose_layout(root, {lay.name: lay.detect for lay in layouts},
-                         fallback=[lay.name for lay in layouts if lay.fallback],
-                         trees=expected_trees(layouts), who=who)
+    return choose_layout(
+        root,
+        {lay.name: lay.detect for lay in layouts},
+        fallback=[lay.name for lay in layouts if lay.fallback],
+        trees=expected_trees(layouts),
+        who=who,
+    )
 
 
 def expected_trees(layouts: Iterable[DatasetLayout]) -> str:

@@ -63,10 +63,12 @@ def read(path) -> dict:
     except FileNotFoundError:
         raise DatasetError(f"manifest {path} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"manifest {path} is not readable JSON ({exc}); restore it or write a new one "
-                           f"with `vbench datasets manifest NAME -o {path}`") from exc
+        raise DatasetError(
+            f"manifest {path} is not readable JSON ({exc}); restore it or write a new one "
+            f"with `vbench datasets manifest NAME -o {path}`"
+        ) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tiles"), list):
-        raise DatasetError(f"{path} is not a vbench manifest (it lacks \"format\": \"{FORMAT}\" or \"tiles\")")
+        raise DatasetError(f'{path} is not a vbench manifest (it lacks "format": "{FORMAT}" or "tiles")')
     version = data.get("version")
     if version != VERSION:
         from . import __version__
@@ -75,8 +77,11 @@ def read(path) -> dict:
         raise DatasetError(
             f"manifest {path} has format version {version!r}, written by "
             f"{'a newer' if newer else 'another'} vbench; this vbench ({__version__}) reads version {VERSION}. "
-            + ("Upgrade vbench (pip install -U vbench) to use it." if newer else
-               f"Write a current one with `vbench datasets manifest {data.get('dataset', 'NAME')} -o FILE`.")
+            + (
+                "Upgrade vbench (pip install -U vbench) to use it."
+                if newer
+                else f"Write a current one with `vbench datasets manifest {data.get('dataset', 'NAME')} -o FILE`."
+            )
         )
     return data
 

@@ -82,10 +82,12 @@ def full_reference_problem(name: str, dataset) -> str | None:
         return None
     test = dataset.samples("test")
     if dataset.pairing == "unpaired" and any(s.truth is None for s in test):
-        return (f"{name} is full-reference (it compares each prediction with the aligned stain of the same "
-                f"tissue), but dataset {dataset.name!r} is unpaired: its targets are independent tiles and it "
-                f"has no aligned ground truth. Use no-reference or distribution metrics for it "
-                f"(`vbench metrics list` shows each metric's kind)")
+        return (
+            f"{name} is full-reference (it compares each prediction with the aligned stain of the same "
+            f"tissue), but dataset {dataset.name!r} is unpaired: its targets are independent tiles and it "
+            f"has no aligned ground truth. Use no-reference or distribution metrics for it "
+            f"(`vbench metrics list` shows each metric's kind)"
+        )
     if any(s.reference is None for s in test):
         return f"{name} is full-reference and dataset {dataset.name!r} has test tiles without a reference stain"
     return None
@@ -120,9 +122,11 @@ class ImageMetric(Metric):
                 raise MetricNotApplicable(self.too_small_message(small, f"dataset {dataset.name!r}'s test tiles"))
 
     def too_small_message(self, size, what: str = "the tiles") -> str:
-        return (f"{self.name} needs images of at least {self.min_size} x {self.min_size} px and {what} are "
-                f"{size[0]} x {size[1]} px; it is not computed on smaller tiles (score larger tiles or "
-                f"stitched regions)")
+        return (
+            f"{self.name} needs images of at least {self.min_size} x {self.min_size} px and {what} are "
+            f"{size[0]} x {size[1]} px; it is not computed on smaller tiles (score larger tiles or "
+            f"stitched regions)"
+        )
 
     def check(self, pred, ref):
         """Validates a batch: N x 3 x H x W predictions, a reference of the same shape when needed."""
@@ -132,8 +136,10 @@ class ImageMetric(Metric):
             if ref is None:
                 raise MetricNotApplicable(f"{self.name} is full-reference and no reference images were given")
             if tuple(ref.shape) != tuple(pred.shape):
-                raise ValueError(f"{self.name}: prediction batch {tuple(pred.shape)} and reference batch "
-                                 f"{tuple(ref.shape)} differ in shape")
+                raise ValueError(
+                    f"{self.name}: prediction batch {tuple(pred.shape)} and reference batch "
+                    f"{tuple(ref.shape)} differ in shape"
+                )
         if min(pred.shape[-2:]) < self.min_size:
             raise MetricNotApplicable(self.too_small_message(tuple(pred.shape[-2:])))
 
@@ -161,11 +167,21 @@ class DistributionMetric(ImageMetric):
     def compute(self, pred, ref):
         raise MetricNotApplicable(
             f"{self.name} is a distribution metric: it compares the set of predictions with the set of real "
-            f"stained targets, not tile by tile, and this scorer only computes per-tile metrics")
+            f"stained targets, not tile by tile, and this scorer only computes per-tile metrics"
+        )
 
     def compute_set(self, preds, targets) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-__all__ = ["DISTRIBUTION", "FULL_REFERENCE", "NO_REFERENCE", "KINDS", "Metric", "ImageMetric", "DistributionMetric",
-           "full_reference_problem", "smallest_test_tile"]
+__all__ = [
+    "DISTRIBUTION",
+    "FULL_REFERENCE",
+    "NO_REFERENCE",
+    "KINDS",
+    "Metric",
+    "ImageMetric",
+    "DistributionMetric",
+    "full_reference_problem",
+    "smallest_test_tile",
+]

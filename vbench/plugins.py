@@ -6,8 +6,9 @@ import importlib
 import importlib.metadata as md
 import os
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -51,8 +52,9 @@ class Plugins:
         self.infos: dict[str, PluginInfo] = {}
 
     def info_for(self, kind: str, name: str) -> PluginInfo | None:
-        registry = {"stainer": self.stainers, "dataset": self.datasets, "metric": self.metrics,
-                    "layout": self.layouts}[kind]
+        registry = {"stainer": self.stainers, "dataset": self.datasets, "metric": self.metrics, "layout": self.layouts}[
+            kind
+        ]
         provider = registry.entry(name).provider
         return next((i for i in self.infos.values() if i.provider == provider), None)
 

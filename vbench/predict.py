@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import images
-from .run import checkpoint
 from .context import RunContext
 from .errors import ConfigError
-from .run.progress import Reporter
+from .run import checkpoint
 from .run.output_checks import check_output
+from .run.progress import Reporter
 
 
 @dataclass
@@ -43,18 +43,22 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
         raise ConfigError(f"no run {run_id} in {store.url}; `vbench runs` lists them")
     trainer = store.get_run(run.trained_by) if run.trained_by else run
     if trainer is None:
-        raise ConfigError(f"run {run_id} evaluated the model of run {run.trained_by}, which is no longer in {store.url}")
+        raise ConfigError(
+            f"run {run_id} evaluated the model of run {run.trained_by}, which is no longer in {store.url}"
+        )
     folder = Path(trainer.artifacts) if trainer.artifacts else run_folder(artifacts_root(store), trainer.id)
     if not (folder / checkpoint.WEIGHTS).is_file():
         raise ConfigError(
             f"run {run_id} ({run.stainer}, {run.status}) has no checkpoint: {folder / checkpoint.WEIGHTS} does not "
-            f"exist. Only runs whose training finished keep one, and only stainers with weights write it.")
+            f"exist. Only runs whose training finished keep one, and only stainers with weights write it."
+        )
     config_path = folder / checkpoint.CONFIG
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     if config.get("stainer", run.stainer) != run.stainer:
         raise ConfigError(
             f"the checkpoint in {folder} was written by stainer {config['stainer']!r}, but run {run_id} is "
-            f"{run.stainer!r}; refusing to load it")
+            f"{run.stainer!r}; refusing to load it"
+        )
     cls = plugins.stainers.get(run.stainer)
     scale, in_channels = _data_shape(plugins, run.dataset, config)
     params = run.params_dict
@@ -67,7 +71,8 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"the checkpoint of run {run_id} does not fit stainer {run.stainer!r} with the run's params "
-            f"({first}); was it written by another version of the stainer or another config?") from None
+            f"({first}); was it written by another version of the stainer or another config?"
+        ) from None
     return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels)
 
 
@@ -85,13 +90,13 @@ def _check_same_training(cls, params: dict, config: dict, folder: Path, run_id: 
         return
     eval_keys = {k for v in cls.variants.values() for k in v}
     trained = json.loads(json.dumps(config["params"]))  # tuples -> lists, as the run stores them
-    differ = sorted(k for k in set(trained) | set(params)
-                    if k not in eval_keys and trained.get(k) != params.get(k))
+    differ = sorted(k for k in set(trained) | set(params) if k not in eval_keys and trained.get(k) != params.get(k))
     if differ:
         shown = ", ".join(f"{k}={trained.get(k)!r} (run: {params.get(k)!r})" for k in differ[:4])
         raise ConfigError(
             f"the checkpoint in {folder} was trained with other params than run {run_id} records: {shown}; "
-            f"refusing to load it (was the folder overwritten or the database edited?)")
+            f"refusing to load it (was the folder overwritten or the database edited?)"
+        )
 
 
 def _data_shape(plugins, dataset: str, config: dict) -> tuple[int, int]:
@@ -106,7 +111,8 @@ def _data_shape(plugins, dataset: str, config: dict) -> tuple[int, int]:
             return int(config["scale"]), int(config["in_channels"])
         raise ConfigError(
             f"dataset {dataset!r} of this run is not registered any more, and the checkpoint config does not "
-            f"record its scale and input channels; register the dataset again (`vbench datasets add`)") from None
+            f"record its scale and input channels; register the dataset again (`vbench datasets add`)"
+        ) from None
 
 
 def read_image(path: Path):
@@ -174,7 +180,7 @@ def ramp(n: int, width: int, left: bool, right: bool):
         if left:
             w[:width] = rise
         if right:
-            w[n - width:] = rise.flip(0)
+            w[n - width :] = rise.flip(0)
     return w
 
 
@@ -183,8 +189,16 @@ def check_tiling(tile: int, overlap: int) -> None:
         raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
 
 
-def stain_image(loaded: LoadedRun, image, *, tile: int = 512, overlap: int = 64, batch_size: int = 4,
-                reporter: Reporter | None = None, label: str = "stain"):
+def stain_image(
+    loaded: LoadedRun,
+    image,
+    *,
+    tile: int = 512,
+    overlap: int = 64,
+    batch_size: int = 4,
+    reporter: Reporter | None = None,
+    label: str = "stain",
+):
     """Stains a C x H x W image of any size; returns 3 x H*scale x W*scale in [0, 1] (on the CPU)."""
     import torch
 
@@ -193,7 +207,8 @@ def stain_image(loaded: LoadedRun, image, *, tile: int = 512, overlap: int = 64,
     if c != loaded.in_channels:
         raise ConfigError(
             f"{label}: the image has {c} channel(s), but run {loaded.run_id} ({loaded.name}, trained on "
-            f"{loaded.dataset}) takes {loaded.in_channels}-channel input")
+            f"{loaded.dataset}) takes {loaded.in_channels}-channel input"
+        )
     s = loaded.scale
     device = loaded.stainer.ctx.device
     ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
@@ -204,17 +219,18 @@ def stain_image(loaded: LoadedRun, image, *, tile: int = 512, overlap: int = 64,
     reporter = reporter or Reporter(False)
     with reporter.task(label, total=len(boxes)) as advance, torch.inference_mode():
         for i in range(0, len(boxes), batch_size):
-            chunk = boxes[i:i + batch_size]
-            x_in = torch.stack([image[:, y:y + th, x:x + tw] for y, x in chunk]).to(device)
+            chunk = boxes[i : i + batch_size]
+            x_in = torch.stack([image[:, y : y + th, x : x + tw] for y, x in chunk]).to(device)
             pred = loaded.stainer.predict(x_in)
-            pred = check_output(pred, (len(chunk), 3, th * s, tw * s), [f"{label}@y{y}x{x}" for y, x in chunk],
-                                loaded.name)
+            pred = check_output(
+                pred, (len(chunk), 3, th * s, tw * s), [f"{label}@y{y}x{x}" for y, x in chunk], loaded.name
+            )
             for (y, x), p in zip(chunk, pred):
                 wy = ramp(th * s, overlap * s, y > 0, y + th < h)
                 wx = ramp(tw * s, overlap * s, x > 0, x + tw < w)
                 wt = (wy[:, None] * wx[None, :]).float()
-                out[:, y * s:(y + th) * s, x * s:(x + tw) * s] += p * wt
-                weight[y * s:(y + th) * s, x * s:(x + tw) * s] += wt
+                out[:, y * s : (y + th) * s, x * s : (x + tw) * s] += p * wt
+                weight[y * s : (y + th) * s, x * s : (x + tw) * s] += wt
             advance(min(i + batch_size, len(boxes)))
     return out / weight
 
@@ -226,9 +242,18 @@ def default_tiling(scale: int) -> tuple[int, int]:
     return tile, tile // 8
 
 
-def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile: int | None = None,
-                  overlap: int | None = None, batch_size: int = 4, seed: int | None = None,
-                  overwrite: bool = False, reporter: Reporter | None = None) -> list[Path]:
+def predict_files(
+    loaded: LoadedRun,
+    inputs: list[Path],
+    out_dir: Path,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    seed: int | None = None,
+    overwrite: bool = False,
+    reporter: Reporter | None = None,
+) -> list[Path]:
     """Stains every input file and writes ``OUT_DIR/<input stem>.png``; returns the written paths.
     Every input and output is checked before any work; existing outputs are kept unless
     ``overwrite``. A stochastic stainer is seeded (the run's seed by default) before each image,
@@ -249,15 +274,18 @@ def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile:
         if img.shape[0] != loaded.in_channels:
             raise ConfigError(
                 f"input {p}: {img.shape[0]} channel(s), but run {loaded.run_id} ({loaded.name}, trained on "
-                f"{loaded.dataset}) takes {loaded.in_channels}-channel input")
+                f"{loaded.dataset}) takes {loaded.in_channels}-channel input"
+            )
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"output folder {out_dir} is a file; name a folder with -o")
     targets = [out_dir / f"{p.stem}.png" for p in inputs]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
-        raise ConfigError(f"{', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} already exist(s); "
-                          f"choose another -o folder or pass --overwrite")
+        raise ConfigError(
+            f"{', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} already exist(s); "
+            f"choose another -o folder or pass --overwrite"
+        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -265,8 +293,9 @@ def predict_files(loaded: LoadedRun, inputs: list[Path], out_dir: Path, *, tile:
     written = []
     for p, img, target in zip(inputs, images, targets):
         seed_everything(loaded.stainer.ctx.seed if seed is None else seed)
-        stained = stain_image(loaded, img, tile=tile, overlap=overlap, batch_size=batch_size, reporter=reporter,
-                              label=f"stain {p.name}")
+        stained = stain_image(
+            loaded, img, tile=tile, overlap=overlap, batch_size=batch_size, reporter=reporter, label=f"stain {p.name}"
+        )
         try:
             write_png(stained, target)
         except OSError as exc:

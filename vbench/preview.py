@@ -37,7 +37,7 @@ def _input_image(inp):
         mosaic = np.zeros((rows * h, cols * w))
         for i in range(c):
             r, q = divmod(i, cols)
-            mosaic[r * h:(r + 1) * h, q * w:(q + 1) * w] = _stretch(x[i])
+            mosaic[r * h : (r + 1) * h, q * w : (q + 1) * w] = _stretch(x[i])
         rgb = np.repeat(mosaic[..., None], 3, axis=2)
     return (rgb * 255).round().astype(np.uint8)
 

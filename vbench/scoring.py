@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from .errors import MetricNotApplicable
 from .metric import DISTRIBUTION, FULL_REFERENCE, full_reference_problem
@@ -63,14 +63,27 @@ def default_metrics(registry, pairing: str, has_reference: bool = True, has_targ
 
 def items_from_samples(samples, outputs: dict) -> list[Item]:
     """Items of a dataset split whose predictions ``outputs`` (tile id -> tensor) are in memory."""
-    return [Item(s.id, (lambda o=outputs[s.id]: o),
-                 reference=(lambda r=s.reference: r.float()) if s.reference is not None else None,
-                 target=(lambda t=s.target: t.float()) if s.target is not None else None,
-                 shape=tuple(outputs[s.id].shape)) for s in samples]
+    return [
+        Item(
+            s.id,
+            (lambda o=outputs[s.id]: o),
+            reference=(lambda r=s.reference: r.float()) if s.reference is not None else None,
+            target=(lambda t=s.target: t.float()) if s.target is not None else None,
+            shape=tuple(outputs[s.id].shape),
+        )
+        for s in samples
+    ]
 
 
-def score(metrics: list[tuple[str, object]], items: list[Item], dataset=None, explicit: bool = False,
-          batch_size: int = 16, seed: int = 0, on_metric: Callable[[str], None] = lambda name: None) -> Result:
+def score(
+    metrics: list[tuple[str, object]],
+    items: list[Item],
+    dataset=None,
+    explicit: bool = False,
+    batch_size: int = 16,
+    seed: int = 0,
+    on_metric: Callable[[str], None] = lambda name: None,
+) -> Result:
     """Scores ``items`` with each (name, metric). ``dataset``: the dataset the items come from (its
     metrics' ``setup`` sees it, and unpaired targets are never used as references). ``explicit``:
     the metrics were asked for by name, so one that cannot be computed is an error; otherwise (a
@@ -87,15 +100,26 @@ def score(metrics: list[tuple[str, object]], items: list[Item], dataset=None, ex
                 metric.setup(dataset)
             if metric.kind == DISTRIBUTION:
                 value = metric.compute_set(_one_by_one(items, "pred"), _one_by_one(items, "target"))
-                result.summaries.append(dict(row, status="computed", reason=None, n=len(items), mean=float(value),
-                                             std=None, ci_low=None, ci_high=None))
+                result.summaries.append(
+                    dict(
+                        row,
+                        status="computed",
+                        reason=None,
+                        n=len(items),
+                        mean=float(value),
+                        std=None,
+                        ci_low=None,
+                        ci_high=None,
+                    )
+                )
                 continue
             values = _per_image(metric, items, batch_size)
         except MetricNotApplicable as exc:
             if explicit:
                 raise
-            result.summaries.append(dict(row, status="not computed", reason=str(exc), n=0, mean=None, std=None,
-                                         ci_low=None, ci_high=None))
+            result.summaries.append(
+                dict(row, status="not computed", reason=str(exc), n=0, mean=None, std=None, ci_low=None, ci_high=None)
+            )
             continue
         result.values[name] = values
         result.summaries.append(dict(row, status="computed", reason=None, **summarize(values.values(), seed=seed)))
@@ -107,8 +131,10 @@ def _reference_problem(name: str, metric, items: list[Item], dataset) -> str | N
         # Unpaired targets are unrelated tiles: never a reference, whatever the metric says.
         problem = full_reference_problem(name, dataset)
         if problem is None and any(_compared_with(metric, it) is None for it in items):
-            problem = (f"{name} is full-reference and there are no reference images to compare with: pass "
-                       f"a target folder, or --dataset with a paired dataset")
+            problem = (
+                f"{name} is full-reference and there are no reference images to compare with: pass "
+                f"a target folder, or --dataset with a paired dataset"
+            )
         return problem
     if metric.kind == DISTRIBUTION and any(it.target is None for it in items):
         return f"{name} compares predictions with real targets, and none were given"
@@ -140,7 +166,7 @@ def batches(things: Iterable, size: int, key: Callable) -> Iterable[list]:
         groups[key(t)].append(t)
     for group in groups.values():
         for i in range(0, len(group), size):
-            yield group[i:i + size]
+            yield group[i : i + size]
 
 
 def _one_by_one(items: list[Item], attr: str):

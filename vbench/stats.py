@@ -25,8 +25,13 @@ def summarize(values, seed: int = 0) -> dict:
         from scipy.stats import bootstrap
 
         res = bootstrap(
-            (x,), np.mean, n_resamples=N_RESAMPLES, confidence_level=0.95,
-            method="percentile", random_state=np.random.default_rng(seed), vectorized=True,
+            (x,),
+            np.mean,
+            n_resamples=N_RESAMPLES,
+            confidence_level=0.95,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+            vectorized=True,
         )
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     else:
@@ -40,8 +45,15 @@ def summarize(values, seed: int = 0) -> dict:
 PAIRED_TESTS = ("bootstrap", "wilcoxon")
 
 
-def paired_compare(a: dict, b: dict, higher_is_better: bool = True, test: str = "bootstrap",
-                   n_resamples: int = 10_000, seed: int = 0, alpha: float = 0.05) -> dict:
+def paired_compare(
+    a: dict,
+    b: dict,
+    higher_is_better: bool = True,
+    test: str = "bootstrap",
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict:
     """Compares per-tile scores ``a`` and ``b`` ({tile: value}) on the tiles both have.
 
     ``bootstrap``: the tiles are resampled with replacement (the same resample for both runs) to get
@@ -54,8 +66,18 @@ def paired_compare(a: dict, b: dict, higher_is_better: bool = True, test: str = 
         raise ValueError(f"unknown test {test!r}; use one of {', '.join(PAIRED_TESTS)}")
     tiles = sorted(t for t in set(a) & set(b) if _finite(a[t]) and _finite(b[t]))
     n = len(tiles)
-    out = {"n": n, "test": test, "mean_a": None, "mean_b": None, "diff": None, "ci_low": None, "ci_high": None,
-           "p": None, "better": None, "significant": False}
+    out = {
+        "n": n,
+        "test": test,
+        "mean_a": None,
+        "mean_b": None,
+        "diff": None,
+        "ci_low": None,
+        "ci_high": None,
+        "p": None,
+        "better": None,
+        "significant": False,
+    }
     if n == 0:
         return out
     x = np.asarray([a[t] for t in tiles], dtype=np.float64)
@@ -70,7 +92,7 @@ def paired_compare(a: dict, b: dict, higher_is_better: bool = True, test: str = 
         for start in range(0, n_resamples, 1000):  # bounded memory for many tiles
             k = min(1000, n_resamples - start)
             idx = rng.integers(0, n, size=(k, n))
-            means[start:start + k] = d[idx].mean(axis=1)
+            means[start : start + k] = d[idx].mean(axis=1)
         lo, hi = np.percentile(means, [100 * alpha / 2, 100 * (1 - alpha / 2)])
         out.update(ci_low=float(lo), ci_high=float(hi))
         if not np.any(d != 0):
@@ -101,8 +123,9 @@ EXACT_MAX_UNITS = 1000
 CHUNK = 4_000_000  # index draws per block, so memory stays bounded for many tiles
 
 
-def hierarchical_bootstrap(seeds, groups=None, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                           alpha: float = 0.05) -> dict:
+def hierarchical_bootstrap(
+    seeds, groups=None, n_resamples: int = N_RESAMPLES, seed: int = 0, alpha: float = 0.05
+) -> dict:
     """Mean and percentile interval of a method's score over seeds and test tiles.
 
     ``seeds``: one array of per-tile scores per training seed (non-finite values dropped; a seed
@@ -118,13 +141,18 @@ def hierarchical_bootstrap(seeds, groups=None, n_resamples: int = N_RESAMPLES, s
     if not means:
         return out
     lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    out.update(mean=float(np.mean(means)), seed_std=float(np.std(means, ddof=1)) if len(means) > 1 else None,
-               ci_low=float(min(lo, np.mean(means))), ci_high=float(max(hi, np.mean(means))))
+    out.update(
+        mean=float(np.mean(means)),
+        seed_std=float(np.std(means, ddof=1)) if len(means) > 1 else None,
+        ci_low=float(min(lo, np.mean(means))),
+        ci_high=float(max(hi, np.mean(means))),
+    )
     return out
 
 
-def paired_hierarchical(a_seeds, b_seeds, higher_is_better: bool = True, n_resamples: int = 10_000,
-                        seed: int = 0, alpha: float = 0.05) -> dict:
+def paired_hierarchical(
+    a_seeds, b_seeds, higher_is_better: bool = True, n_resamples: int = 10_000, seed: int = 0, alpha: float = 0.05
+) -> dict:
     """The seed-aware paired test: ``a_seeds`` and ``b_seeds`` are per seed ({tile: value}) for the
     seeds both methods ran, in the same order. Per seed the differences a - b on the tiles both
     scored are bootstrapped as in :func:`hierarchical_bootstrap` (seeds, then tiles). Returns
@@ -139,9 +167,19 @@ def paired_hierarchical(a_seeds, b_seeds, higher_is_better: bool = True, n_resam
             diffs.append(x - y)
             xs.append(x.mean())
             ys.append(y.mean())
-    out = {"n": int(sum(d.size for d in diffs)), "n_seeds": len(diffs), "test": "hierarchical-bootstrap",
-           "mean_a": None, "mean_b": None, "diff": None, "ci_low": None, "ci_high": None, "p": None,
-           "better": None, "significant": False}
+    out = {
+        "n": int(sum(d.size for d in diffs)),
+        "n_seeds": len(diffs),
+        "test": "hierarchical-bootstrap",
+        "mean_a": None,
+        "mean_b": None,
+        "diff": None,
+        "ci_low": None,
+        "ci_high": None,
+        "p": None,
+        "better": None,
+        "significant": False,
+    }
     if not diffs:
         return out
     reps, means, _ = _replicates(diffs, None, n_resamples, seed)
@@ -211,6 +249,7 @@ def _resampled(values: np.ndarray, counts, total: int, rng) -> np.ndarray:
     for start in range(0, total, step):
         m = min(step, total - start)
         idx = rng.integers(0, n, size=(m, n))
-        out[start:start + m] = (values[idx].sum(axis=1) / counts[idx].sum(axis=1) if counts is not None
-                                else values[idx].mean(axis=1))
+        out[start : start + m] = (
+            values[idx].sum(axis=1) / counts[idx].sum(axis=1) if counts is not None else values[idx].mean(axis=1)
+        )
     return out

@@ -57,8 +57,9 @@ def check_options(name: str, *, pairing=None, scale=1, in_channels=None) -> None
         raise DatasetError(f"unknown pairing {pairing!r} for dataset {name!r}: use one of {', '.join(PAIRINGS)}")
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise DatasetError(f"scale of dataset {name!r} must be a whole number >= 1, got {scale!r}")
-    if in_channels is not None and (isinstance(in_channels, bool) or not isinstance(in_channels, int)
-                                    or in_channels < 1):
+    if in_channels is not None and (
+        isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1
+    ):
         raise DatasetError(f"in_channels of dataset {name!r} must be a whole number >= 1, got {in_channels!r}")
 
 
@@ -102,8 +103,18 @@ def _write(entries: dict) -> None:
         raise
 
 
-def add(name, path, *, plugins, layout: str = "auto", pairing: str | None = None, scale: int = 1,
-        modality: str = "", stain: str = "", replace: bool = False) -> Dataset:
+def add(
+    name,
+    path,
+    *,
+    plugins,
+    layout: str = "auto",
+    pairing: str | None = None,
+    scale: int = 1,
+    modality: str = "",
+    stain: str = "",
+    replace: bool = False,
+) -> Dataset:
     """Reads every file of ``path`` through its layout (``auto``: the one layout of ``plugins``
     that recognises it), records the manifest of the files and registers the dataset as ``name``.
     ``plugins`` is a :class:`vbench.plugins.Plugins`: its layouts, and its datasets, whose names
@@ -112,18 +123,25 @@ def add(name, path, *, plugins, layout: str = "auto", pairing: str | None = None
     check_options(name, pairing=pairing, scale=scale)
     layouts = plugins.layouts
     if not layouts.names():
-        raise DatasetError(f"cannot add dataset {name!r}: no enabled plugin provides a dataset layout. `vbench plugins` "
-                           f"shows each plugin's status; VBENCH_DISABLE_PLUGINS may have turned folder-datasets off")
+        raise DatasetError(
+            f"cannot add dataset {name!r}: no enabled plugin provides a dataset layout. `vbench plugins` "
+            f"shows each plugin's status; VBENCH_DISABLE_PLUGINS may have turned folder-datasets off"
+        )
     if layout != "auto" and layout not in layouts:
-        raise DatasetError(f"unknown layout {layout!r} for dataset {name!r}: use one of "
-                           f"{', '.join(['auto', *layouts.names()])}")
+        raise DatasetError(
+            f"unknown layout {layout!r} for dataset {name!r}: use one of {', '.join(['auto', *layouts.names()])}"
+        )
     entries = registered()
     if name in plugins.datasets and name not in entries:
-        raise DatasetError(f"a dataset named {name!r} already exists ({plugins.datasets.entry(name).provider}) and "
-                           f"is not one you registered, so it cannot be replaced; choose another name")
+        raise DatasetError(
+            f"a dataset named {name!r} already exists ({plugins.datasets.entry(name).provider}) and "
+            f"is not one you registered, so it cannot be replaced; choose another name"
+        )
     if name in entries and not replace:
-        raise DatasetError(f"a dataset named {name!r} is already registered ({entries[name]['path']}); "
-                           f"choose another name, or replace it (--replace)")
+        raise DatasetError(
+            f"a dataset named {name!r} is already registered ({entries[name]['path']}); "
+            f"choose another name, or replace it (--replace)"
+        )
     root = Path(path).expanduser()
     if not root.exists():
         raise DatasetError(f"cannot add dataset {name!r}: {root} does not exist. Check the path.")
@@ -134,8 +152,15 @@ def add(name, path, *, plugins, layout: str = "auto", pairing: str | None = None
     ds = reader.open(name, root, pairing=pairing, scale=scale, modality=modality, stain=stain)
     reader.check(ds)
     mf.write(manifest_path(name), ds.manifest())
-    entries[name] = {"path": str(root), "layout": layout, "pairing": ds.pairing, "scale": ds.scale,
-                     "in_channels": ds.in_channels, "modality": ds.modality, "stain": ds.stain}
+    entries[name] = {
+        "path": str(root),
+        "layout": layout,
+        "pairing": ds.pairing,
+        "scale": ds.scale,
+        "in_channels": ds.in_channels,
+        "modality": ds.modality,
+        "stain": ds.stain,
+    }
     _write(entries)
     return ds
 
@@ -148,8 +173,10 @@ def remove(name) -> dict:
         close = difflib.get_close_matches(str(name), list(entries), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         known = ", ".join(sorted(entries)) or "(none)"
-        raise DatasetError(f"no dataset named {name!r} is registered in {registry_path()} (only datasets added with "
-                           f"`vbench datasets add` can be removed).{hint} Registered: {known}")
+        raise DatasetError(
+            f"no dataset named {name!r} is registered in {registry_path()} (only datasets added with "
+            f"`vbench datasets add` can be removed).{hint} Registered: {known}"
+        )
     entry = entries.pop(name)
     _write(entries)
     with contextlib.suppress(FileNotFoundError):
@@ -168,18 +195,30 @@ def open_entry(name: str, entry: dict, layouts) -> Dataset:
     layout = entry.get("layout") or "auto"
     if layout not in layouts and layout != "auto":
         enabled = ", ".join(layouts.names()) or "none"
-        return UnavailableDataset(name, entry, (
-            f"{where} was added with the {layout!r} layout, which no enabled plugin provides (layouts now: "
-            f"{enabled}). Enable the plugin that provides it (`vbench plugins` shows each plugin's status; "
-            f"VBENCH_DISABLE_PLUGINS turns plugins off), or `vbench datasets remove {name}`."))
+        return UnavailableDataset(
+            name,
+            entry,
+            (
+                f"{where} was added with the {layout!r} layout, which no enabled plugin provides (layouts now: "
+                f"{enabled}). Enable the plugin that provides it (`vbench plugins` shows each plugin's status; "
+                f"VBENCH_DISABLE_PLUGINS turns plugins off), or `vbench datasets remove {name}`."
+            ),
+        )
     try:
-        check_options(name, pairing=entry.get("pairing"), scale=entry.get("scale", 1),
-                      in_channels=entry.get("in_channels"))
+        check_options(
+            name, pairing=entry.get("pairing"), scale=entry.get("scale", 1), in_channels=entry.get("in_channels")
+        )
         if layout == "auto":
             layout = detect_layout(Path(entry["path"]), [layouts.get(n) for n in layouts.names()])
-        return layouts.get(layout).open(name, Path(entry["path"]), pairing=entry.get("pairing"),
-                                        scale=entry.get("scale", 1), in_channels=entry.get("in_channels"),
-                                        modality=entry.get("modality") or "", stain=entry.get("stain") or "")
+        return layouts.get(layout).open(
+            name,
+            Path(entry["path"]),
+            pairing=entry.get("pairing"),
+            scale=entry.get("scale", 1),
+            in_channels=entry.get("in_channels"),
+            modality=entry.get("modality") or "",
+            stain=entry.get("stain") or "",
+        )
     except DatasetError as exc:
         return UnavailableDataset(name, entry, f"{where}: {exc}")
 

@@ -10,11 +10,42 @@ Nothing is downloaded while scoring: a missing file raises ``AssetMissingError``
 the metric and both commands (``vbench assets fetch NAME``, ``vbench assets import FILE``).
 """
 
-from .asset import (Asset, AssetCorruptError, Status, file_sha256, fix_commands, location_dir, mismatch,
-                    missing_message, require, require_all, sha256_file, status, torch_hub_dir)
+from .asset import (
+    Asset,
+    AssetCorruptError,
+    Status,
+    file_sha256,
+    fix_commands,
+    location_dir,
+    mismatch,
+    missing_message,
+    require,
+    require_all,
+    sha256_file,
+    status,
+    torch_hub_dir,
+)
 from .install import fetch, import_file
 from .registered import Declared, declared, fetch_named, metric_state
 
-__all__ = ["Asset", "AssetCorruptError", "Declared", "Status", "declared", "fetch", "fetch_named", "file_sha256",
-           "fix_commands", "import_file", "location_dir", "metric_state", "mismatch", "missing_message", "require",
-           "require_all", "sha256_file", "status", "torch_hub_dir"]
+__all__ = [
+    "Asset",
+    "AssetCorruptError",
+    "Declared",
+    "Status",
+    "declared",
+    "fetch",
+    "fetch_named",
+    "file_sha256",
+    "fix_commands",
+    "import_file",
+    "location_dir",
+    "metric_state",
+    "mismatch",
+    "missing_message",
+    "require",
+    "require_all",
+    "sha256_file",
+    "status",
+    "torch_hub_dir",
+]

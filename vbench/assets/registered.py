@@ -3,8 +3,8 @@ and these functions gather them, so a disabled plugin's files disappear with its
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 from ..errors import PluginError, UnknownNameError, VbenchError
 from .asset import Asset, status
@@ -26,13 +26,15 @@ def declared(metrics: Iterable) -> dict[str, Declared]:
             if not isinstance(a, Asset):
                 raise PluginError(
                     f"metric {m.name!r} lists {a!r} in its `assets`; each entry must be a vbench.assets.Asset "
-                    f"(name, filename, description, location, sources, sha256...)")
+                    f"(name, filename, description, location, sources, sha256...)"
+                )
             d = out.setdefault(a.name, Declared(a))
             if d.asset != a:
                 raise PluginError(
                     f"asset {a.name!r} is declared differently by metric {d.metrics[0]!r} ({d.asset.filename}, "
                     f"sha256 {d.asset.sha256}) and by metric {m.name!r} ({a.filename}, sha256 {a.sha256}); the plugins "
-                    f"that provide them must agree (switch one off with VBENCH_DISABLE_PLUGINS=NAME)")
+                    f"that provide them must agree (switch one off with VBENCH_DISABLE_PLUGINS=NAME)"
+                )
             d.metrics.append(m.name)
     return out
 
@@ -47,8 +49,12 @@ def metric_state(metric) -> str:
     return getattr(metric, "assets_note", "") or "none needed"
 
 
-def fetch_named(names: list[str], metrics: Mapping[str, object], log: Callable[[str], None] = lambda m: None,
-                done: Callable[[str], None] = lambda m: None) -> None:
+def fetch_named(
+    names: list[str],
+    metrics: Mapping[str, object],
+    log: Callable[[str], None] = lambda m: None,
+    done: Callable[[str], None] = lambda m: None,
+) -> None:
     """``vbench assets fetch``: installs the named assets, or every asset of the named metrics (then
     lets each metric's library fetch what it fetches itself); no names: every missing or damaged
     asset of ``metrics`` (registered metric instances by name). ``done`` receives one line per

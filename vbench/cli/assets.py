@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import ConfigError
-from .common import loaded_plugins, assets_app, err, out, split_names
+from .common import assets_app, err, loaded_plugins, out, split_names
 
 
 def _registered_metrics() -> dict:
@@ -31,9 +30,20 @@ def assets_status(fmt: str = typer.Option("table", "--format", "-f", help="table
     rows = []
     for d in assets.declared(_registered_metrics().values()).values():
         a, st = d.asset, assets.status(d.asset)
-        rows.append({"name": a.name, "file": a.filename, "metrics": d.metrics, "state": st.state,
-                     "detail": st.detail, "path": str(st.path), "sha256": a.sha256 or a.hash_prefix, "size": a.size,
-                     "sources": list(a.sources), "licence": a.licence})
+        rows.append(
+            {
+                "name": a.name,
+                "file": a.filename,
+                "metrics": d.metrics,
+                "state": st.state,
+                "detail": st.detail,
+                "path": str(st.path),
+                "sha256": a.sha256 or a.hash_prefix,
+                "size": a.size,
+                "sources": list(a.sources),
+                "licence": a.licence,
+            }
+        )
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
@@ -44,25 +54,36 @@ def assets_status(fmt: str = typer.Option("table", "--format", "-f", help="table
     for r in rows:  # Text cells: names, paths and details are shown as written, never as markup
         state = Text.assemble((r["state"], colour[r["state"]]), f": {r['detail']}" if r["detail"] else "")
         sha = (r["sha256"] or "not pinned")[:16] + ("..." if r["sha256"] else "")
-        t.add_row(Text(r["name"]), Text(", ".join(r["metrics"])), state, Text(r["path"]), sha,
-                  Text(r["sources"][0] if r["sources"] else ""))
+        t.add_row(
+            Text(r["name"]),
+            Text(", ".join(r["metrics"])),
+            state,
+            Text(r["path"]),
+            sha,
+            Text(r["sources"][0] if r["sources"] else ""),
+        )
     out.print(t)
 
 
 @assets_app.command("fetch")
-def assets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Asset or metric names; default: every missing asset")):
+def assets_fetch(
+    names: list[str] | None = typer.Argument(None, help="Asset or metric names; default: every missing asset"),
+):
     """Download assets (from PyPI packages or URLs) and install them where their library looks."""
     from .. import assets
 
-    assets.fetch_named(split_names(names), _registered_metrics(),
-                       log=lambda m: err.print(m, style="dim", markup=False, highlight=False),
-                       done=lambda m: out.print(m, markup=False, highlight=False))
+    assets.fetch_named(
+        split_names(names),
+        _registered_metrics(),
+        log=lambda m: err.print(m, style="dim", markup=False, highlight=False),
+        done=lambda m: out.print(m, markup=False, highlight=False),
+    )
 
 
 @assets_app.command("import")
 def assets_import(
     file: Path = typer.Argument(..., help="A copy of an asset file (from `vbench assets status`)"),
-    as_name: Optional[str] = typer.Option(None, "--as", help="Asset name, when the file was renamed"),
+    as_name: str | None = typer.Option(None, "--as", help="Asset name, when the file was renamed"),
 ):
     """Install an asset file copied from elsewhere (air-gapped clusters): checks its sha256 and puts
     it where the library that needs it looks."""
@@ -70,5 +91,4 @@ def assets_import(
 
     table = assets.declared(_registered_metrics().values())
     asset, path = assets.import_file(file, [d.asset for d in table.values()], as_name)
-    out.print(f"installed {asset.name} ({', '.join(table[asset.name].metrics)}): {path}", markup=False,
-              highlight=False)
+    out.print(f"installed {asset.name} ({', '.join(table[asset.name].metrics)}): {path}", markup=False, highlight=False)

@@ -10,13 +10,19 @@ from rich.text import Text
 
 from ..errors import ConfigError
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="Benchmark virtual staining methods on shared splits.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Benchmark virtual staining methods on shared splits.",
+)
 datasets_app = typer.Typer(no_args_is_help=True, help="List and register datasets.")
 metrics_app = typer.Typer(no_args_is_help=True, help="List metrics.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(metrics_app, name="metrics")
-assets_app = typer.Typer(no_args_is_help=True, help="Files metrics need: status, fetch, import."); app.add_typer(assets_app, name="assets")
+assets_app = typer.Typer(no_args_is_help=True, help="Files metrics need: status, fetch, import.")
+app.add_typer(assets_app, name="assets")
+
 
 def _console(stderr: bool = False) -> Console:
     # Markup off everywhere: what vbench prints is full of user and plugin text (names, paths,
@@ -31,7 +37,9 @@ def _console(stderr: bool = False) -> Console:
 out = _console()
 err = _console(stderr=True)
 
-DbOption = typer.Option(None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]")
+DbOption = typer.Option(
+    None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]"
+)
 
 
 def say(console: Console, label: str, style: str, text: str) -> None:
@@ -56,7 +64,6 @@ def loaded_plugins():
         if info.status == "broken":
             warn(f"plugin {info.provider} is broken and was skipped: {info.error}")
     return plugins
-
 
 
 def split_names(values) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -16,12 +15,21 @@ from .common import DbOption, app, check_format, err, out, say, split_names
 def compare(
     run_a: str = typer.Argument(..., help="Run id A, or a method (stainer or stainer:preset) compared over its seeds"),
     run_b: str = typer.Argument(..., help="Run id B, or a method"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="For methods: the dataset (needed when they share more than one)"),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric (repeatable); default: every metric both runs computed per tile"),
-    test: str = typer.Option("bootstrap", "--test", help="bootstrap (paired bootstrap of the mean difference; for methods over seeds, then tiles) | wilcoxon (signed-rank; two runs)"),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="For methods: the dataset (needed when they share more than one)"
+    ),
+    metric: list[str] | None = typer.Option(
+        None, "--metric", "-m", help="Metric (repeatable); default: every metric both runs computed per tile"
+    ),
+    test: str = typer.Option(
+        "bootstrap",
+        "--test",
+        help="bootstrap (paired bootstrap of the mean difference; for methods over seeds, then tiles) | "
+        "wilcoxon (signed-rank; two runs)",
+    ),
     alpha: float = typer.Option(0.05, help="Significance level"),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
-    db: Optional[str] = DbOption,
+    db: str | None = DbOption,
     seed: int = typer.Option(0, help="Seed of the bootstrap"),
 ):
     """Paired test on the same test tiles: which is better per metric, by how much (95% CI of the
@@ -43,18 +51,28 @@ def compare(
         raise ConfigError(f"compare two run ids or two methods, not one of each ({run_a!r}, {run_b!r})")
     else:
         if test != "bootstrap":
-            raise ConfigError(f"--test {test} compares two runs; methods over seeds are compared with the "
-                              f"two-level bootstrap (leave out --test)")
+            raise ConfigError(
+                f"--test {test} compares two runs; methods over seeds are compared with the "
+                f"two-level bootstrap (leave out --test)"
+            )
         res = compare_methods(Store(db), run_a, run_b, dataset, split_names(metric), alpha=alpha, seed=seed)
         label = {k: f"{name} (seeds {', '.join(map(str, res.seeds))})" for k, name in zip("ab", res.labels)}
     a, b, rows = res.a, res.b, res.metrics
     if fmt == "json":
-        side = ({"a": {"run": a.id, "label": _label(a)}, "b": {"run": b.id, "label": _label(b)}} if all(ids) else
-                {"a": {"method": res.labels[0], "runs": res.run_ids[0]}, "b": {"method": res.labels[1], "runs": res.run_ids[1]}})
+        side = (
+            {"a": {"run": a.id, "label": _label(a)}, "b": {"run": b.id, "label": _label(b)}}
+            if all(ids)
+            else {
+                "a": {"method": res.labels[0], "runs": res.run_ids[0]},
+                "b": {"method": res.labels[1], "runs": res.run_ids[1]},
+            }
+        )
         if not all(ids):
             side["seeds"] = res.seeds
-        sys.stdout.write(json.dumps({**side, "dataset": a.dataset, "test": res.test, "alpha": alpha, "metrics": rows},
-                                    indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({**side, "dataset": a.dataset, "test": res.test, "alpha": alpha, "metrics": rows}, indent=2)
+            + "\n"
+        )
         return
     t = Table(title=f"{label['a']} vs {label['b']} on {a.dataset} ({res.test}, alpha {alpha})")
     for col in ("metric", "n" if all(ids) else "tiles (seeds)", "mean A", "mean B", "A - B [95% CI]", "p", "verdict"):
@@ -69,15 +87,23 @@ def compare(
         else:
             winner = "A" if r["better"] == "a" else "B"
             arrow = "higher" if r["higher_is_better"] else "lower"
-            verdict = (f"{winner} better ({arrow} is better), significant" if r["significant"]
-                       else f"{winner} better ({arrow} is better), not significant")
+            verdict = (
+                f"{winner} better ({arrow} is better), significant"
+                if r["significant"]
+                else f"{winner} better ({arrow} is better), not significant"
+            )
         p = "-" if r["p"] is None else f"{r['p']:.3g}"
         n = str(r["n"]) if all(ids) else f"{r['n']} ({r['n_seeds']})"
         t.add_row(r["metric"], n, f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", ci, p, verdict)
     out.print(t)
     skipped = [r for r in rows if r["only_a"] or r["only_b"]]
     for r in skipped:
-        say(err, f"{r['metric']}:", "yellow", f"{r['only_a']} tile(s) only in A and {r['only_b']} only in B were left out")
+        say(
+            err,
+            f"{r['metric']}:",
+            "yellow",
+            f"{r['only_a']} tile(s) only in A and {r['only_b']} only in B were left out",
+        )
 
 
 def _label(run) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -11,7 +10,7 @@ from rich.text import Text
 
 from ..dataset import SPLITS
 from ..errors import ConfigError, DatasetError
-from .common import loaded_plugins, datasets_app, err, out, say
+from .common import datasets_app, err, loaded_plugins, out, say
 
 
 def _dataset(name: str):
@@ -33,8 +32,17 @@ def datasets_list():
         t.add_column(col, overflow="fold", no_wrap=col not in ("task", "provider", "note"))
     for e in p.datasets.entries():
         d = p.datasets.get(e.name)
-        cells = (e.name, d.task, d.modality or "-", d.stain or "-", d.pairing, str(d.scale), str(d.in_channels),
-                 e.provider, getattr(d, "simulated", "") or d.description)
+        cells = (
+            e.name,
+            d.task,
+            d.modality or "-",
+            d.stain or "-",
+            d.pairing,
+            str(d.scale),
+            str(d.in_channels),
+            e.provider,
+            getattr(d, "simulated", "") or d.description,
+        )
         t.add_row(*map(Text, cells))  # plugin and user text: never Rich markup
     out.print(t)
 
@@ -46,10 +54,15 @@ def datasets_show(name: str = typer.Argument(..., help="Dataset name")):
     t = Table(show_header=False, title=f"dataset {name}", title_justify="left")
     t.add_column("field", style="bold", no_wrap=True)
     t.add_column("value", overflow="fold")
-    for label, value in (("task", d.task), ("input modality", d.modality or "not declared"),
-                         ("target stain", d.stain or "not declared"), ("pairing", d.pairing),
-                         ("scale", str(d.scale)), ("input channels", str(d.in_channels)),
-                         ("description", d.description)):
+    for label, value in (
+        ("task", d.task),
+        ("input modality", d.modality or "not declared"),
+        ("target stain", d.stain or "not declared"),
+        ("pairing", d.pairing),
+        ("scale", str(d.scale)),
+        ("input channels", str(d.in_channels)),
+        ("description", d.description),
+    ):
         t.add_row(label, Text(value))
     for label, value in d.info().items():
         t.add_row(label, Text(str(value)))
@@ -59,8 +72,11 @@ def datasets_show(name: str = typer.Argument(..., help="Dataset name")):
 @datasets_app.command("verify")
 def datasets_verify(
     names: list[str] = typer.Argument(..., help="Dataset name(s)"),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Compare with this manifest file instead "
-                                            "of the committed one (for example one another lab sent)"),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="Compare with this manifest file instead of the committed one (for example one another lab sent)",
+    ),
 ):
     """Rebuild and re-hash every tile; name every tile that differs from the manifest."""
     from .. import manifest as mf
@@ -74,19 +90,26 @@ def datasets_verify(
             say(out, "ok", "green", f"{name}: {result.tiles} tiles match manifest {result.expected_hash}")
             continue
         failed.append(name)
-        say(err, "FAILED", "red", f"{name}: built manifest {result.actual_hash} differs from "
-            f"{result.expected_hash} in {len(result.differences)} place(s):")
+        say(
+            err,
+            "FAILED",
+            "red",
+            f"{name}: built manifest {result.actual_hash} differs from "
+            f"{result.expected_hash} in {len(result.differences)} place(s):",
+        )
         for line in result.differences:
             err.print(f"  {line}", highlight=False, markup=False)
     if failed:
-        raise DatasetError(f"verification failed for {', '.join(failed)}: the tiles built here are not the ones "
-                           f"of the manifest (see the list above)")
+        raise DatasetError(
+            f"verification failed for {', '.join(failed)}: the tiles built here are not the ones "
+            f"of the manifest (see the list above)"
+        )
 
 
 @datasets_app.command("manifest")
 def datasets_manifest(
     name: str = typer.Argument(..., help="Dataset name"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file (default: print)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file (default: print)"),
 ):
     """Build the dataset and print (or write) its manifest, to share or to commit."""
     from .. import manifest as mf
@@ -134,11 +157,12 @@ def datasets_export(
 def datasets_add(
     name: str = typer.Argument(..., help="Name to register the dataset under"),
     path: str = typer.Argument(..., help="Folder (pix2pix, cyclegan, BCI or MIST layout) or CSV manifest"),
-    pairing: Optional[str] = typer.Option(None, help="paired | misaligned | unpaired (default from the layout)"),
+    pairing: str | None = typer.Option(None, help="paired | misaligned | unpaired (default from the layout)"),
     scale: int = typer.Option(1, min=1, help="Output/input pixel ratio"),
     layout: str = typer.Option("auto", help="auto (detect) or a layout: `vbench plugins` lists them"),
-    modality: str = typer.Option("", help="Input modality: quantitative-phase, autofluorescence, brightfield, "
-                                          "darkfield, or your own word"),
+    modality: str = typer.Option(
+        "", help="Input modality: quantitative-phase, autofluorescence, brightfield, darkfield, or your own word"
+    ),
     stain: str = typer.Option("", help="Target stain: he, ihc-dab, or your own word (stain metrics need it)"),
     replace: bool = typer.Option(False, "--replace", help="Replace a dataset already registered under NAME"),
 ):
@@ -146,14 +170,27 @@ def datasets_add(
     from .. import manifest as mf
     from .. import user_datasets
 
-    ds = user_datasets.add(name, path, plugins=loaded_plugins(), layout=layout, pairing=pairing, scale=scale,
-                           modality=modality, stain=stain, replace=replace)
+    ds = user_datasets.add(
+        name,
+        path,
+        plugins=loaded_plugins(),
+        layout=layout,
+        pairing=pairing,
+        scale=scale,
+        modality=modality,
+        stain=stain,
+        replace=replace,
+    )
     recorded = user_datasets.recorded_manifest(name)  # counted from file names: hashing a BCI copy again takes long
     counts = ", ".join(f"{split} {sum(t['split'] == split for t in recorded['tiles'])}" for split in SPLITS)
     described = ", ".join(x for x in (ds.modality, ds.stain and f"stain {ds.stain}") if x)
-    out.print(f"registered dataset {name} ({user_datasets.registered()[name]['layout']}, {ds.pairing}, "
-              f"scale {ds.scale}, {ds.in_channels} input channel(s){', ' + described if described else ''}): "
-              f"{counts} tiles; manifest {mf.manifest_hash(recorded)[:12]}", markup=False, highlight=False)
+    out.print(
+        f"registered dataset {name} ({user_datasets.registered()[name]['layout']}, {ds.pairing}, "
+        f"scale {ds.scale}, {ds.in_channels} input channel(s){', ' + described if described else ''}): "
+        f"{counts} tiles; manifest {mf.manifest_hash(recorded)[:12]}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @datasets_app.command("remove")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,12 +12,12 @@ from .common import DbOption, app, err, out, say
 @app.command("export")
 def export(
     output: Path = typer.Option(..., "--output", "-o", help="File to write: results.jsonl, or results.jsonl.gz"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only runs of this dataset"),
-    db: Optional[str] = DbOption,
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only runs of this dataset"),
+    db: str | None = DbOption,
 ):
     """Write every completed run (provenance, summaries, per-tile scores) to a JSON-lines file."""
-    from ..store.transfer import export_runs
     from ..store import Store
+    from ..store.transfer import export_runs
 
     store = Store(db)
     n = export_runs(store, output, dataset=dataset)
@@ -28,11 +27,11 @@ def export(
 @app.command("import")
 def import_(
     file: Path = typer.Argument(..., help="A file written by `vbench export`"),
-    db: Optional[str] = DbOption,
+    db: str | None = DbOption,
 ):
     """Add the runs of an exported file; runs already present with the same result are skipped."""
-    from ..store.transfer import import_runs
     from ..store import Store
+    from ..store.transfer import import_runs
 
     store = Store(db)
     report = import_runs(store, file)

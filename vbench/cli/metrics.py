@@ -6,20 +6,23 @@ import csv
 import io
 import json
 import sys
-from typing import Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import loaded_plugins, check_format, metrics_app, out
+from .common import check_format, loaded_plugins, metrics_app, out
 
 
 @metrics_app.command("list")
 def metrics_list(
-    kind: Optional[str] = typer.Option(None, help="Only this kind: full-reference | no-reference | distribution"),
-    pairing: Optional[str] = typer.Option(None, help="Only the default set of this pairing (paired, misaligned, unpaired)"),
-    provider: Optional[str] = typer.Option(None, help="Only metrics of plugins whose name contains this text (e.g. vbench-metrics, pyiqa)"),
+    kind: str | None = typer.Option(None, help="Only this kind: full-reference | no-reference | distribution"),
+    pairing: str | None = typer.Option(
+        None, help="Only the default set of this pairing (paired, misaligned, unpaired)"
+    ),
+    provider: str | None = typer.Option(
+        None, help="Only metrics of plugins whose name contains this text (e.g. vbench-metrics, pyiqa)"
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
 ):
     """Metrics: kind, direction, the pairings they are default for, their real pipeline, and
@@ -32,12 +35,26 @@ def metrics_list(
     for e in p.metrics.entries():
         m = p.metrics.get(e.name)
         defaults = sorted(getattr(m, "default_for", ()))
-        if kind and m.kind != kind or pairing and pairing not in defaults or \
-                provider and provider not in e.provider.split(" ")[0]:
+        if (
+            kind
+            and m.kind != kind
+            or pairing
+            and pairing not in defaults
+            or provider
+            and provider not in e.provider.split(" ")[0]
+        ):
             continue
-        rows.append({"name": e.name, "kind": m.kind, "better": "higher" if m.higher_is_better else "lower",
-                     "default_for": defaults, "pipeline": m.pipeline, "assets": metric_state(m),
-                     "provider": e.provider})
+        rows.append(
+            {
+                "name": e.name,
+                "kind": m.kind,
+                "better": "higher" if m.higher_is_better else "lower",
+                "default_for": defaults,
+                "pipeline": m.pipeline,
+                "assets": metric_state(m),
+                "provider": e.provider,
+            }
+        )
     rows.sort(key=lambda r: (not r["default_for"], r["name"]))  # the default sets' metrics first
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -53,6 +70,18 @@ def metrics_list(
     for col in ("name", "kind", "better", "default for", "pipeline", "assets", "provider"):
         t.add_column(col, overflow="fold")
     for r in rows:  # plugin text as written, never as markup
-        t.add_row(*(Text(v) for v in (r["name"], r["kind"], r["better"], ", ".join(r["default_for"]), r["pipeline"],
-                                      r["assets"], r["provider"])))
+        t.add_row(
+            *(
+                Text(v)
+                for v in (
+                    r["name"],
+                    r["kind"],
+                    r["better"],
+                    ", ".join(r["default_for"]),
+                    r["pipeline"],
+                    r["assets"],
+                    r["provider"],
+                )
+            )
+        )
     out.print(t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .common import loaded_plugins, app, out
+from .common import app, loaded_plugins, out
 
 
 @app.command()

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from .common import DbOption, loaded_plugins, app, err
+from .common import DbOption, app, err, loaded_plugins
 
 
 @app.command()
 def predict(
-    inputs: List[Path] = typer.Argument(..., help="Images to stain: PNG/TIFF/JPEG (8 or 16 bit) or .npy arrays in [0, 1]"),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Images to stain: PNG/TIFF/JPEG (8 or 16 bit) or .npy arrays in [0, 1]"
+    ),
     run: int = typer.Option(..., "--run", help="Id of the run whose trained model stains (see `vbench runs`)"),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the stained PNGs (created if missing)"),
-    db: Optional[str] = DbOption,
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
-    tile: Optional[int] = typer.Option(None, min=16, help="Tile side in input pixels [default: 512 / the run's scale]"),
-    overlap: Optional[int] = typer.Option(None, min=0, help="Overlap of neighbouring tiles in input pixels, blended with a raised-cosine ramp [default: tile / 8]"),
+    db: str | None = DbOption,
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
+    tile: int | None = typer.Option(None, min=16, help="Tile side in input pixels [default: 512 / the run's scale]"),
+    overlap: int | None = typer.Option(
+        None,
+        min=0,
+        help="Overlap of neighbouring tiles in input pixels, blended with a raised-cosine ramp [default: tile / 8]",
+    ),
     batch_size: int = typer.Option(4, min=1, help="Tiles per predict call"),
-    seed: Optional[int] = typer.Option(None, help="Seed of a stochastic stainer [default: the run's seed]"),
+    seed: int | None = typer.Option(None, help="Seed of a stochastic stainer [default: the run's seed]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace stained PNGs already in the output folder"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
 ):
@@ -31,7 +36,16 @@ def predict(
     from ..store import Store
 
     loaded = load_run(Store(db), run, loaded_plugins(), device=device or default_device())
-    written = predict_files(loaded, inputs, out_dir, tile=tile, overlap=overlap, batch_size=batch_size,
-                            seed=seed, overwrite=overwrite, reporter=Reporter(not quiet))
+    written = predict_files(
+        loaded,
+        inputs,
+        out_dir,
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        seed=seed,
+        overwrite=overwrite,
+        reporter=Reporter(not quiet),
+    )
     for path in written:
         err.print(f"wrote {path}")

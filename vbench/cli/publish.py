@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -14,9 +13,11 @@ from .common import DbOption, app, err, say, split_names
 @app.command()
 def figures(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the figures (PNG and SVG)"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metrics of the boards (repeatable; the first ranks)"),
-    db: Optional[str] = DbOption,
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
+    metric: list[str] | None = typer.Option(
+        None, "--metric", "-m", help="Metrics of the boards (repeatable; the first ranks)"
+    ),
+    db: str | None = DbOption,
 ):
     """Per dataset: a qualitative grid (input | each method | target), quality vs latency with the
     Pareto front, and per-tile score distributions."""
@@ -28,8 +29,11 @@ def figures(
     store = Store(db)
     boards = build_leaderboard(store, dataset=dataset, metrics=split_names(metric))
     if not boards:
-        raise ConfigError(f"no completed runs in {store.url}" + (f" of dataset {dataset}" if dataset else "")
-                          + "; start with `vbench run`")
+        raise ConfigError(
+            f"no completed runs in {store.url}"
+            + (f" of dataset {dataset}" if dataset else "")
+            + "; start with `vbench run`"
+        )
     written = write_figures(store, boards, prepare(output))
     for path in written:
         say(err, "wrote", "green", str(path))
@@ -38,12 +42,20 @@ def figures(
 @app.command()
 def publish(
     output: Path = typer.Argument(..., help="Folder to write (created if missing; files in it are replaced)"),
-    label: str = typer.Option("", "--label", help="What the results are, shown on every table (e.g. 'CPU, quick presets')"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric columns (repeatable; the first ranks)"),
+    label: str = typer.Option(
+        "", "--label", help="What the results are, shown on every table (e.g. 'CPU, quick presets')"
+    ),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
+    metric: list[str] | None = typer.Option(
+        None, "--metric", "-m", help="Metric columns (repeatable; the first ranks)"
+    ),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the figures"),
-    from_json: Optional[Path] = typer.Option(None, "--from-json", help="Render README.md, index.html and leaderboard.tex again from this leaderboard.json (no database)"),
-    db: Optional[str] = DbOption,
+    from_json: Path | None = typer.Option(
+        None,
+        "--from-json",
+        help="Render README.md, index.html and leaderboard.tex again from this leaderboard.json (no database)",
+    ),
+    db: str | None = DbOption,
 ):
     """Write README.md (tables and figures), index.html, leaderboard.json, leaderboard.tex, the
     figures and each run's sample grid into a folder."""
@@ -56,7 +68,8 @@ def publish(
             raise ConfigError("--from-json renders the JSON as it is: leave out --db, --dataset, --metric and --label")
         written = rerender(from_json, output)
     else:
-        written = publish_folder(Store(db), output, label=label, dataset=dataset, metrics=split_names(metric),
-                                 figures=not no_figures)
+        written = publish_folder(
+            Store(db), output, label=label, dataset=dataset, metrics=split_names(metric), figures=not no_figures
+        )
     top = sorted(p for p in written if p.parent == Path(output))
     say(err, "published", "green", f"{len(written)} files in {output}: " + ", ".join(p.name for p in top))

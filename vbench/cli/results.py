@@ -5,44 +5,76 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import DbOption, loaded_plugins, app, check_format, err, out, say, split_names, write_text
+from .common import DbOption, app, check_format, err, loaded_plugins, out, say, split_names, write_text
 
 
 @app.command()
 def run(
-    suite: Optional[str] = typer.Option(None, help="Suite name (see vbench/suites.toml) or a suite TOML file; default: 'default'"),
-    stainer: Optional[List[str]] = typer.Option(None, "--stainer", "-s", help="Stainer NAME or NAME:PRESET (repeatable)"),
-    dataset: Optional[List[str]] = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable)"),
-    seed: Optional[List[int]] = typer.Option(None, "--seed", help="Seed (repeatable)"),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric (repeatable); default: the dataset pairing's set"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE over the preset's parameters (repeatable); KEY=V1,V2 runs a grid, one run per combination"),
-    db: Optional[str] = DbOption,
+    suite: str | None = typer.Option(
+        None, help="Suite name (see vbench/suites.toml) or a suite TOML file; default: 'default'"
+    ),
+    stainer: list[str] | None = typer.Option(None, "--stainer", "-s", help="Stainer NAME or NAME:PRESET (repeatable)"),
+    dataset: list[str] | None = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable)"),
+    seed: list[int] | None = typer.Option(None, "--seed", help="Seed (repeatable)"),
+    metric: list[str] | None = typer.Option(
+        None, "--metric", "-m", help="Metric (repeatable); default: the dataset pairing's set"
+    ),
+    set_: list[str] | None = typer.Option(
+        None,
+        "--set",
+        help="KEY=VALUE over the preset's parameters (repeatable); KEY=V1,V2 runs a grid, one run per combination",
+    ),
+    db: str | None = DbOption,
     resume: bool = typer.Option(False, "--resume", help="Skip runs already completed in the database"),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
-    max_seconds: Optional[float] = typer.Option(None, help="Cap on training seconds; a run that hits it is marked truncated"),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
+    max_seconds: float | None = typer.Option(
+        None, help="Cap on training seconds; a run that hits it is marked truncated"
+    ),
     batch_size: int = typer.Option(8, min=1, help="Tiles per predict/score batch"),
-    repeats: Optional[int] = typer.Option(None, min=1, help="Predictions per test tile; > 1 stores the per-pixel std/CV across them (default: the stainer's)"),
-    isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each run in its own process (isolates crashes, measures peak memory per run)"),
-    executor: str = typer.Option("local", "--executor", help="local: one run at a time, each in its own process; ray: runs in parallel as Ray tasks (needs vbench's ray extra)"),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: the Ray cluster (auto or HOST:PORT); default: a local Ray for this sweep"),
-    cpus_per_run: Optional[int] = typer.Option(None, "--cpus-per-run", help="With --executor ray: CPUs (and torch threads) each run reserves; default 1"),
-    gpus_per_run: Optional[float] = typer.Option(None, "--gpus-per-run", help="With --executor ray: GPUs each run reserves (a fraction shares one); > 0 runs on cuda; default 0"),
+    repeats: int | None = typer.Option(
+        None,
+        min=1,
+        help="Predictions per test tile; > 1 stores the per-pixel std/CV across them (default: the stainer's)",
+    ),
+    isolate: bool = typer.Option(
+        True,
+        "--isolate/--no-isolate",
+        help="Run each run in its own process (isolates crashes, measures peak memory per run)",
+    ),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="local: one run at a time, each in its own process; ray: runs in parallel as Ray tasks "
+        "(needs vbench's ray extra)",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="With --executor ray: the Ray cluster (auto or HOST:PORT); default: a local Ray for this sweep",
+    ),
+    cpus_per_run: int | None = typer.Option(
+        None, "--cpus-per-run", help="With --executor ray: CPUs (and torch threads) each run reserves; default 1"
+    ),
+    gpus_per_run: float | None = typer.Option(
+        None,
+        "--gpus-per-run",
+        help="With --executor ray: GPUs each run reserves (a fraction shares one); > 0 runs on cuda; default 0",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
 ):
     """Train, predict, score and store every (stainer, dataset, seed), then print the leaderboard."""
-    from ..run.provenance import default_device
     from ..report import build_leaderboard
     from ..report.render import rich_tables
-    from ..run.artifacts import artifacts_root
-    from ..run.ray_executor import from_options
     from ..run import load_suite, plan, plan_suite, run_sweep
+    from ..run.artifacts import artifacts_root
     from ..run.overrides import parse as parse_settings
+    from ..run.provenance import default_device
+    from ..run.ray_executor import from_options
     from ..store import Store
 
     runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
@@ -50,16 +82,27 @@ def run(
     chosen = load_suite(suite or "default")
     store = Store(db)
     plugins = loaded_plugins()
-    options = dict(device=device or default_device(), max_seconds=max_seconds, repeats=repeats, batch_size=batch_size,
-                   artifacts_root=artifacts_root(store),
-                   warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
-                   settings=parse_settings(set_ or []))
+    options = dict(
+        device=device or default_device(),
+        max_seconds=max_seconds,
+        repeats=repeats,
+        batch_size=batch_size,
+        artifacts_root=artifacts_root(store),
+        warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
+        settings=parse_settings(set_ or []),
+    )
     if stainer or dataset:
         # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset
         # pairing's default set, as --metric's help says.
-        specs = plan(plugins, stainer or chosen.stainers, dataset or chosen.datasets, seed or chosen.seeds,
-                     metrics=split_names(metric) or (chosen.metrics if suite else []), strict=bool(stainer and dataset),
-                     **options)
+        specs = plan(
+            plugins,
+            stainer or chosen.stainers,
+            dataset or chosen.datasets,
+            seed or chosen.seeds,
+            metrics=split_names(metric) or (chosen.metrics if suite else []),
+            strict=bool(stainer and dataset),
+            **options,
+        )
     else:
         specs = plan_suite(plugins, chosen, seeds=seed, metrics=split_names(metric), **options)
     err.print(f"{len(specs)} run(s) → {store.url}")
@@ -69,8 +112,9 @@ def run(
         extra = f": {o.message}" if o.message else ""
         say(err, o.status, colour, f"run {o.run_id} {o.spec.label}{extra}")
 
-    outcomes = run_sweep(specs, store, plugins, resume=resume, isolate=isolate, progress=not quiet, on_event=report,
-                         executor=runner)
+    outcomes = run_sweep(
+        specs, store, plugins, resume=resume, isolate=isolate, progress=not quiet, on_event=report, executor=runner
+    )
     datasets = sorted({s.dataset for s in specs})
     for ds in datasets:
         for table in rich_tables(build_leaderboard(store, dataset=ds)):
@@ -83,11 +127,22 @@ def run(
 
 @app.command()
 def leaderboard(
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric column (repeatable; this order, the first ranks); default: every metric computed, ranked by psnr"),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset"),
+    metric: list[str] | None = typer.Option(
+        None,
+        "--metric",
+        "-m",
+        help="Metric column (repeatable; this order, the first ranks); default: every metric computed, ranked by psnr",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | md | csv | json | latex | html"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of printing; for html a folder (index.html, leaderboard.json, the runs' sample grids)"),
-    db: Optional[str] = DbOption,
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write to this file instead of printing; for html a folder (index.html, leaderboard.json, "
+        "the runs' sample grids)",
+    ),
+    db: str | None = DbOption,
 ):
     """Rank stainers per dataset from the stored results."""
     from ..report import FORMATS, build_leaderboard, render
@@ -97,8 +152,10 @@ def leaderboard(
 
     check_format(fmt, FORMATS)
     if fmt == "html" and output is None:
-        raise ConfigError("--format html writes a folder (index.html, leaderboard.json and the runs' sample grids "
-                          "it links): add -o DIR")
+        raise ConfigError(
+            "--format html writes a folder (index.html, leaderboard.json and the runs' sample grids "
+            "it links): add -o DIR"
+        )
     if fmt == "table" and output is not None:
         raise ConfigError("-o writes a file: choose its format with --format md | csv | json | latex | html")
     store = Store(db)
@@ -123,11 +180,11 @@ def leaderboard(
 
 @app.command()
 def runs(
-    run_id: Optional[int] = typer.Argument(None, help="Show this run in full"),
-    status: Optional[str] = typer.Option(None, help="Only runs with this status"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d"),
+    run_id: int | None = typer.Argument(None, help="Show this run in full"),
+    status: str | None = typer.Option(None, help="Only runs with this status"),
+    dataset: str | None = typer.Option(None, "--dataset", "-d"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
-    db: Optional[str] = DbOption,
+    db: str | None = DbOption,
 ):
     """List runs, or show one with its provenance, runtime, scores and error."""
     from ..store import Store
@@ -161,9 +218,30 @@ def runs(
         return
     rows = store.runs(status=status, dataset=dataset)
     if as_json:
-        sys.stdout.write(json.dumps([{c: getattr(r, c) for c in ("id", "status", "stainer", "preset", "dataset", "seed",
-                                                                 "started_at", "train_seconds", "truncated")}
-                                     for r in rows], indent=2, default=str) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        c: getattr(r, c)
+                        for c in (
+                            "id",
+                            "status",
+                            "stainer",
+                            "preset",
+                            "dataset",
+                            "seed",
+                            "started_at",
+                            "train_seconds",
+                            "truncated",
+                        )
+                    }
+                    for r in rows
+                ],
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
         return
     t = Table(title=f"runs in {store.url}")
     for col in ("id", "status", "stainer", "dataset", "seed", "started", "train s", "note"):
@@ -171,8 +249,14 @@ def runs(
     for r in rows:
         name = r.label
         note = "truncated" if r.truncated else ((r.error or "").split("\n", 1)[0][:80])
-        t.add_row(str(r.id), r.status, name, r.dataset, str(r.seed), f"{r.started_at:%Y-%m-%d %H:%M}",
-                  f"{r.train_seconds:.1f}" if r.train_seconds is not None else "-", note)
+        t.add_row(
+            str(r.id),
+            r.status,
+            name,
+            r.dataset,
+            str(r.seed),
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            f"{r.train_seconds:.1f}" if r.train_seconds is not None else "-",
+            note,
+        )
     out.print(t)
-
-

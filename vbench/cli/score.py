@@ -7,26 +7,36 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import DbOption, loaded_plugins, app, check_format, err, out, say, split_names
+from .common import DbOption, app, check_format, err, loaded_plugins, out, say, split_names
 
 
 @app.command()
 def score(
     pred_dir: Path = typer.Argument(..., help="Folder of predicted stains (PNG, TIFF, BMP, JPEG...)"),
-    target_dir: Optional[Path] = typer.Argument(None, help="Folder of reference stains, matched by file name"),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", help="Metric (repeatable or comma-separated); default: the pairing's default set"),
+    target_dir: Path | None = typer.Argument(None, help="Folder of reference stains, matched by file name"),
+    metric: list[str] | None = typer.Option(
+        None, "--metric", "-m", help="Metric (repeatable or comma-separated); default: the pairing's default set"
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json"),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Score against this dataset's split (file names = tile ids, as `vbench datasets export` writes them)"),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        "-d",
+        help="Score against this dataset's split (file names = tile ids, as `vbench datasets export` writes them)",
+    ),
     split: str = typer.Option("test", "--split", help="Split of --dataset"),
-    store_run: bool = typer.Option(False, "--store", help="Store the scores as an external run (needs --dataset, --split test and --as)"),
-    as_name: Optional[str] = typer.Option(None, "--as", help="Name of the method that made the predictions (stored run's stainer)"),
-    db: Optional[str] = DbOption,
+    store_run: bool = typer.Option(
+        False, "--store", help="Store the scores as an external run (needs --dataset, --split test and --as)"
+    ),
+    as_name: str | None = typer.Option(
+        None, "--as", help="Name of the method that made the predictions (stored run's stainer)"
+    ),
+    db: str | None = DbOption,
     batch_size: int = typer.Option(16, min=1, help="Images per metric batch"),
     seed: int = typer.Option(0, help="Seed of the bootstrap CIs"),
 ):
@@ -56,8 +66,15 @@ def score(
     for note in notes:
         say(err, "note:", "dim", note)
     err.print(f"scoring {len(items)} image(s) with {', '.join(n for n, _ in chosen)}", highlight=False, markup=False)
-    result = run_scoring(chosen, items, dataset=ds, explicit=bool(explicit), batch_size=batch_size, seed=seed,
-                         on_metric=lambda n: err.print(f"  {n}", style="dim", highlight=False, markup=False))
+    result = run_scoring(
+        chosen,
+        items,
+        dataset=ds,
+        explicit=bool(explicit),
+        batch_size=batch_size,
+        seed=seed,
+        on_metric=lambda n: err.print(f"  {n}", style="dim", highlight=False, markup=False),
+    )
     for s in result.summaries:
         if s["status"] != "computed":
             say(err, f"{s['metric']} not computed:", "yellow", s["reason"])
@@ -65,8 +82,11 @@ def score(
     run_id = None
     if store_run:
         run_id = record_external(Store(db), ds, as_name, pred_dir, result)
-        err.print(f"stored as external run {run_id} of {as_name!r} on {ds.name}; `vbench leaderboard -d {ds.name}` "
-                  f"ranks it", highlight=False, markup=False)
+        err.print(
+            f"stored as external run {run_id} of {as_name!r} on {ds.name}; `vbench leaderboard -d {ds.name}` ranks it",
+            highlight=False,
+            markup=False,
+        )
     _render_scores(result, fmt, notes, run_id)
 
 
@@ -78,8 +98,9 @@ def _render_scores(result, fmt: str, notes: list[str], run_id: int | None) -> No
     rows = result.rows()
     names = list(result.values)
     if fmt == "json":
-        sys.stdout.write(json.dumps({"images": rows, "summary": result.summaries, "notes": notes, "run_id": run_id},
-                                    indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"images": rows, "summary": result.summaries, "notes": notes, "run_id": run_id}, indent=2) + "\n"
+        )
         return
     if fmt == "csv":
         by_metric = {s["metric"]: s for s in result.summaries}
@@ -106,6 +127,13 @@ def _render_scores(result, fmt: str, notes: list[str], run_id: int | None) -> No
         s.add_column(col, overflow="fold")
     for x in result.summaries:
         ci = f"[{x['ci_low']:.6g}, {x['ci_high']:.6g}]" if x.get("ci_low") is not None else "-"
-        s.add_row(x["metric"], "higher" if x["higher_is_better"] else "lower", str(x["n"]), _fmt(x["mean"]),
-                  _fmt(x["std"]), ci, x["reason"] or x["pipeline"])
+        s.add_row(
+            x["metric"],
+            "higher" if x["higher_is_better"] else "lower",
+            str(x["n"]),
+            _fmt(x["mean"]),
+            _fmt(x["std"]),
+            ci,
+            x["reason"] or x["pipeline"],
+        )
     out.print(s)

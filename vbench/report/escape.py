@@ -62,13 +62,33 @@ def json_in_script(data) -> str:
     return text
 
 
-_LATEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-          "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-          "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': r"\textquotedblright{}",
-          "`": r"\`{}",
-          "±": r"\ensuremath{\pm}", "↑": r"\ensuremath{\uparrow}", "↓": r"\ensuremath{\downarrow}",
-          "Δ": r"\ensuremath{\Delta}", "—": r"\textemdash{}", "–": r"\textendash{}", "…": r"\ldots{}", "×": r"\ensuremath{\times}",
-          "°": r"\ensuremath{^\circ}", "µ": r"\ensuremath{\mu}"}
+_LATEX = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': r"\textquotedblright{}",
+    "`": r"\`{}",
+    "±": r"\ensuremath{\pm}",
+    "↑": r"\ensuremath{\uparrow}",
+    "↓": r"\ensuremath{\downarrow}",
+    "Δ": r"\ensuremath{\Delta}",
+    "—": r"\textemdash{}",
+    "–": r"\textendash{}",
+    "…": r"\ldots{}",
+    "×": r"\ensuremath{\times}",
+    "°": r"\ensuremath{^\circ}",
+    "µ": r"\ensuremath{\mu}",
+}
 
 
 # Latin-1 letters the default OT1 font encoding typesets (as accented letters); Ð Þ ð þ need T1.

@@ -24,8 +24,11 @@ from .escape import plain
 GRID_TILES = 3
 CELL_IN, DPI = 1.5, 110  # a grid cell's size in inches, and the PNG's resolution
 KINDS = ("grid", "pareto", "scores")
-CAPTIONS = {"grid": "input | each method | target, the same test tiles",
-            "pareto": "quality vs latency, Pareto front", "scores": "per-tile scores"}
+CAPTIONS = {
+    "grid": "input | each method | target, the same test tiles",
+    "pareto": "quality vs latency, Pareto front",
+    "scores": "per-tile scores",
+}
 
 
 def slug(board) -> str:
@@ -57,11 +60,21 @@ def write_figures(store, boards, out_dir: Path, prefix: str = "") -> list[Path]:
                 stem = f"{slug(board)}-{kind}"
                 for ext in ("png", "svg"):
                     path = out_dir / f"{stem}.{ext}"
-                    fig.savefig(path, dpi=DPI, bbox_inches="tight",
-                                metadata={"Date": None} if ext == "svg" else {"Software": None})
+                    fig.savefig(
+                        path,
+                        dpi=DPI,
+                        bbox_inches="tight",
+                        metadata={"Date": None} if ext == "svg" else {"Software": None},
+                    )
                     written.append(path)
-                board.figures.append({"kind": kind, "path": f"{prefix}{stem}.png", "svg": f"{prefix}{stem}.svg",
-                                      "caption": CAPTIONS[kind]})
+                board.figures.append(
+                    {
+                        "kind": kind,
+                        "path": f"{prefix}{stem}.png",
+                        "svg": f"{prefix}{stem}.svg",
+                        "caption": CAPTIONS[kind],
+                    }
+                )
     return written
 
 
@@ -72,6 +85,7 @@ def _figure(width: float, height: float):
 
 
 # --- qualitative grid ---------------------------------------------------------------------------
+
 
 def _samples(run) -> tuple | None:
     """(image array, {tile: {kind: box}}, tile order) of a run's sample grid, or None."""
@@ -108,13 +122,18 @@ def _infer_layout(arr, n_tiles) -> list:
         return []
     ncol = (arr.shape[1] - PAD) // (cell + PAD)
     kinds = ["input", "output", "target", "truth"][:ncol]
-    return [{"tile": f"#{i}", "cells": {k: [PAD + i * (cell + PAD), PAD + j * (cell + PAD), cell, cell]
-                                        for j, k in enumerate(kinds)}} for i in range(rows)]
+    return [
+        {
+            "tile": f"#{i}",
+            "cells": {k: [PAD + i * (cell + PAD), PAD + j * (cell + PAD), cell, cell] for j, k in enumerate(kinds)},
+        }
+        for i in range(rows)
+    ]
 
 
 def _cut(arr, box):
     y, x, hh, ww = box
-    return arr[y:y + hh, x:x + ww]
+    return arr[y : y + hh, x : x + ww]
 
 
 def _grid(store, board):
@@ -148,13 +167,17 @@ def _grid(store, board):
             else:
                 ax.imshow(img, interpolation="nearest")
             if i == 0:
-                ax.set_title(text(cols[j] if j < len(cols) - 1 else ("aligned truth" if truth == "truth" else "target")),
-                             fontsize=8, wrap=True)
+                ax.set_title(
+                    text(cols[j] if j < len(cols) - 1 else ("aligned truth" if truth == "truth" else "target")),
+                    fontsize=8,
+                    wrap=True,
+                )
     fig.suptitle(text(f"{board.dataset}: test tiles {', '.join(tiles)}"), fontsize=9)
     return fig
 
 
 # --- quality vs latency ---------------------------------------------------------------------------
+
 
 def quality_metric(board) -> str | None:
     """PSNR where it was computed, else the metric the board is ranked by."""
@@ -166,7 +189,9 @@ def quality_metric(board) -> str | None:
 def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = True) -> list[int]:
     """Indices of the points no other point beats on both axes (x lower is better, y by direction),
     in order of x."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1] if higher_is_better else points[i][1]))
+    order = sorted(
+        range(len(points)), key=lambda i: (points[i][0], -points[i][1] if higher_is_better else points[i][1])
+    )
     front, best = [], None
     for i in order:
         y = points[i][1]
@@ -201,14 +226,17 @@ def _pareto(store, board):
     ax.set_xlabel("inference ms/tile (p50, log scale)")
     unit = formatting.unit(metric)
     ax.set_ylabel(text(f"{metric}{f' ({unit})' if unit else ''} {'higher' if higher else 'lower'} is better"))
-    ax.set_title(text(f"{board.dataset}: quality vs latency ({'; '.join(board.hardware) or 'hardware not recorded'})"),
-                 fontsize=8)
+    ax.set_title(
+        text(f"{board.dataset}: quality vs latency ({'; '.join(board.hardware) or 'hardware not recorded'})"),
+        fontsize=8,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="best", fontsize=7)
     return fig
 
 
 # --- per-tile score distributions ------------------------------------------------------------------
+
 
 def _scores(store, board):
     metric = quality_metric(board)
@@ -226,8 +254,15 @@ def _scores(store, board):
         return None
     fig = _figure(6.0, 0.45 * len(data) + 1.2)
     ax = fig.subplots()
-    ax.boxplot(data[::-1], orientation="horizontal", tick_labels=labels[::-1], showmeans=True, flierprops={"markersize": 3})
-    ax.set_xlabel(text(f"{metric} per test tile, all seeds ({'higher' if board.metrics[metric]['higher_is_better'] else 'lower'} is better)"))
+    ax.boxplot(
+        data[::-1], orientation="horizontal", tick_labels=labels[::-1], showmeans=True, flierprops={"markersize": 3}
+    )
+    ax.set_xlabel(
+        text(
+            f"{metric} per test tile, all seeds "
+            f"({'higher' if board.metrics[metric]['higher_is_better'] else 'lower'} is better)"
+        )
+    )
     ax.set_title(text(f"{board.dataset}: per-tile {metric}"), fontsize=8)
     ax.grid(True, axis="x", alpha=0.3)
     return fig

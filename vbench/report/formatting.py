@@ -9,11 +9,18 @@ import math
 from .ranking import RANK_RULE
 
 # (row field, heading, format); flops are shown in GFLOP
-RUNTIME_COLUMNS = (("train_seconds", "train s", "{:.1f}"), ("infer_ms_p50", "ms/tile p50", "{:.2f}"),
-                   ("peak_mem_mb", "peak MB", "{:.0f}"), ("n_params", "params", "{:,.0f}"),
-                   ("flops_per_tile", "GFLOP/tile", "{:.3g}"))
-HTML_RUNTIME_COLUMNS = RUNTIME_COLUMNS[:2] + (("infer_ms_p95", "ms/tile p95", "{:.2f}"),
-                                              ("tiles_per_s", "tiles/s", "{:.3g}")) + RUNTIME_COLUMNS[2:]
+RUNTIME_COLUMNS = (
+    ("train_seconds", "train s", "{:.1f}"),
+    ("infer_ms_p50", "ms/tile p50", "{:.2f}"),
+    ("peak_mem_mb", "peak MB", "{:.0f}"),
+    ("n_params", "params", "{:,.0f}"),
+    ("flops_per_tile", "GFLOP/tile", "{:.3g}"),
+)
+HTML_RUNTIME_COLUMNS = (
+    RUNTIME_COLUMNS[:2]
+    + (("infer_ms_p95", "ms/tile p95", "{:.2f}"), ("tiles_per_s", "tiles/s", "{:.3g}"))
+    + RUNTIME_COLUMNS[2:]
+)
 # Units of vbench's own metrics (the rest are unitless scores).
 UNITS = {"psnr": "dB", "psnr-y": "dB", "psnr@reg": "dB", "pyiqa-psnr": "dB", "ciede2000": "ΔE00", "stain-mae": "OD"}
 
@@ -82,13 +89,19 @@ def metric_heading(metric: str, info: dict) -> str:
 
 
 def columns(board) -> list[str]:
-    return (["rank", "stainer", "seeds"] + [f"{metric_heading(m, i)} mean [95% CI]" for m, i in board.metrics.items()]
-            + [heading for _, heading, _ in RUNTIME_COLUMNS])
+    return (
+        ["rank", "stainer", "seeds"]
+        + [f"{metric_heading(m, i)} mean [95% CI]" for m, i in board.metrics.items()]
+        + [heading for _, heading, _ in RUNTIME_COLUMNS]
+    )
 
 
 def cells(board, row: dict) -> list[str]:
-    return ([rank_cell(row), name(row), seeds_cell(row)] + [metric_cell(row, m) for m in board.metrics]
-            + [runtime_cell(row, k, f) for k, _, f in RUNTIME_COLUMNS])
+    return (
+        [rank_cell(row), name(row), seeds_cell(row)]
+        + [metric_cell(row, m) for m in board.metrics]
+        + [runtime_cell(row, k, f) for k, _, f in RUNTIME_COLUMNS]
+    )
 
 
 def header_lines(board) -> list[str]:
@@ -107,15 +120,18 @@ def seed_note(board) -> str | None:
     if not single:
         return None
     if len(single) == len(board.rows):
-        return ("One seed per row: the intervals cover test-tile variation only; seed-to-seed variance is not "
-                "included.")
-    return (f"Rows with one seed ({', '.join(r['label'] for r in single)}): their intervals cover test-tile "
-            f"variation only; seed-to-seed variance is not included.")
+        return "One seed per row: the intervals cover test-tile variation only; seed-to-seed variance is not included."
+    return (
+        f"Rows with one seed ({', '.join(r['label'] for r in single)}): their intervals cover test-tile "
+        f"variation only; seed-to-seed variance is not included."
+    )
 
 
-INTERVAL_RULE = ("Mean over seeds of each seed's mean over the test tiles; 95% interval from a two-level "
-                 "bootstrap (seeds resampled, then tiles within each seed, or the source images of its tiles "
-                 "where the runs recorded them).")
+INTERVAL_RULE = (
+    "Mean over seeds of each seed's mean over the test tiles; 95% interval from a two-level "
+    "bootstrap (seeds resampled, then tiles within each seed, or the source images of its tiles "
+    "where the runs recorded them)."
+)
 
 
 def pipelines(board) -> list[str]:
@@ -140,7 +156,7 @@ def footer_lines(board) -> list[str]:
 def short(reason: str, limit: int = 240) -> str:
     """The first sentence of a reason, for footnotes (the JSON keeps it whole)."""
     first = reason.strip().split(". ", 1)[0].rstrip(".")
-    return first if len(first) <= limit else first[:limit - 1].rstrip() + "…"
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def provenance_line(board) -> str:
@@ -148,5 +164,9 @@ def provenance_line(board) -> str:
     versions = ", ".join(p.get("vbench_version") or []) or "unknown"
     commits = ", ".join(c[:12] + ("-dirty" if c.endswith("-dirty") else "") for c in p.get("git_commit") or [])
     where = "; ".join(board.hardware) if board.hardware else "hardware not recorded"
-    return (f"vbench {versions}" + (f", commit {commits}" if commits else "") +
-            (f", database {p['database']}" if p.get("database") else "") + f"; {where}")
+    return (
+        f"vbench {versions}"
+        + (f", commit {commits}" if commits else "")
+        + (f", database {p['database']}" if p.get("database") else "")
+        + f"; {where}"
+    )

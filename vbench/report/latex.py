@@ -14,8 +14,10 @@ from . import formatting
 from .escape import latex as tex
 from .ranking import marks
 
-PREAMBLE = ("% vbench leaderboard. Needs \\usepackage{booktabs} and \\usepackage{graphicx} in the preamble.\n"
-            "% Regenerate with `vbench leaderboard --format latex` or `vbench publish`.\n")
+PREAMBLE = (
+    "% vbench leaderboard. Needs \\usepackage{booktabs} and \\usepackage{graphicx} in the preamble.\n"
+    "% Regenerate with `vbench leaderboard --format latex` or `vbench publish`.\n"
+)
 LATEX_RUNTIME = (("train_seconds", "train (s)", "{:.1f}"), ("infer_ms_p50", "ms/tile", "{:.2f}"))
 # More columns than this are scaled to \linewidth; narrower tables keep the text size.
 SCALE_ABOVE = 8
@@ -27,8 +29,11 @@ def latex(boards) -> str:
 
 def _table(board) -> str:
     metrics = list(board.metrics)
-    heads = ["rank", "method", "seeds"] + [formatting.metric_heading(m, board.metrics[m]) for m in metrics] + \
-        [h for _, h, _ in LATEX_RUNTIME]
+    heads = (
+        ["rank", "method", "seeds"]
+        + [formatting.metric_heading(m, board.metrics[m]) for m in metrics]
+        + [h for _, h, _ in LATEX_RUNTIME]
+    )
     spec = "rll" + "r" * (len(heads) - 3)
     marked = {m: marks(board, m) for m in metrics}
     body = []
@@ -39,8 +44,12 @@ def _table(board) -> str:
         line += [tex(formatting.runtime_cell(row, k, f)) for k, _, f in LATEX_RUNTIME]
         body.append(" & ".join(line) + r" \\")
     wide = len(heads) > SCALE_ABOVE
-    out = [r"\begin{table}[htbp]", r"\centering", r"\caption{" + _caption(board) + "}",
-           r"\label{tab:vbench-" + _label(board) + "}"]
+    out = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\caption{" + _caption(board) + "}",
+        r"\label{tab:vbench-" + _label(board) + "}",
+    ]
     if wide:
         out.append(r"\resizebox{\linewidth}{!}{%")
     out += [r"\begin{tabular}{" + spec + "}", r"\toprule", " & ".join(tex(h) for h in heads) + r" \\", r"\midrule"]
@@ -69,13 +78,19 @@ def _caption(board) -> str:
     """Dataset, manifest prefix, seeds and hardware (user text, escaped), then the fixed reading guide."""
     seeds = ", ".join(map(str, board.seeds)) or "none"
     where = "; ".join(board.hardware) or "hardware not recorded"
-    text = tex(f"vbench leaderboard of {board.dataset} (manifest {(board.manifest_hash or 'unknown')[:12]}), "
-               f"seeds {seeds}, {where}.")
+    text = tex(
+        f"vbench leaderboard of {board.dataset} (manifest {(board.manifest_hash or 'unknown')[:12]}), "
+        f"seeds {seeds}, {where}."
+    )
     if board.label:
         text += " " + tex(board.label.rstrip(".") + ".")
-    return (text + r" Mean $\pm$ half the 95\% interval (two-level bootstrap over seeds and test tiles); ranked by "
-            + tex(board.primary or "nothing") + "; bold: best, underlined: second, only where the intervals "
-            "separate them.")
+    return (
+        text
+        + r" Mean $\pm$ half the 95\% interval (two-level bootstrap over seeds and test tiles); ranked by "
+        + tex(board.primary or "nothing")
+        + "; bold: best, underlined: second, only where the intervals "
+        "separate them."
+    )
 
 
 def _notes(board) -> str:

@@ -17,8 +17,16 @@ from ..store import Run, Store
 from .intervals import intervals
 from .ranking import rank
 
-RUNTIME_FIELDS = ("train_seconds", "train_samples_per_s", "infer_ms_p50", "infer_ms_p95", "tiles_per_s",
-                  "peak_mem_mb", "n_params", "flops_per_tile")
+RUNTIME_FIELDS = (
+    "train_seconds",
+    "train_samples_per_s",
+    "infer_ms_p50",
+    "infer_ms_p95",
+    "tiles_per_s",
+    "peak_mem_mb",
+    "n_params",
+    "flops_per_tile",
+)
 
 
 @dataclass
@@ -42,7 +50,7 @@ class Board:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Board":
+    def from_dict(cls, data: dict) -> Board:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["primary"] = data.get("primary_metric")
@@ -70,12 +78,22 @@ def build_leaderboard(store: Store, dataset: str | None = None, metrics: list[st
     boards: dict[tuple, Board] = {}
     wanted: dict[tuple, tuple[list, str]] = {}
     row_runs: dict[int, list[Run]] = {}
-    for (ds, manifest, stainer, preset, params, external), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (ds, manifest, stainer, preset, _params, external), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
         group.sort(key=lambda r: r.seed)
         board = boards.setdefault((ds, manifest), Board(ds, manifest, note=group[0].dataset_note or ""))
-        row = {"stainer": stainer, "preset": preset, "label": group[0].label, "external": bool(external),
-               "params": group[0].params_dict, "seeds": [r.seed for r in group], "run_ids": [r.id for r in group],
-               "truncated": any(r.truncated for r in group), "metrics": {}, "not_computed": {}, "samples": {}}
+        row = {
+            "stainer": stainer,
+            "preset": preset,
+            "label": group[0].label,
+            "external": bool(external),
+            "params": group[0].params_dict,
+            "seeds": [r.seed for r in group],
+            "run_ids": [r.id for r in group],
+            "truncated": any(r.truncated for r in group),
+            "metrics": {},
+            "not_computed": {},
+            "samples": {},
+        }
         row_runs[id(row)] = group
         for m in sorted({m for r in group for m in summaries[r.id]}):
             rs = [summaries[r.id].get(m) for r in group]
@@ -84,8 +102,10 @@ def build_leaderboard(store: Store, dataset: str | None = None, metrics: list[st
             if all(s is not None and s.status == "computed" and s.mean is not None for s in rs):
                 wanted[(id(row), m)] = (group, m)
             else:
-                row["not_computed"][m] = next((s.reason for s in rs if s is not None and s.status != "computed"),
-                                              None) or "not stored for every seed"
+                row["not_computed"][m] = (
+                    next((s.reason for s in rs if s is not None and s.status != "computed"), None)
+                    or "not stored for every seed"
+                )
         for f in RUNTIME_FIELDS:
             vals = [getattr(r, f) for r in group if getattr(r, f) is not None]
             row[f] = sum(vals) / len(vals) if vals else None
@@ -130,8 +150,9 @@ def _columns(board: Board, chosen: list[str]) -> None:
         board.hidden = {m: why for m, why in board.hidden.items() if m in board.metrics}
         board.primary = chosen[0] if chosen[0] in board.metrics and chosen[0] not in board.hidden else None
         if board.primary is None and chosen[0] in board.metrics:
-            board.warnings.append(f"metric {chosen[0]} was not computed for any run of {board.dataset}; "
-                                  f"rows are unranked")
+            board.warnings.append(
+                f"metric {chosen[0]} was not computed for any run of {board.dataset}; rows are unranked"
+            )
     else:
         shown = [m for m in board.metrics if m not in board.hidden]
         board.primary = next((m for m in PREFERRED_PRIMARY if m in shown), shown[0] if shown else None)
@@ -179,4 +200,5 @@ def _warn_manifests(boards) -> None:
             for b in group:
                 b.warnings.append(
                     f"runs of {ds} used {len(group)} different manifests ({hashes}); they are ranked "
-                    f"separately because their splits differ and their scores are not comparable")
+                    f"separately because their splits differ and their scores are not comparable"
+                )

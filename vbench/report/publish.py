@@ -28,7 +28,9 @@ def prepare(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the output folder {out_dir}: {exc.strerror}. Pass a writable folder.") from None
+        raise ConfigError(
+            f"cannot create the output folder {out_dir}: {exc.strerror}. Pass a writable folder."
+        ) from None
     return out_dir
 
 
@@ -68,9 +70,14 @@ def link_figures(boards: list[Board], out_dir: Path) -> None:
             stem = f"{slug(board)}-{kind}"
             if (out_dir / FIGURES / f"{stem}.png").is_file():
                 svg = out_dir / FIGURES / f"{stem}.svg"
-                board.figures.append({"kind": kind, "path": f"{FIGURES}/{stem}.png",
-                                      "svg": f"{FIGURES}/{svg.name}" if svg.is_file() else "",
-                                      "caption": CAPTIONS[kind]})
+                board.figures.append(
+                    {
+                        "kind": kind,
+                        "path": f"{FIGURES}/{stem}.png",
+                        "svg": f"{FIGURES}/{svg.name}" if svg.is_file() else "",
+                        "caption": CAPTIONS[kind],
+                    }
+                )
 
 
 def write_page(store, boards: list[Board], out_dir: Path) -> list[Path]:
@@ -84,14 +91,24 @@ def write_page(store, boards: list[Board], out_dir: Path) -> list[Path]:
     return written
 
 
-def publish(store, out_dir: Path, *, label: str = "", dataset: str | None = None,
-            metrics: list[str] | None = None, figures: bool = True) -> list[Path]:
+def publish(
+    store,
+    out_dir: Path,
+    *,
+    label: str = "",
+    dataset: str | None = None,
+    metrics: list[str] | None = None,
+    figures: bool = True,
+) -> list[Path]:
     """Everything from a database: tables in every published format, figures and sample grids."""
     out_dir = prepare(out_dir)
     boards = build_leaderboard(store, dataset=dataset, metrics=metrics)
     if not boards:
-        raise ConfigError(f"nothing to publish: {store.url} has no completed runs"
-                          + (f" of dataset {dataset}" if dataset else "") + "; start with `vbench run`")
+        raise ConfigError(
+            f"nothing to publish: {store.url} has no completed runs"
+            + (f" of dataset {dataset}" if dataset else "")
+            + "; start with `vbench run`"
+        )
     for b in boards:
         b.label = label
     written = copy_samples(store, boards, out_dir)
@@ -119,13 +136,16 @@ def load(path: Path) -> list[dict]:
     except ValueError as exc:
         raise ConfigError(f"{path} is not JSON ({exc}); pass a leaderboard.json written by vbench publish") from None
     if not isinstance(data, list) or not all(isinstance(b, dict) and "dataset" in b and "rows" in b for b in data):
-        raise ConfigError(f"{path} is not a vbench leaderboard (expected a list of boards with 'dataset' and "
-                          f"'rows'); pass a leaderboard.json written by vbench publish or vbench leaderboard -f json")
+        raise ConfigError(
+            f"{path} is not a vbench leaderboard (expected a list of boards with 'dataset' and "
+            f"'rows'); pass a leaderboard.json written by vbench publish or vbench leaderboard -f json"
+        )
     return data
 
 
-def render_files(data: list[dict], only: tuple[str, ...] = (README_NAME, HTML_NAME, TEX_NAME),
-                 links: dict | None = None) -> dict[str, str]:
+def render_files(
+    data: list[dict], only: tuple[str, ...] = (README_NAME, HTML_NAME, TEX_NAME), links: dict | None = None
+) -> dict[str, str]:
     """{file name: text} of the published text files, rendered from the boards' JSON."""
     from .html import page
     from .latex import latex
@@ -149,9 +169,13 @@ def _readme(boards: list[Board], tables: str) -> str:
     lines = ["# vbench leaderboard", ""]
     if labels:
         lines += [md("; ".join(labels)) + ".", ""]
-    lines += [f"Also as a sortable page ([{HTML_NAME}]({HTML_NAME})), [{JSON_NAME}]({JSON_NAME}) and a LaTeX table "
-              f"([{TEX_NAME}]({TEX_NAME})). Every file here is rendered from {JSON_NAME} (`vbench publish DIR "
-              f"--from-json {JSON_NAME}` renders them again).", "", ""]
+    lines += [
+        f"Also as a sortable page ([{HTML_NAME}]({HTML_NAME})), [{JSON_NAME}]({JSON_NAME}) and a LaTeX table "
+        f"([{TEX_NAME}]({TEX_NAME})). Every file here is rendered from {JSON_NAME} (`vbench publish DIR "
+        f"--from-json {JSON_NAME}` renders them again).",
+        "",
+        "",
+    ]
     return "\n".join(lines) + tables
 
 

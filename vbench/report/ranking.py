@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-RANK_RULE = ("Rank: 1 + the number of rows whose 95% interval lies wholly on the better side of the row's own "
-             "interval; '=' marks a rank shared by rows whose intervals do not separate them.")
+RANK_RULE = (
+    "Rank: 1 + the number of rows whose 95% interval lies wholly on the better side of the row's own "
+    "interval; '=' marks a rank shared by rows whose intervals do not separate them."
+)
 
 
 def bounds(m: dict) -> tuple[float, float]:
@@ -43,8 +45,14 @@ def rank(board) -> None:
     for r in scored:
         r["tied"] = counts[r["rank"]] > 1
     sign = -1.0 if higher else 1.0
-    board.rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0,
-                                   sign * r["metrics"].get(primary, {}).get("mean", 0.0), r["label"]))
+    board.rows.sort(
+        key=lambda r: (
+            r["rank"] is None,
+            r["rank"] or 0,
+            sign * r["metrics"].get(primary, {}).get("mean", 0.0),
+            r["label"],
+        )
+    )
 
 
 def marks(board, metric: str) -> dict[int, str]:

@@ -34,8 +34,9 @@ def render(boards: list[Board], fmt: str) -> str:
 def to_json(boards: list[Board]) -> str:
     """The boards with their footnotes (``notes``). Key order is kept: a board's ``metrics`` are
     in column order."""
-    return json.dumps([dict(b.to_dict(), notes=formatting.footer_lines(b)) for b in boards], indent=2,
-                      ensure_ascii=False, default=str)
+    return json.dumps(
+        [dict(b.to_dict(), notes=formatting.footer_lines(b)) for b in boards], indent=2, ensure_ascii=False, default=str
+    )
 
 
 def markdown(boards: list[Board], heading: str = "##", figures: bool = False) -> str:
@@ -70,8 +71,18 @@ _CSV_RUNTIME = [k for k, _, _ in formatting.RUNTIME_COLUMNS] + ["infer_ms_p95", 
 def _csv(boards: list[Board]) -> str:
     buf = io.StringIO()
     metrics = list(dict.fromkeys(m for b in boards for m in b.metrics))
-    fields = ["dataset", "manifest_hash", "rank", "tied", "stainer", "preset", "label", "external", "seeds",
-              "truncated"]
+    fields = [
+        "dataset",
+        "manifest_hash",
+        "rank",
+        "tied",
+        "stainer",
+        "preset",
+        "label",
+        "external",
+        "seeds",
+        "truncated",
+    ]
     for m in metrics:
         fields += [f"{m}_mean", f"{m}_ci_low", f"{m}_ci_high", f"{m}_n", f"{m}_n_seeds"]
     fields += _CSV_RUNTIME
@@ -80,15 +91,30 @@ def _csv(boards: list[Board]) -> str:
     t = escape.csv_text
     for b in boards:
         for row in b.rows:
-            rec = {"dataset": t(b.dataset), "manifest_hash": t(b.manifest_hash or ""), "rank": row.get("rank"),
-                   "tied": row.get("tied"), "stainer": t(row["stainer"]), "preset": t(row["preset"]),
-                   "label": t(formatting.name(row)), "external": row["external"],
-                   "seeds": " ".join(map(str, row["seeds"])), "truncated": row["truncated"]}
+            rec = {
+                "dataset": t(b.dataset),
+                "manifest_hash": t(b.manifest_hash or ""),
+                "rank": row.get("rank"),
+                "tied": row.get("tied"),
+                "stainer": t(row["stainer"]),
+                "preset": t(row["preset"]),
+                "label": t(formatting.name(row)),
+                "external": row["external"],
+                "seeds": " ".join(map(str, row["seeds"])),
+                "truncated": row["truncated"],
+            }
             for m in metrics:
                 v = row["metrics"].get(m)
                 if v:
-                    rec.update({f"{m}_mean": v["mean"], f"{m}_ci_low": v["ci_low"], f"{m}_ci_high": v["ci_high"],
-                                f"{m}_n": v["n"], f"{m}_n_seeds": v.get("n_seeds")})
+                    rec.update(
+                        {
+                            f"{m}_mean": v["mean"],
+                            f"{m}_ci_low": v["ci_low"],
+                            f"{m}_ci_high": v["ci_high"],
+                            f"{m}_n": v["n"],
+                            f"{m}_n_seeds": v.get("n_seeds"),
+                        }
+                    )
             for k in _CSV_RUNTIME:
                 rec[k] = row.get(k)
             w.writerow({escape.csv_text(k): v for k, v in rec.items()})
@@ -104,9 +130,11 @@ def rich_tables(boards: list[Board]):
     items = []
     for b in boards:
         caption = formatting.header_lines(b) + formatting.footer_lines(b) + formatting.pipelines(b)
-        t = Table(title=Text(p(f"{b.dataset} — ranked by {b.primary or '(nothing)'}")),
-                  caption=Text("\n".join(p(c) for c in caption)),
-                  caption_justify="left")
+        t = Table(
+            title=Text(p(f"{b.dataset} — ranked by {b.primary or '(nothing)'}")),
+            caption=Text("\n".join(p(c) for c in caption)),
+            caption_justify="left",
+        )
         for i, col in enumerate(formatting.columns(b)):
             t.add_column(Text(p(col)), overflow="fold", no_wrap=i < 2)
         for row in b.rows:

@@ -19,12 +19,22 @@ from importlib import import_module
 # name -> module of this package. Loaded on first use (PEP 562), so that importing one module of
 # the package (the store imports ``spec``) does not import the sweep and everything it needs.
 _EXPORTS = {
-    "plan": "planning", "plan_suite": "planning", "split_stainer": "planning",
-    "INTERRUPTED": "record", "end_run": "record", "record_external": "record", "run_fields": "record",
+    "plan": "planning",
+    "plan_suite": "planning",
+    "split_stainer": "planning",
+    "INTERRUPTED": "record",
+    "end_run": "record",
+    "record_external": "record",
+    "run_fields": "record",
     "run_provenance": "record",
-    "RunSpec": "spec", "run_key": "spec", "stainer_label": "spec",
-    "Suite": "suites", "load_suite": "suites",
-    "Outcome": "sweep", "claim_run": "sweep", "run_sweep": "sweep",
+    "RunSpec": "spec",
+    "run_key": "spec",
+    "stainer_label": "spec",
+    "Suite": "suites",
+    "load_suite": "suites",
+    "Outcome": "sweep",
+    "claim_run": "sweep",
+    "run_sweep": "sweep",
 }
 __all__ = sorted(_EXPORTS)
 

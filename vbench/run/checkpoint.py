@@ -15,8 +15,13 @@ def save(stainer, folder: Path, spec) -> bool:
 
     state = {k: v.detach().cpu().contiguous().clone() for k, v in stainer.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"stainer": spec.stainer, "preset": spec.preset, "params": spec.params,
-              "dataset": spec.dataset, "seed": spec.seed}
+    config = {
+        "stainer": spec.stainer,
+        "preset": spec.preset,
+        "params": spec.params,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+    }
     ctx = getattr(stainer, "ctx", None)
     if ctx is not None:  # lets `vbench predict` use the model after its dataset is unregistered
         config.update(scale=ctx.scale, in_channels=ctx.in_channels)

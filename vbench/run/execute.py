@@ -13,24 +13,26 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint, faults, processes
-from .artifacts import run_folder
 from ..context import Budget, RunContext
 from ..errors import VbenchError
-from .sample_grid import save_sample_grid
 from ..plugins import Plugins
-from .progress import Reporter
 from ..scoring import batches, default_metrics, items_from_samples, score
-from .spec import RunSpec
 from ..stats import summarize
 from ..store import Store
+from . import checkpoint, faults, processes
+from .artifacts import run_folder
 from .output_checks import check_output
+from .progress import Reporter
+from .sample_grid import save_sample_grid
+from .spec import RunSpec
 
 log = logging.getLogger("vbench.run")
 
 # Per-pixel spread across repeated predictions of a stochastic stainer, stored as metrics.
-VARIANCE_PIPELINE = ("std (and std / mean) across R predictions of each output pixel, RGB float [0,1], "
-                     "averaged over the pixels of the tile")
+VARIANCE_PIPELINE = (
+    "std (and std / mean) across R predictions of each output pixel, RGB float [0,1], "
+    "averaged over the pixels of the tile"
+)
 NFE_PIPELINE = "network evaluations per tile in one prediction (sampling steps taken x samples averaged)"
 
 
@@ -62,6 +64,7 @@ def _call(spec: RunSpec, phase: str, fn, *args):
 class Trained:
     """A completed run whose checkpoint an evaluation variant reuses (looked up by the driver: a
     run's worker may have no database)."""
+
     id: int
     artifacts: str
     train_seconds: float | None = None
@@ -73,6 +76,7 @@ class Trained:
 @dataclass
 class RunResult:
     """What a run computed: per-tile scores, summaries and the run's fields, for the store."""
+
     scores: list
     summaries: list[dict]
     fields: dict
@@ -86,20 +90,34 @@ def trained_model(store: Store, spec: RunSpec, plugins: Plugins) -> Trained | No
     source = store.trained_run(spec.train_key(manifest))
     if source is None:
         return None
-    return Trained(source.id, source.artifacts, source.train_seconds, source.train_steps,
-                   source.train_samples_per_s, source.truncated)
+    return Trained(
+        source.id,
+        source.artifacts,
+        source.train_seconds,
+        source.train_steps,
+        source.train_samples_per_s,
+        source.truncated,
+    )
 
 
-def run_one(store: Store, run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter,
-            isolated: bool, owner: str | None = None) -> dict:
+def run_one(
+    store: Store,
+    run_id: int,
+    spec: RunSpec,
+    plugins: Plugins,
+    reporter: Reporter,
+    isolated: bool,
+    owner: str | None = None,
+) -> dict:
     """Executes the run and stores its results. Raises on failure (the caller records it)."""
     result = compute_run(run_id, spec, plugins, reporter, isolated, trained_model(store, spec, plugins))
     store.finish_run(run_id, result.scores, result.summaries, owner=owner, **result.fields)
     return result.fields
 
 
-def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter, isolated: bool,
-                trained: Trained | None = None) -> RunResult:
+def compute_run(
+    run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter, isolated: bool, trained: Trained | None = None
+) -> RunResult:
     """Executes the run without a database: fits the stainer (or loads ``trained``'s checkpoint),
     predicts, checks and scores; writes the checkpoint and sample grid under
     ``spec.artifacts_root``. Raises on failure. ``isolated``: this process's peak memory is the
@@ -114,10 +132,15 @@ def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter
         raise VbenchError(f"dataset {spec.dataset!r} has no test tiles; nothing to score")
 
     ctx = RunContext(
-        scale=dataset.scale, device=spec.device, seed=spec.seed, val=val,
+        scale=dataset.scale,
+        device=spec.device,
+        seed=spec.seed,
+        val=val,
         budget=Budget(steps=spec.params.get("steps"), seconds=spec.max_seconds),
-        pairing=dataset.pairing, in_channels=dataset.in_channels,
-        modality=getattr(dataset, "modality", ""), stain=getattr(dataset, "stain", ""),
+        pairing=dataset.pairing,
+        in_channels=dataset.in_channels,
+        modality=getattr(dataset, "modality", ""),
+        stain=getattr(dataset, "stain", ""),
         logger=logging.getLogger(f"vbench.stainer.{spec.stainer}"),
     )
     stainer = cls(**spec.params)
@@ -135,8 +158,17 @@ def compute_run(run_id: int, spec: RunSpec, plugins: Plugins, reporter: Reporter
         _variance(repeats, test, scores, summaries, spec.seed)
     nfe = stainer.network_evaluations()
     if nfe is not None:
-        summaries.append(dict(metric="nfe", status="computed", reason=None, higher_is_better=False, n=len(test),
-                              mean=float(nfe), pipeline=NFE_PIPELINE))
+        summaries.append(
+            dict(
+                metric="nfe",
+                status="computed",
+                reason=None,
+                higher_is_better=False,
+                n=len(test),
+                mean=float(nfe),
+                pipeline=NFE_PIPELINE,
+            )
+        )
 
     import torch
 
@@ -197,11 +229,18 @@ def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifact
     train_key = spec.train_key(dataset.manifest_hash)
     if source is not None and (Path(source.artifacts) / checkpoint.WEIGHTS).exists():
         checkpoint.load(stainer, Path(source.artifacts), device=spec.device)
-        return dict(train_key=train_key, trained_by=source.id, artifacts=str(artifacts),
-                    train_seconds=source.train_seconds, train_steps=source.train_steps,
-                    train_samples_per_s=source.train_samples_per_s, truncated=source.truncated)
+        return dict(
+            train_key=train_key,
+            trained_by=source.id,
+            artifacts=str(artifacts),
+            train_seconds=source.train_seconds,
+            train_steps=source.train_steps,
+            train_samples_per_s=source.train_samples_per_s,
+            truncated=source.truncated,
+        )
 
     with reporter.task(f"fit {spec.label}", total=ctx.budget.steps) as advance:
+
         def on_progress(done, total, logs):
             advance(done)
             faults.check("fit", run_id)  # VBENCH_FAULT (tests): die after a training step
@@ -212,7 +251,10 @@ def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifact
         train_seconds = ctx.elapsed
     checkpoint.save(stainer, artifacts, spec)
     return dict(
-        train_key=train_key, artifacts=str(artifacts), train_seconds=train_seconds, train_steps=ctx.steps_done,
+        train_key=train_key,
+        artifacts=str(artifacts),
+        train_seconds=train_seconds,
+        train_steps=ctx.steps_done,
         train_samples_per_s=(ctx.samples_seen or len(train)) / train_seconds if train_seconds > 0 else None,
         truncated=bool(ctx.truncated or (spec.max_seconds is not None and train_seconds > spec.max_seconds)),
     )
@@ -262,8 +304,10 @@ def _predict(spec, dataset, stainer, test, reporter):
 
 def _score(spec, plugins, dataset, test, outputs, reporter, run_id=None):
     items = items_from_samples(test, outputs)
-    names = spec.metrics or default_metrics(plugins.metrics, dataset.pairing,
-                                            has_reference=all(it.reference is not None for it in items))
+    names = spec.metrics or default_metrics(
+        plugins.metrics, dataset.pairing, has_reference=all(it.reference is not None for it in items)
+    )
+
     def on_metric(name):
         done = names.index(name)
         if done:  # VBENCH_FAULT (tests): die after the first metric, before the next
@@ -272,8 +316,15 @@ def _score(spec, plugins, dataset, test, outputs, reporter, run_id=None):
 
     with reporter.task(f"score {spec.label}", total=len(names)) as advance:
         # A run never fails for a metric: one that cannot be computed is stored with the reason.
-        result = score([(n, plugins.metrics.get(n)) for n in names], items, dataset=dataset, explicit=False,
-                       batch_size=spec.batch_size, seed=spec.seed, on_metric=on_metric)
+        result = score(
+            [(n, plugins.metrics.get(n)) for n in names],
+            items,
+            dataset=dataset,
+            explicit=False,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+            on_metric=on_metric,
+        )
         faults.check("score", run_id)  # with one metric: after it
         advance(len(names))
     return result.scores(), result.summaries
@@ -290,8 +341,16 @@ def _variance(repeats, test, scores, summaries, seed) -> None:
         cv[s.id] = float((pixel_std / stack.mean(dim=0).clamp_min(1e-3)).mean())
     for name, values in (("pixel_std", std), ("pixel_cv", cv)):
         scores.extend((name, tid, v) for tid, v in values.items())
-        summaries.append(dict(metric=name, status="computed", reason=None, higher_is_better=False,
-                              pipeline=VARIANCE_PIPELINE, **summarize(values.values(), seed=seed)))
+        summaries.append(
+            dict(
+                metric=name,
+                status="computed",
+                reason=None,
+                higher_is_better=False,
+                pipeline=VARIANCE_PIPELINE,
+                **summarize(values.values(), seed=seed),
+            )
+        )
 
 
 def _flops_per_tile(spec, stainer, test) -> float | None:

@@ -58,8 +58,10 @@ def combinations(stainer: str, presets: dict, preset: str, values: dict[str, lis
         example = presets.get(preset, {}).get(key, known[key])
         for v in vals:
             if not _same_kind(example, v):
-                raise ConfigError(f"--set {key}={v!r}: {stainer}'s {key} is {_kind(example)} "
-                                  f"(preset {preset!r} has {example!r}); give a value of that kind")
+                raise ConfigError(
+                    f"--set {key}={v!r}: {stainer}'s {key} is {_kind(example)} "
+                    f"(preset {preset!r} has {example!r}); give a value of that kind"
+                )
     keys = list(values)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(values[k] for k in keys))]
 
@@ -89,8 +91,13 @@ def _value(text: str):
 
 
 def _kind(example) -> str:
-    for t, word in ((bool, "true or false"), (int, "a whole number"), (float, "a number"), (str, "text"),
-                    ((list, tuple), "a list")):
+    for t, word in (
+        (bool, "true or false"),
+        (int, "a whole number"),
+        (float, "a number"),
+        (str, "text"),
+        ((list, tuple), "a list"),
+    ):
         if isinstance(example, t):
             return word
     return f"a {type(example).__name__}"

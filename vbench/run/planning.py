@@ -4,7 +4,7 @@ seeds resolved into :class:`~vbench.run.spec.RunSpec` objects."""
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ConfigError, UnknownNameError
 from ..plugins import Plugins
@@ -13,12 +13,23 @@ from .spec import RunSpec
 from .suites import Suite
 
 
-def plan_suite(plugins: Plugins, suite: Suite, seeds: list[int] | None = None, metrics: list[str] | None = None,
-               **options) -> list[RunSpec]:
+def plan_suite(
+    plugins: Plugins, suite: Suite, seeds: list[int] | None = None, metrics: list[str] | None = None, **options
+) -> list[RunSpec]:
     """Every run of a suite (:func:`plan` per task), stored with the suite's name."""
-    return [spec for stainers, datasets in suite.groups()
-            for spec in plan(plugins, stainers, datasets, seeds or suite.seeds, metrics=metrics or suite.metrics,
-                             suite=suite.name, **options)]
+    return [
+        spec
+        for stainers, datasets in suite.groups()
+        for spec in plan(
+            plugins,
+            stainers,
+            datasets,
+            seeds or suite.seeds,
+            metrics=metrics or suite.metrics,
+            suite=suite.name,
+            **options,
+        )
+    ]
 
 
 def split_stainer(text: str) -> tuple[str, str, list[str]]:
@@ -32,12 +43,23 @@ def split_stainer(text: str) -> tuple[str, str, list[str]]:
     return name, preset, [v for v in variants if v]
 
 
-def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list[int], *,
-         metrics: list[str] = (), device: str = "cpu", max_seconds: float | None = None,
-         repeats: int | None = None,
-         batch_size: int = 8, suite: str | None = None, artifacts_root: str = "vbench-artifacts",
-         strict: bool = False, warn: Callable[[str], None] = lambda m: None,
-         settings: dict[str, list] | None = None) -> list[RunSpec]:
+def plan(
+    plugins: Plugins,
+    stainers: list[str],
+    datasets: list[str],
+    seeds: list[int],
+    *,
+    metrics: list[str] = (),
+    device: str = "cpu",
+    max_seconds: float | None = None,
+    repeats: int | None = None,
+    batch_size: int = 8,
+    suite: str | None = None,
+    artifacts_root: str = "vbench-artifacts",
+    strict: bool = False,
+    warn: Callable[[str], None] = lambda m: None,
+    settings: dict[str, list] | None = None,
+) -> list[RunSpec]:
     """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
     (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
     ``settings`` (``vbench.run.overrides.parse`` of ``--set``) override preset parameters; every
@@ -74,20 +96,33 @@ def plan(plugins: Plugins, stainers: list[str], datasets: list[str], seeds: list
             if ds.pairing not in pairings:
                 problem = f"{name} supports {', '.join(sorted(pairings))} data, {ds_name} is {ds.pairing}"
             elif scales is not None and ds.scale not in scales:
-                problem = (f"{name} produces output/input scales {sorted(scales)}, "
-                           f"{ds_name} needs scale {ds.scale}")
+                problem = f"{name} produces output/input scales {sorted(scales)}, {ds_name} needs scale {ds.scale}"
             if problem:
                 if strict:
                     raise ConfigError(f"cannot run {name} on {ds_name}: {problem}. Choose another dataset or stainer.")
                 warn(f"skipping {name} on {ds_name}: {problem}")
                 continue
             for overrides, seed in itertools.product(grid, seeds):
-                specs.append(RunSpec(stainer=name, dataset=ds_name, seed=seed, preset=preset,
-                                     params={**params, **overrides}, overrides=overrides,
-                                     variants=variants, eval_params=eval_params, repeats=n_repeats, plugin=plugin,
-                                     metrics=list(metrics), device=device,
-                                     max_seconds=max_seconds if max_seconds is not None else cap,
-                                     batch_size=batch_size, suite=suite, artifacts_root=artifacts_root))
+                specs.append(
+                    RunSpec(
+                        stainer=name,
+                        dataset=ds_name,
+                        seed=seed,
+                        preset=preset,
+                        params={**params, **overrides},
+                        overrides=overrides,
+                        variants=variants,
+                        eval_params=eval_params,
+                        repeats=n_repeats,
+                        plugin=plugin,
+                        metrics=list(metrics),
+                        device=device,
+                        max_seconds=max_seconds if max_seconds is not None else cap,
+                        batch_size=batch_size,
+                        suite=suite,
+                        artifacts_root=artifacts_root,
+                    )
+                )
     if not specs:
         raise ConfigError("nothing to run: no stainer supports the pairing/scale of the chosen datasets")
     return specs

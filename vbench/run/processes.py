@@ -25,9 +25,23 @@ METHODS = ("spawn", "forkserver")
 # imported by the time it measures its peak memory (with the plugin modules of the sweep and, when
 # the driver is the `vbench` command, its CLI: a worker imports the driver's main script), then
 # the marker vbench.run.preloaded, then what every run imports later (FLOP counting, the sample grid).
-PRELOAD = ("torch", "scipy.stats", "safetensors.torch", "vbench.run", "vbench.run.execute", "vbench.scoring",
-           "vbench.stats", "vbench.run.checkpoint")
-PRELOAD_LATER = ("vbench.run.preloaded", "PIL.Image", "vbench.run.sample_grid", "torch.utils.flop_counter", "torch._dynamo")
+PRELOAD = (
+    "torch",
+    "scipy.stats",
+    "safetensors.torch",
+    "vbench.run",
+    "vbench.run.execute",
+    "vbench.scoring",
+    "vbench.stats",
+    "vbench.run.checkpoint",
+)
+PRELOAD_LATER = (
+    "vbench.run.preloaded",
+    "PIL.Image",
+    "vbench.run.sample_grid",
+    "torch.utils.flop_counter",
+    "torch._dynamo",
+)
 
 _server: tuple | None = None  # what the running forkserver was started with (environment, path, modules)
 _offset_mb = 0.0  # see memory_offset_mb
@@ -72,8 +86,7 @@ def context(modules: list[str] = ()):
 def plugin_modules(plugins) -> list[str]:
     """The modules of the plugins that loaded (entry points and explicit ones), for preloading:
     a plugin that failed to import is not imported again in the server."""
-    return [info.module.partition(":")[0] for info in plugins.infos.values()
-            if info.status == "ok" and info.module]
+    return [info.module.partition(":")[0] for info in plugins.infos.values() if info.status == "ok" and info.module]
 
 
 def adopt_environment(env: dict[str, str] | None) -> None:
@@ -131,7 +144,7 @@ def _stat(pid: int) -> tuple[bytes, bytes] | None:
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rindex(b")") + 2:].split()
+    fields = data[data.rindex(b")") + 2 :].split()
     return fields[0], fields[19]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
 class Reporter:
@@ -20,8 +20,14 @@ class Reporter:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), transient=True, console=console) as bar:
+        with Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+            console=console,
+        ) as bar:
             task = bar.add_task(description, total=total)
             yield lambda completed: bar.update(task, completed=completed)
 
@@ -59,6 +65,7 @@ RUN_OVERHEAD_S = 15.0  # process start, imports, loading the dataset: paid by ev
 def expected_seconds(history, spec) -> float:
     """What a run of ``spec`` should take: the median wall time of completed runs of the same
     stainer preset on the same dataset, else on any dataset, else a guess from its step budget."""
+
     def median(xs):
         xs = sorted(xs)
         return xs[len(xs) // 2]
@@ -66,8 +73,10 @@ def expected_seconds(history, spec) -> float:
     def wall(r):
         return (r.ended_at - r.started_at).total_seconds() if r.ended_at and r.started_at else None
 
-    for same in (lambda r: (r.stainer, r.preset, r.dataset) == (spec.stainer, spec.preset_label, spec.dataset),
-                 lambda r: (r.stainer, r.preset) == (spec.stainer, spec.preset_label)):
+    for same in (
+        lambda r: (r.stainer, r.preset, r.dataset) == (spec.stainer, spec.preset_label, spec.dataset),
+        lambda r: (r.stainer, r.preset) == (spec.stainer, spec.preset_label),
+    ):
         walls = [w for r in history if same(r) and (w := wall(r)) is not None]
         if walls:
             return max(1.0, median(walls))
@@ -93,9 +102,13 @@ class SweepDisplay:
         self.index = -1
         self.phase, self.phase_total, self.phase_done = "", None, 0
         self.started = time.monotonic()
-        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
-                                 TextColumn("{task.fields[extra]}", markup=False), transient=True,
-                                 console=Console(stderr=True, markup=False))
+        self.progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            TextColumn("{task.fields[extra]}", markup=False),
+            transient=True,
+            console=Console(stderr=True, markup=False),
+        )
         self.sweep = self.progress.add_task("sweep", total=self.total, extra="")
         self.run = self.progress.add_task("", total=None, extra="")
 
@@ -147,17 +160,27 @@ class SweepDisplay:
         n = len(self.labels)
         finished = self.index if self.phase else self.index + 1
         progressed = self.done + (self.expected[self.index] * self.fraction() if self.index >= 0 else 0.0)
-        self.progress.update(self.sweep, completed=progressed,
-                             description=f"sweep: {max(0, finished)}/{n} runs done",
-                             extra=f"ETA {_clock(self.eta())}")
+        self.progress.update(
+            self.sweep,
+            completed=progressed,
+            description=f"sweep: {max(0, finished)}/{n} runs done",
+            extra=f"ETA {_clock(self.eta())}",
+        )
         if 0 <= self.index < n:
-            steps = (f"{self.phase_done}/{self.phase_total}" if self.phase_total else "")
-            self.progress.update(self.run, description=f"run {self.index + 1}/{n} {self.labels[self.index]}: "
-                                                       f"{self.phase or 'done'}",
-                                 total=self.phase_total, completed=self.phase_done, extra=steps)
+            steps = f"{self.phase_done}/{self.phase_total}" if self.phase_total else ""
+            self.progress.update(
+                self.run,
+                description=f"run {self.index + 1}/{n} {self.labels[self.index]}: {self.phase or 'done'}",
+                total=self.phase_total,
+                completed=self.phase_done,
+                extra=steps,
+            )
 
 
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )

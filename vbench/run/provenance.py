@@ -8,8 +8,19 @@ import platform
 import subprocess
 from pathlib import Path
 
-LIBRARIES = ("torch", "torchvision", "timm", "pyiqa", "numpy", "scipy", "scikit-image", "pandas",
-             "sqlalchemy", "pluggy", "safetensors")
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "pyiqa",
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "pandas",
+    "sqlalchemy",
+    "pluggy",
+    "safetensors",
+)
 
 
 def library_versions() -> dict[str, str | None]:
@@ -32,8 +43,12 @@ def git_commit() -> str | None:
         return None
     if res.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=5).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+    ).stdout.strip()
     return res.stdout.strip() + ("-dirty" if dirty else "")
 
 

@@ -18,20 +18,20 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ConfigError, RunInterrupted, VbenchError
-from .execute import RunResult, Trained, compute_run, failure_text, trained_model
 from ..plugins import Plugins, load_plugins
+from ..store import Store
+from ..store.leases import Heartbeat
+from .execute import RunResult, Trained, compute_run, failure_text, trained_model
 from .progress import Reporter
 from .provenance import hardware
 from .record import INTERRUPTED, end_run, run_provenance
-from .sweep import Outcome, claim_run
 from .spec import RunSpec
-from ..store import Store
-from ..store.leases import Heartbeat
+from .sweep import Outcome, claim_run
 
 EXECUTORS = ("local", "ray")
 INSTALL = "pip install 'vbench[ray]'"
@@ -47,14 +47,26 @@ def require_ray():
     return ray
 
 
-def from_options(executor: str, address: str | None = None, cpus_per_run: int | None = None,
-                 gpus_per_run: float | None = None, isolate: bool = True) -> RayExecutor | None:
+def from_options(
+    executor: str,
+    address: str | None = None,
+    cpus_per_run: int | None = None,
+    gpus_per_run: float | None = None,
+    isolate: bool = True,
+) -> RayExecutor | None:
     """The executor `vbench run` options choose: None for the local one (runs executed here)."""
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
     if executor == "local":
-        given = [name for name, value in (("--ray-address", address), ("--cpus-per-run", cpus_per_run),
-                                          ("--gpus-per-run", gpus_per_run)) if value is not None]
+        given = [
+            name
+            for name, value in (
+                ("--ray-address", address),
+                ("--cpus-per-run", cpus_per_run),
+                ("--gpus-per-run", gpus_per_run),
+            )
+            if value is not None
+        ]
         if given:
             raise ConfigError(f"{', '.join(given)} applies to --executor ray only")
         return None
@@ -67,6 +79,7 @@ def from_options(executor: str, address: str | None = None, cpus_per_run: int | 
 @dataclass
 class Ended:
     """A run that raised in its task: failed (with the reason and traceback) or interrupted."""
+
     status: str
     error: str
 
@@ -104,14 +117,24 @@ class RayExecutor:
         if device is None:
             return "cuda" if self.gpus_per_run > 0 else "cpu"
         if device.startswith("cuda") and self.gpus_per_run <= 0:
-            raise ConfigError(f"--device {device} with --executor ray needs --gpus-per-run (Ray hides the GPUs "
-                              f"from runs that reserve none), e.g. --gpus-per-run 1")
+            raise ConfigError(
+                f"--device {device} with --executor ray needs --gpus-per-run (Ray hides the GPUs "
+                f"from runs that reserve none), e.g. --gpus-per-run 1"
+            )
         if device.startswith("cuda:"):
             raise ConfigError(f"--device {device}: with --executor ray, Ray chooses each run's GPU; use --device cuda")
         return device
 
-    def __call__(self, specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
-                 progress: bool = False, on_event: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+    def __call__(
+        self,
+        specs: list[RunSpec],
+        store: Store,
+        plugins: Plugins,
+        *,
+        resume: bool = False,
+        progress: bool = False,
+        on_event: Callable[[Outcome], None] = lambda o: None,
+    ) -> list[Outcome]:
         ray = require_ray()
         started = self._connect(ray)
         try:
@@ -130,13 +153,19 @@ class RayExecutor:
             else:
                 cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
                 # "local": a new Ray for this sweep, even where `ray start` left one (or its stale address)
-                ray.init(address="local", num_cpus=max(cpus, self.cpus_per_run), include_dashboard=False,
-                         logging_level=logging.WARNING)
+                ray.init(
+                    address="local",
+                    num_cpus=max(cpus, self.cpus_per_run),
+                    include_dashboard=False,
+                    logging_level=logging.WARNING,
+                )
         except ConnectionError as exc:
-            raise ConfigError(f"cannot connect to the Ray cluster at {self.address}: {_first_line(exc)}. Start one "
-                              f"with `ray start --head`, or leave out --ray-address for a local Ray. A cluster with "
-                              f"token authentication (the default since Ray 2.59) needs RAY_AUTH_MODE=token and its "
-                              f"token (~/.ray/auth_token or RAY_AUTH_TOKEN) here too.") from None
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {self.address}: {_first_line(exc)}. Start one "
+                f"with `ray start --head`, or leave out --ray-address for a local Ray. A cluster with "
+                f"token authentication (the default since Ray 2.59) needs RAY_AUTH_MODE=token and its "
+                f"token (~/.ray/auth_token or RAY_AUTH_TOKEN) here too."
+            ) from None
         return True
 
     def slots(self, ray) -> int:
@@ -165,9 +194,11 @@ class _Sweep:
         self.provenance = run_provenance()
         modules = plugins.explicit_modules()
         self.task = ray.remote(execute_remote).options(
-            num_cpus=executor.cpus_per_run, num_gpus=executor.gpus_per_run, max_retries=0)
-        self.shared = dict(modules=modules, paths=module_folders(modules), env=forwarded_env(),
-                           threads=executor.cpus_per_run)
+            num_cpus=executor.cpus_per_run, num_gpus=executor.gpus_per_run, max_retries=0
+        )
+        self.shared = dict(
+            modules=modules, paths=module_folders(modules), env=forwarded_env(), threads=executor.cpus_per_run
+        )
 
     def run(self) -> list[Outcome]:
         slots = self.executor.slots(self.ray)
@@ -231,8 +262,11 @@ class _Sweep:
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
             value = Ended("failed", f"the run's Ray task raised {type(cause).__name__}: {_first_line(cause)}\n\n{exc}")
         except self.ray.exceptions.RayError as exc:  # the worker died: crash, out of memory, node lost
-            value = Ended("failed", f"the run's Ray worker died ({type(exc).__name__}: {_first_line(exc)}) before "
-                                    f"returning a result\n\n{exc}")
+            value = Ended(
+                "failed",
+                f"the run's Ray worker died ({type(exc).__name__}: {_first_line(exc)}) before "
+                f"returning a result\n\n{exc}",
+            )
         try:
             if isinstance(value, RunResult):
                 self.store.finish_run(flight.run_id, value.scores, value.summaries, owner=flight.owner, **value.fields)
@@ -266,8 +300,9 @@ class _Sweep:
         for flight in flights:
             flight.heartbeat.__exit__(None, None, None)
             end_run(self.store, flight.run_id, flight.owner, exc)
-            self._record(Outcome(flight.spec, flight.run_id, "interrupted", "interrupted; rerun with --resume"),
-                         flight.index)
+            self._record(
+                Outcome(flight.spec, flight.run_id, "interrupted", "interrupted; rerun with --resume"), flight.index
+            )
         ids = ", ".join(str(f.run_id) for f in flights) or "(none)"
         labels = "; ".join(f.spec.label for f in flights)
         raise RunInterrupted(
@@ -306,8 +341,16 @@ def forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("VBENCH_") and k != "VBENCH_DB"}
 
 
-def execute_remote(run_id: int, spec: RunSpec, *, modules: list[str], paths: list[str], env: dict[str, str],
-                   threads: int, trained: Trained | None) -> RunResult | Ended:
+def execute_remote(
+    run_id: int,
+    spec: RunSpec,
+    *,
+    modules: list[str],
+    paths: list[str],
+    env: dict[str, str],
+    threads: int,
+    trained: Trained | None,
+) -> RunResult | Ended:
     """The body of a run's Ray task: computes the run and returns its result (or how it ended).
     Never touches the database."""
     import torch

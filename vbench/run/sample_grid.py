@@ -52,7 +52,7 @@ def save_sample_grid(path: Path, samples, outputs: dict, scale: int) -> None:
         boxes = {}
         for j, cell in enumerate(cells):
             y, x = PAD + i * (h + PAD), PAD + j * (w + PAD)
-            canvas[y:y + cell.shape[0], x:x + cell.shape[1]] = cell
+            canvas[y : y + cell.shape[0], x : x + cell.shape[1]] = cell
             boxes[names[i][j]] = [y, x, cell.shape[0], cell.shape[1]]
         layout.append({"tile": samples[i].id, "cells": boxes})
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,16 +46,29 @@ class RunSpec:
 
     def train_key(self, manifest_hash: str | None) -> str:
         """Identifies the trained model: runs that differ only in evaluation share it."""
-        ident = {"stainer": self.stainer, "preset": self.preset, "params": self.params,
-                 "dataset": self.dataset, "manifest": manifest_hash, "seed": self.seed}
+        ident = {
+            "stainer": self.stainer,
+            "preset": self.preset,
+            "params": self.params,
+            "dataset": self.dataset,
+            "manifest": manifest_hash,
+            "seed": self.seed,
+        }
         if self.plugin:  # stainers registered from a module (no distribution) have no version
             ident["plugin"] = self.plugin
         return run_key(ident)
 
     def key(self, manifest_hash: str | None) -> str:
         """Identifies the run for --resume: the trained model plus how it is evaluated."""
-        return run_key({"train": self.train_key(manifest_hash), "variants": self.variants,
-                        "eval": self.eval_params, "metrics": sorted(self.metrics), "repeats": self.repeats})
+        return run_key(
+            {
+                "train": self.train_key(manifest_hash),
+                "variants": self.variants,
+                "eval": self.eval_params,
+                "metrics": sorted(self.metrics),
+                "repeats": self.repeats,
+            }
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)

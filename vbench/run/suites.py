@@ -43,8 +43,10 @@ def load_suite(name: str) -> Suite:
     tasks = data.get("tasks")
     if tasks is not None:
         if not isinstance(tasks, dict) or not tasks or not all(isinstance(v, list) and v for v in tasks.values()):
-            raise ConfigError(f"suite {name!r}: tasks must map each dataset to a list of stainers, "
-                              f'e.g. [{table}.tasks] then qpi-he = ["baseline-linear", "phasestain:quick"]')
+            raise ConfigError(
+                f"suite {name!r}: tasks must map each dataset to a list of stainers, "
+                f'e.g. [{table}.tasks] then qpi-he = ["baseline-linear", "phasestain:quick"]'
+            )
         stainers = list(dict.fromkeys(s for v in tasks.values() for s in v))
         return Suite(table, stainers, list(tasks), seeds, metrics, tasks={k: list(v) for k, v in tasks.items()})
     try:

@@ -7,8 +7,8 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import RunInterrupted
 from ..plugins import Plugins, load_plugins
@@ -37,10 +37,17 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-
-
-def run_worker(db_url: str, run_id: int, owner: str, spec: RunSpec, modules: list[str], progress: bool,
-            driver: int, messages=None, env: dict | None = None) -> None:
+def run_worker(
+    db_url: str,
+    run_id: int,
+    owner: str,
+    spec: RunSpec,
+    modules: list[str],
+    progress: bool,
+    driver: int,
+    messages=None,
+    env: dict | None = None,
+) -> None:
     """Entry point of the per-run process (forked from a forkserver or spawned: see
     :mod:`vbench.run.processes`), with the driver's environment; it stops when the driver dies."""
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -54,12 +61,20 @@ def run_worker(db_url: str, run_id: int, owner: str, spec: RunSpec, modules: lis
         reporter = ForwardingReporter(messages.put) if messages is not None else Reporter(progress)
         run_one(store, run_id, spec, plugins, reporter, isolated=True, owner=owner)
     except BaseException as exc:
-        raise SystemExit(130 if end_run(store, run_id, owner, exc) == "interrupted" else 1)
+        raise SystemExit(130 if end_run(store, run_id, owner, exc) == "interrupted" else 1) from None
 
 
-def run_sweep(specs: list[RunSpec], store: Store, plugins: Plugins, *, resume: bool = False,
-              isolate: bool = True, progress: bool = True,
-              on_event: Callable[[Outcome], None] = lambda o: None, executor=None) -> list[Outcome]:
+def run_sweep(
+    specs: list[RunSpec],
+    store: Store,
+    plugins: Plugins,
+    *,
+    resume: bool = False,
+    isolate: bool = True,
+    progress: bool = True,
+    on_event: Callable[[Outcome], None] = lambda o: None,
+    executor=None,
+) -> list[Outcome]:
     """Claims and executes every run; ``executor`` (e.g. ``vbench.run.ray_executor.RayExecutor``) runs
     them elsewhere, else each runs here, in its own process unless not ``isolate``."""
     in_main = threading.current_thread() is threading.main_thread()
@@ -95,12 +110,26 @@ def claim_run(store: Store, spec: RunSpec, plugins: Plugins, provenance: dict, r
     manifest = dataset.manifest_hash
     key = spec.key(manifest)
     info = plugins.info_for("stainer", spec.stainer)
-    return claim(store, key, run_fields(
-        dataset, stainer=spec.stainer, run_key=key, device=spec.device, provenance=provenance,
-        preset=spec.preset_label, params=params_json({**spec.params, **spec.eval_params}),
-        train_key=spec.train_key(manifest), repeats=spec.repeats, seed=spec.seed, suite=spec.suite,
-        plugin_dist=info.dist if info else None, plugin_version=info.version if info else None,
-    ), resume=resume)
+    return claim(
+        store,
+        key,
+        run_fields(
+            dataset,
+            stainer=spec.stainer,
+            run_key=key,
+            device=spec.device,
+            provenance=provenance,
+            preset=spec.preset_label,
+            params=params_json({**spec.params, **spec.eval_params}),
+            train_key=spec.train_key(manifest),
+            repeats=spec.repeats,
+            seed=spec.seed,
+            suite=spec.suite,
+            plugin_dist=info.dist if info else None,
+            plugin_version=info.version if info else None,
+        ),
+        resume=resume,
+    )
 
 
 def _runs(specs, store, plugins, resume, isolate, progress, on_event, display) -> list[Outcome]:
@@ -138,8 +167,16 @@ def _runs(specs, store, plugins, resume, isolate, progress, on_event, display) -
     return outcomes
 
 
-def _execute(store: Store, run_id: int, owner: str, spec: RunSpec, plugins: Plugins, isolate: bool,
-             progress: bool, display: SweepDisplay | None = None) -> str:
+def _execute(
+    store: Store,
+    run_id: int,
+    owner: str,
+    spec: RunSpec,
+    plugins: Plugins,
+    isolate: bool,
+    progress: bool,
+    display: SweepDisplay | None = None,
+) -> str:
     if not isolate:
         reporter = ForwardingReporter(display.on_message) if display is not None else Reporter(progress)
         try:
@@ -151,8 +188,20 @@ def _execute(store: Store, run_id: int, owner: str, spec: RunSpec, plugins: Plug
             return end_run(store, run_id, owner, exc)
     ctx = processes.context(processes.plugin_modules(plugins))
     messages = ctx.Queue() if display is not None else None
-    proc = ctx.Process(target=run_worker, args=(store.url, run_id, owner, spec, plugins.explicit_modules(), progress,
-                                             os.getpid(), messages, dict(os.environ)))
+    proc = ctx.Process(
+        target=run_worker,
+        args=(
+            store.url,
+            run_id,
+            owner,
+            spec,
+            plugins.explicit_modules(),
+            progress,
+            os.getpid(),
+            messages,
+            dict(os.environ),
+        ),
+    )
     proc.start()
     try:
         while proc.is_alive():

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from sqlalchemy import create_engine, delete, event, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ..run import faults
 from ..errors import SchemaError, StoreError
+from ..run import faults
 from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
 
 DEFAULT_URL = "sqlite:///vbench.db"
@@ -37,7 +37,7 @@ def resolve_url(url: str | None = None) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Store:
@@ -128,10 +128,14 @@ class Store:
     # Forward migrations, one step per schema version: (new version, SQL statements). Runs stored
     # before a column existed get its default; nothing is dropped or rewritten.
     MIGRATIONS = (
-        (2, ("ALTER TABLE runs ADD COLUMN modality VARCHAR(64) NOT NULL DEFAULT ''",
-             "ALTER TABLE runs ADD COLUMN stain VARCHAR(64) NOT NULL DEFAULT ''")),
-        (3, ("ALTER TABLE runs ADD COLUMN owner VARCHAR(160)",
-             "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
+        (
+            2,
+            (
+                "ALTER TABLE runs ADD COLUMN modality VARCHAR(64) NOT NULL DEFAULT ''",
+                "ALTER TABLE runs ADD COLUMN stain VARCHAR(64) NOT NULL DEFAULT ''",
+            ),
+        ),
+        (3, ("ALTER TABLE runs ADD COLUMN owner VARCHAR(160)", "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
         (4, ("ALTER TABLE runs ADD COLUMN tile_sources TEXT",)),
     )
 
@@ -230,8 +234,9 @@ class Store:
             if summaries:
                 conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=run_id) for s in summaries])
             if not self._end(conn, run_id, status, **fields):  # rolls the scores back with it
-                raise StoreError(f"run {run_id} is no longer running ({self._status(conn, run_id)}); its results "
-                                 f"were not stored")
+                raise StoreError(
+                    f"run {run_id} is no longer running ({self._status(conn, run_id)}); its results were not stored"
+                )
             faults.check("final-write", run_id)  # VBENCH_FAULT (tests): die before the commit
 
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
@@ -253,8 +258,7 @@ class Store:
                 batch = [dict(zip(cols, (run_id, m, t, v))) for m, t, v in part]
             conn.exec_driver_sql(sql, batch)
 
-    def end_run(self, run_id: int, status: str, error: str | None = None, owner: str | None = None,
-                **fields) -> bool:
+    def end_run(self, run_id: int, status: str, error: str | None = None, owner: str | None = None, **fields) -> bool:
         """Marks a running run failed or interrupted with the reason (keeps whatever else is
         stored). False when the run had already ended: its first ending stands."""
         with self.database_errors("write"), self.engine.begin() as conn:
@@ -318,9 +322,17 @@ class Store:
         """The latest completed run that trained this model and kept a checkpoint."""
         from sqlalchemy.orm import Session
 
-        stmt = (select(Run).where(Run.train_key == train_key, Run.status == "completed",
-                                  Run.artifacts.is_not(None), Run.trained_by.is_(None))
-                .order_by(Run.id.desc()).limit(1))
+        stmt = (
+            select(Run)
+            .where(
+                Run.train_key == train_key,
+                Run.status == "completed",
+                Run.artifacts.is_not(None),
+                Run.trained_by.is_(None),
+            )
+            .order_by(Run.id.desc())
+            .limit(1)
+        )
         with self.database_errors("read"), Session(self.engine) as s:
             run = s.scalars(stmt).first()
             if run is not None:
@@ -345,7 +357,7 @@ class Store:
         cols = (Score.run_id, Score.metric, Score.tile, Score.value)
         with self.database_errors("read"), self.engine.connect() as conn:
             for start in range(0, len(run_ids), 500):
-                stmt = select(*cols).where(Score.run_id.in_(run_ids[start:start + 500]))
+                stmt = select(*cols).where(Score.run_id.in_(run_ids[start : start + 500]))
                 if metrics is not None:
                     stmt = stmt.where(Score.metric.in_(list(metrics)))
                 for run_id, metric, tile, value in conn.execute(stmt):

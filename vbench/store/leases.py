@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
@@ -44,7 +44,7 @@ def owner_name(attempt: int) -> str:
 def db_now(conn) -> datetime:
     """The database's clock (UTC, naive), so hosts with skewed clocks agree on lease expiry."""
     now = conn.execute(select(func.now())).scalar()
-    return now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo is not None else now
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
 
 
 def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
@@ -53,8 +53,9 @@ def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
     failed with the reason first."""
     with store.database_errors("write"), store.locked(run_key) as conn:
         now = db_now(conn)
-        rows = conn.execute(select(Run.id, Run.status, Run.owner, Run.heartbeat)
-                            .where(Run.run_key == run_key).order_by(Run.id)).all()
+        rows = conn.execute(
+            select(Run.id, Run.status, Run.owner, Run.heartbeat).where(Run.run_key == run_key).order_by(Run.id)
+        ).all()
         expiry = now - timedelta(seconds=lease_seconds())
         if resume:
             done = [r for r in rows if r.status == "completed"]
@@ -63,14 +64,23 @@ def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
             live = [r for r in rows if r.status == "running" and r.heartbeat is not None and r.heartbeat > expiry]
             if live:
                 r = live[-1]
-                return Claim(None, f"running elsewhere (run {r.id}, owner {r.owner}, last heartbeat {r.heartbeat:%H:%M:%S} "
-                                   f"UTC)", r.id)
+                return Claim(
+                    None,
+                    f"running elsewhere (run {r.id}, owner {r.owner}, last heartbeat {r.heartbeat:%H:%M:%S} UTC)",
+                    r.id,
+                )
         for r in rows:
             if r.status == "running" and (r.heartbeat is None or r.heartbeat <= expiry):
-                conn.execute(update(Run).where(Run.id == r.id, Run.status == "running").values(
-                    status="failed", ended_at=now,
-                    error=f"lease expired: owner {r.owner or '(none)'} stopped renewing it (last heartbeat "
-                          f"{r.heartbeat or 'never'}); the run was taken over by {owner_name(len(rows) + 1)}"))
+                conn.execute(
+                    update(Run)
+                    .where(Run.id == r.id, Run.status == "running")
+                    .values(
+                        status="failed",
+                        ended_at=now,
+                        error=f"lease expired: owner {r.owner or '(none)'} stopped renewing it (last heartbeat "
+                        f"{r.heartbeat or 'never'}); the run was taken over by {owner_name(len(rows) + 1)}",
+                    )
+                )
         owner = owner_name(len(rows) + 1)
         row = dict(store.row(fields), run_key=run_key, status="running", owner=owner, heartbeat=now)
         run_id = conn.execute(insert(Run).values(**row)).inserted_primary_key[0]
@@ -80,8 +90,11 @@ def claim(store, run_key: str, fields: dict, resume: bool) -> Claim:
 def renew(store, run_id: int, owner: str) -> bool:
     """Renews the lease; False when the run is no longer this owner's running run."""
     with store.database_errors("write"), store.engine.begin() as conn:
-        res = conn.execute(update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == "running")
-                           .values(heartbeat=db_now(conn)))
+        res = conn.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.owner == owner, Run.status == "running")
+            .values(heartbeat=db_now(conn))
+        )
         return res.rowcount == 1
 
 

@@ -103,8 +103,12 @@ class Run(Base):
     def to_dict(self) -> dict:
         """Every column, with the JSON columns parsed."""
         data = {c: getattr(self, c) for c in self.__table__.columns.keys()}
-        data.update(params=self.params_dict, hardware=self.hardware_dict, libraries=self.libraries_dict,
-                    tile_sources=self.tile_sources_dict or None)
+        data.update(
+            params=self.params_dict,
+            hardware=self.hardware_dict,
+            libraries=self.libraries_dict,
+            tile_sources=self.tile_sources_dict or None,
+        )
         return data
 
 

@@ -43,9 +43,11 @@ def export_runs(store, path: str | Path, dataset: str | None = None) -> int:
         with _open(path, "wt") as f:
             f.write(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
             for r in runs:
-                record = {"run": _portable(r.to_dict()), "summaries": sorted(summaries.get(r.id, []),
-                                                                             key=lambda s: s["metric"]),
-                          "scores": _scores(store, r.id)}
+                record = {
+                    "run": _portable(r.to_dict()),
+                    "summaries": sorted(summaries.get(r.id, []), key=lambda s: s["metric"]),
+                    "scores": _scores(store, r.id),
+                }
                 record["content"] = content_hash(record)
                 f.write(json.dumps(record, default=_default) + "\n")
     except OSError as exc:
@@ -60,22 +62,30 @@ def import_runs(store, path: str | Path) -> ImportReport:
         run, key = record["run"], record["run"].get("run_key")
         content = content_hash(record)
         if record.get("content") not in (None, content):
-            raise ConfigError(f"{path}, line {line_no}: the run's content hash does not match its scores; the file "
-                              f"was changed or damaged after export. Export it again")
+            raise ConfigError(
+                f"{path}, line {line_no}: the run's content hash does not match its scores; the file "
+                f"was changed or damaged after export. Export it again"
+            )
         present = [r for r in store.runs(status="completed") if r.run_key == key]
         if any(_stored_content(store, r) == content for r in present):
             report.skipped += 1
             continue
         fields = {k: _parse(k, v) for k, v in run.items() if k not in LOCAL}
         run_id = store.create_run(**{k: v for k, v in fields.items() if k != "ended_at"})
-        store.finish_run(run_id, [tuple(s) for s in record["scores"]], record["summaries"],
-                         ended_at=fields.get("ended_at"))
+        store.finish_run(
+            run_id, [tuple(s) for s in record["scores"]], record["summaries"], ended_at=fields.get("ended_at")
+        )
         report.imported.append(run_id)
         if present:
-            report.conflicts.append((run_id, f"run {run_id} ({run.get('stainer')} on {run.get('dataset')} seed "
-                                             f"{run.get('seed')}) has the identity of run(s) "
-                                             f"{', '.join(str(r.id) for r in present)} but a different result; "
-                                             f"both are kept"))
+            report.conflicts.append(
+                (
+                    run_id,
+                    f"run {run_id} ({run.get('stainer')} on {run.get('dataset')} seed "
+                    f"{run.get('seed')}) has the identity of run(s) "
+                    f"{', '.join(str(r.id) for r in present)} but a different result; "
+                    f"both are kept",
+                )
+            )
     return report
 
 
@@ -85,8 +95,10 @@ def content_hash(record: dict) -> str:
 
 
 def _stored_content(store, run) -> str:
-    summaries = sorted(({k: getattr(s, k) for k in (*SUMMARY_FIELDS, "higher_is_better")}
-                        for s in store.summaries([run.id])), key=lambda s: s["metric"])
+    summaries = sorted(
+        ({k: getattr(s, k) for k in (*SUMMARY_FIELDS, "higher_is_better")} for s in store.summaries([run.id])),
+        key=lambda s: s["metric"],
+    )
     return content_hash({"summaries": summaries, "scores": _scores(store, run.id)})
 
 
@@ -105,11 +117,15 @@ def _records(path: Path):
         with _open(path, "rt") as f:
             header = json.loads(f.readline() or "{}")
             if header.get("format") != FORMAT:
-                raise ConfigError(f"{path} is not a vbench results file (its first line is not the "
-                                  f"{FORMAT!r} header); give a file written by `vbench export`")
+                raise ConfigError(
+                    f"{path} is not a vbench results file (its first line is not the "
+                    f"{FORMAT!r} header); give a file written by `vbench export`"
+                )
             if header.get("version", 0) > VERSION:
-                raise ConfigError(f"{path} was written by a newer vbench (format version {header['version']}); "
-                                  f"upgrade vbench to import it")
+                raise ConfigError(
+                    f"{path} was written by a newer vbench (format version {header['version']}); "
+                    f"upgrade vbench to import it"
+                )
             for line_no, line in enumerate(f, start=2):
                 if line.strip():
                     yield line_no, json.loads(line)

@@ -16,8 +16,8 @@ from pathlib import Path
 import vbench
 from vbench.errors import DatasetError
 
-from .folder_dataset import FolderDataset
 from .adapters import ADAPTERS
+from .folder_dataset import FolderDataset
 from .trees import DETECT, FALLBACK, LAYOUTS, LINES, detect_layout
 
 
@@ -43,8 +43,16 @@ class FolderLayout(vbench.DatasetLayout):
         return DETECT[self.name](Path(root))
 
     def open(self, name, root, *, pairing=None, scale=1, in_channels=None, modality="", stain="") -> FolderDataset:
-        return folder_dataset(name, root, layout=self.name, pairing=pairing, scale=scale, in_channels=in_channels,
-                              modality=modality, stain=stain)
+        return folder_dataset(
+            name,
+            root,
+            layout=self.name,
+            pairing=pairing,
+            scale=scale,
+            in_channels=in_channels,
+            modality=modality,
+            stain=stain,
+        )
 
     def check(self, dataset: FolderDataset) -> dict[str, int]:
         # One image at a time: a BCI copy is gigabytes, more than loading every split would hold.

@@ -16,8 +16,8 @@ from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
 
 from .folder_dataset import FolderDataset
-from .index import Entry, entry
 from .image_files import EXTENSIONS, files_by_stem
+from .index import Entry, entry
 from .trees import BCI_TREE, DSD_TREE, MIST_STAINS, MIST_TREE
 
 
@@ -57,14 +57,21 @@ class PublicDataset(FolderDataset):
                     continue
                 # Targets drawn independently: sorted, cycling over the split's B files; no truth.
                 pool = [targets[k] for k in sorted(targets)]
-                index[split] = [Entry(k, inputs[k], pool[i % len(pool)], None, False)
-                                for i, k in enumerate(sorted(inputs))]
+                index[split] = [
+                    Entry(k, inputs[k], pool[i % len(pool)], None, False) for i, k in enumerate(sorted(inputs))
+                ]
                 continue
-            problems += [f"{b_rel}/{p.stem}.* (partner of {a_rel}/{p.name})" for k, p in inputs.items() if k not in targets]
-            problems += [f"{a_rel}/{p.stem}.* (partner of {b_rel}/{p.name})" for k, p in targets.items() if k not in inputs]
+            problems += [
+                f"{b_rel}/{p.stem}.* (partner of {a_rel}/{p.name})" for k, p in inputs.items() if k not in targets
+            ]
+            problems += [
+                f"{a_rel}/{p.stem}.* (partner of {b_rel}/{p.name})" for k, p in targets.items() if k not in inputs
+            ]
             index[split] = [entry(k, inputs[k], targets[k], self.pairing) for k in sorted(inputs) if k in targets]
         if problems:
-            shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+            shown = "\n  ".join(problems[:10]) + (
+                f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+            )
             raise DatasetError(
                 f"{where}: {self.root} is a partial {self.layout_name.upper()} copy; missing:\n  {shown}\n"
                 f"Download the missing files again, or remove the unpaired ones.\n{self.tree}"

@@ -17,8 +17,8 @@ from vbench.user_datasets import (
     recorded_manifest,
 )
 
-from .index import INDEXES, Entry
 from .image_files import EXTENSIONS, channels_word, read_image, sha256_file
+from .index import INDEXES, Entry
 from .leaks import leak_warning, source_of
 from .trees import LAYOUTS, TREES, detect_layout
 
@@ -101,8 +101,10 @@ class FolderDataset(vbench.Dataset):
     def index_files(self) -> dict[str, list[Entry]]:
         """Split -> entries, read from the layout's folders or CSV."""
         if self.layout not in INDEXES:
-            raise DatasetError(f"{self.where()}: the {self.layout} layout needs its adapter class; register the "
-                               f"dataset with `vbench datasets add NAME PATH --layout {self.layout}`")
+            raise DatasetError(
+                f"{self.where()}: the {self.layout} layout needs its adapter class; register the "
+                f"dataset with `vbench datasets add NAME PATH --layout {self.layout}`"
+            )
         return INDEXES[self.layout](self.root, self.pairing, self.where())
 
     def counts(self) -> dict[str, int]:
@@ -218,8 +220,14 @@ class FolderDataset(vbench.Dataset):
         rows = []
         for split in SPLITS:
             for e in index[split]:
-                row = {"id": e.id, "split": split, "input": rel(e.input), "input_sha256": sha(e.input),
-                       "target": rel(e.target), "target_sha256": sha(e.target)}
+                row = {
+                    "id": e.id,
+                    "split": split,
+                    "input": rel(e.input),
+                    "input_sha256": sha(e.input),
+                    "target": rel(e.target),
+                    "target_sha256": sha(e.target),
+                }
                 if e.truth is not None and e.truth != e.target:
                     row["truth"], row["truth_sha256"] = rel(e.truth), sha(e.truth)
                 rows.append(row)
@@ -250,8 +258,10 @@ class FolderDataset(vbench.Dataset):
             "splits": self.split_note,
         }
         if recorded is not None:
-            out["manifest hash"] = f"{mf.manifest_hash(recorded)} (recorded when added; `vbench datasets verify "\
-                                   f"{self.name}` re-hashes the files)"
+            out["manifest hash"] = (
+                f"{mf.manifest_hash(recorded)} (recorded when added; `vbench datasets verify "
+                f"{self.name}` re-hashes the files)"
+            )
             out["manifest"] = str(self.recorded_path())
         else:
             out["manifest hash"] = f"{self.manifest_hash} (of the files now; none was recorded)"

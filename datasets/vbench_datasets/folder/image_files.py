@@ -45,8 +45,9 @@ def read_image(path: Path, role: str, where: str):
     try:
         arr = images.decode(path)
     except images.UnreadableImage as exc:
-        raise DatasetError(f"{where}: cannot read {role} image {path}: {exc.reason}. Re-export or remove the "
-                           f"file.") from None
+        raise DatasetError(
+            f"{where}: cannot read {role} image {path}: {exc.reason}. Re-export or remove the file."
+        ) from None
     except images.ImageInputError as exc:
         raise DatasetError(f"{where}: {role} {exc}") from None
     if role == "target" and images.mode_name(arr) != "RGB":

@@ -130,7 +130,9 @@ def index_csv(root: Path, pairing: str, where: str) -> dict[str, list[Entry]]:
                     files[col] = file
                 id_ = Path(row["input"].strip()).with_suffix("").as_posix()
                 if id_ in seen:
-                    raise DatasetError(f"{at}: input {row['input'].strip()!r} is listed again (first at row {seen[id_]})")
+                    raise DatasetError(
+                        f"{at}: input {row['input'].strip()!r} is listed again (first at row {seen[id_]})"
+                    )
                 seen[id_] = row_no
                 index[split].append(entry(id_, files["input"], files["target"], pairing))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:

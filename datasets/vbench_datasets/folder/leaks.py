@@ -45,6 +45,8 @@ def leak_warning(index: dict) -> str | None:
     for (a, b), names in shared.items():
         quoted = ", ".join(names[:SHOWN]) + (", ..." if len(names) > SHOWN else "")
         parts.append(f"{a} and {b} share {len(names)} ({quoted})")
-    return (f"tile-level split: source images (file names S__K: source S, tile K) have tiles in more than one "
-            f"split: {'; '.join(parts)}. A method is then tested on images it was trained on and scores "
-            f"optimistically; split by source image for a fair test")
+    return (
+        f"tile-level split: source images (file names S__K: source S, tile K) have tiles in more than one "
+        f"split: {'; '.join(parts)}. A method is then tested on images it was trained on and scores "
+        f"optimistically; split by source image for a fair test"
+    )

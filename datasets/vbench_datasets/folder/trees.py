@@ -12,19 +12,18 @@ from vbench.layouts import choose_layout
 
 LINES = {
     "pix2pix": "  pix2pix:  ROOT/A/{train,val,test}/NAME.png (inputs) and ROOT/B/{train,val,test}/NAME.png "
-               "(targets); val is optional",
+    "(targets); val is optional",
     "cyclegan": "  cyclegan: ROOT/trainA, ROOT/trainB, ROOT/testA, ROOT/testB (+ optional ROOT/valA, ROOT/valB)",
     "csv": "  csv:      ROOT/NAME.csv with a header input,target,split (paths relative to the CSV file's folder)",
     "bci": "  bci:      ROOT/HE/{train,test}/NAME.png and ROOT/IHC/{train,test}/NAME.png (the BCI dataset)",
     "mist": "  mist:     ROOT/TrainValAB/{trainA,trainB,valA,valB}/NAME.jpg, ROOT being one stain of MIST "
-            "(e.g. MIST/HER2)",
+    "(e.g. MIST/HER2)",
     "dsd": "  dsd:      ROOT/{train,val}/{A,B}/NAME.png (A dark-field unstained, B H&E; C, light-enhanced, is not "
-           "used), ROOT being DSD_P or DSD_U",
+    "used), ROOT being DSD_P or DSD_U",
 }
 LAYOUTS = tuple(LINES)
 FALLBACK = ("csv",)  # a stray notes.csv beside image folders must not win over them
-TREES = ("Expected one of these layouts:\n" + "\n".join(LINES.values())
-         + f"\nImage files may be {' '.join(EXTENSIONS)}.")
+TREES = "Expected one of these layouts:\n" + "\n".join(LINES.values()) + f"\nImage files may be {' '.join(EXTENSIONS)}."
 
 BCI_TREE = """Expected the BCI layout (https://bupt-ai-cz.github.io/BCI, Liu et al. 2022):
   ROOT/
@@ -99,8 +98,7 @@ def is_dsd(root: Path) -> bool:
     return any((root / split / side).is_dir() for split in ("train", "val") for side in "AB")
 
 
-DETECT = {"pix2pix": is_pix2pix, "cyclegan": is_cyclegan, "csv": is_csv, "bci": is_bci, "mist": is_mist,
-          "dsd": is_dsd}
+DETECT = {"pix2pix": is_pix2pix, "cyclegan": is_cyclegan, "csv": is_csv, "bci": is_bci, "mist": is_mist, "dsd": is_dsd}
 
 
 def detect_layout(root: Path, name: str = "") -> str:

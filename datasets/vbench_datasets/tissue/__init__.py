@@ -42,9 +42,17 @@ class CmuDataset(SimulatedDataset):
 
     def regions(self, shape) -> list[tiling.Region]:
         t = self.tiles
-        regions = tiling.bands(shape[0], shape[1], train_tile=t["train_tile"], val_tile=t["val_tile"],
-                               test_tile=t["test_tile"], val_rows=self.val_rows, test_rows=self.test_rows,
-                               guard=self.guard(shape), align=4)
+        regions = tiling.bands(
+            shape[0],
+            shape[1],
+            train_tile=t["train_tile"],
+            val_tile=t["val_tile"],
+            test_tile=t["test_tile"],
+            val_rows=self.val_rows,
+            test_rows=self.test_rows,
+            guard=self.guard(shape),
+            align=4,
+        )
         train = regions[0]
         regions[0] = tiling.Region("train", train.y0, train.y1, train.x0, train.x1, train.tile, t["train_stride"])
         return regions
@@ -86,8 +94,10 @@ class UnstainedHeMisaligned(CmuDataset):
     in_channels = 3
     model = UnstainedBrightfield()
     section = AdjacentSection()
-    description = ("distillation task: dim unstained brightfield (RGB) -> H&E of a warped adjacent section; "
-                   "val/test scored against the aligned truth")
+    description = (
+        "distillation task: dim unstained brightfield (RGB) -> H&E of a warped adjacent section; "
+        "val/test scored against the aligned truth"
+    )
     simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dim unstained brightfield, target from a warped adjacent section"
 
 
@@ -100,8 +110,9 @@ class UnstainedHeUnpaired(CmuDataset):
     scale = 1
     in_channels = 3
     model = UnstainedBrightfield()
-    description = ("distillation task, unpaired: train inputs and targets from disjoint tiles; "
-                   "val/test carry the aligned truth")
+    description = (
+        "distillation task, unpaired: train inputs and targets from disjoint tiles; val/test carry the aligned truth"
+    )
     simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dim unstained brightfield, unpaired training tiles"
 
 
@@ -115,8 +126,10 @@ class DarkfieldHeMisaligned(CmuDataset):
     in_channels = 3
     model = UnstainedDarkfield()
     section = AdjacentSection()
-    description = ("distillation paper's modality: dim dark-field of unstained tissue (RGB) -> H&E of a warped "
-                   "adjacent section; val/test scored against the aligned truth")
+    description = (
+        "distillation paper's modality: dim dark-field of unstained tissue (RGB) -> H&E of a warped "
+        "adjacent section; val/test scored against the aligned truth"
+    )
     simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dark-field of unstained tissue, target from a warped adjacent section"
 
 
@@ -129,8 +142,10 @@ class DarkfieldHeUnpaired(CmuDataset):
     scale = 1
     in_channels = 3
     model = UnstainedDarkfield()
-    description = ("dark-field of unstained tissue -> H&E, unpaired: train inputs and targets from disjoint tiles; "
-                   "val/test carry the aligned truth")
+    description = (
+        "dark-field of unstained tissue -> H&E, unpaired: train inputs and targets from disjoint tiles; "
+        "val/test carry the aligned truth"
+    )
     simulated = f"{ONE_SLIDE} (CMU-1 H&E, CC0): dark-field of unstained tissue, unpaired training tiles"
 
 
@@ -170,8 +185,15 @@ class QpiIhc(SimulatedDataset):
         ]
 
 
-DATASETS = (QpiHe, AfHeX4, UnstainedHeMisaligned, UnstainedHeUnpaired, DarkfieldHeMisaligned,
-            DarkfieldHeUnpaired, QpiIhc)
+DATASETS = (
+    QpiHe,
+    AfHeX4,
+    UnstainedHeMisaligned,
+    UnstainedHeUnpaired,
+    DarkfieldHeMisaligned,
+    DarkfieldHeUnpaired,
+    QpiIhc,
+)
 
 
 @vbench.hookimpl

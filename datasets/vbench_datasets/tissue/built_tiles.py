@@ -20,8 +20,16 @@ class Tile:
     target_at: tuple | None = None  # (y, x) the unpaired target was cut from
 
     def row(self, source_id: str, truth_is_target: bool) -> dict:
-        row = {"id": self.id, "split": self.split, "source": source_id, "y": self.y, "x": self.x,
-               "size": self.size, "input": mf.array_digest(self.input), "target": mf.array_digest(self.target)}
+        row = {
+            "id": self.id,
+            "split": self.split,
+            "source": source_id,
+            "y": self.y,
+            "x": self.x,
+            "size": self.size,
+            "input": mf.array_digest(self.input),
+            "target": mf.array_digest(self.target),
+        }
         if self.truth is not None and not truth_is_target:
             row["truth"] = mf.array_digest(self.truth)
         if self.target_at is not None:

@@ -31,8 +31,16 @@ def _code_digest() -> str:
     if not _CODE:
         here = Path(__file__).parent
         digest = hashlib.sha256()
-        for path in sorted([here / "simulated.py", here / "built_tiles.py", here / "tiling.py", here / "sources.py",
-                            here / "__init__.py", *(here / "forward").glob("*.py")]):
+        for path in sorted(
+            [
+                here / "simulated.py",
+                here / "built_tiles.py",
+                here / "tiling.py",
+                here / "sources.py",
+                here / "__init__.py",
+                *(here / "forward").glob("*.py"),
+            ]
+        ):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
         for lib in LIBRARIES:
             with contextlib.suppress(md.PackageNotFoundError):
@@ -54,7 +62,10 @@ def save(file: Path, built) -> None:
     """Best effort: a cache that cannot be written only costs time."""
     import numpy as np
 
-    arrays = {"header": np.array(json.dumps(built.header)), "rows": np.array(json.dumps([_row(t) for t in built.tiles]))}
+    arrays = {
+        "header": np.array(json.dumps(built.header)),
+        "rows": np.array(json.dumps([_row(t) for t in built.tiles])),
+    }
     for i, t in enumerate(built.tiles):
         arrays[f"input{i}"], arrays[f"target{i}"] = t.input, t.target
         if t.truth is not None and t.truth is not t.target:
@@ -95,8 +106,15 @@ def load(file: Path):
 
 
 def _row(t) -> dict:
-    return {"id": t.id, "split": t.split, "y": t.y, "x": t.x, "size": t.size,
-            "target_at": list(t.target_at) if t.target_at else None,
-            "truth_is_target": t.truth is not None and t.truth is t.target,
-            "input": mf.array_digest(t.input), "target": mf.array_digest(t.target),
-            "truth": mf.array_digest(t.truth) if t.truth is not None else None}
+    return {
+        "id": t.id,
+        "split": t.split,
+        "y": t.y,
+        "x": t.x,
+        "size": t.size,
+        "target_at": list(t.target_at) if t.target_at else None,
+        "truth_is_target": t.truth is not None and t.truth is t.target,
+        "input": mf.array_digest(t.input),
+        "target": mf.array_digest(t.target),
+        "truth": mf.array_digest(t.truth) if t.truth is not None else None,
+    }

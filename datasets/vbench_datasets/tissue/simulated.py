@@ -28,8 +28,8 @@ from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
 
 from . import disk_cache, sources, tiling
-from .forward.stains import Deconvolution
 from .built_tiles import Built, Tile
+from .forward.stains import Deconvolution
 
 MARGIN = 32  # px around the tiles simulated too: > 4 blur sigmas and the warp's reach
 ALIGN = 4  # the work area starts on this grid (a multiple of every scale used)
@@ -109,9 +109,16 @@ class SimulatedDataset(vbench.Dataset):
         mask = self.deconvolution.tissue(rgb)
         table = tiling.summed_area(mask)
         regions = self.regions(rgb.shape)
-        spots = {split: [(y, x, r.tile) for r in regions if r.split == split for y, x in r.positions()
-                         if tiling.tissue_fraction(mask, y, x, r.tile, table) >= tiling.MIN_TISSUE]
-                 for split in SPLITS}
+        spots = {
+            split: [
+                (y, x, r.tile)
+                for r in regions
+                if r.split == split
+                for y, x in r.positions()
+                if tiling.tissue_fraction(mask, y, x, r.tile, table) >= tiling.MIN_TISSUE
+            ]
+            for split in SPLITS
+        }
 
         # Simulate only the work area (the tiles' bounding box plus a margin for blur and warp),
         # whole, so noise and blur are continuous across neighbouring tiles.
@@ -121,8 +128,9 @@ class SimulatedDataset(vbench.Dataset):
         area = rgb[y0:y1, x0:x1]
         hed = _hed(self.source.id, area, box)
         image = self.model.simulate(self.deconvolution.densities(area, hed))
-        canvas = _Canvas((y0, x0), s, np.round(image * 65535.0).astype(np.uint16),
-                         np.ascontiguousarray(area.transpose(2, 0, 1)))
+        canvas = _Canvas(
+            (y0, x0), s, np.round(image * 65535.0).astype(np.uint16), np.ascontiguousarray(area.transpose(2, 0, 1))
+        )
         if self.section is not None:
             fields = self.section.fields(rgb.shape)
             canvas.adjacent = lambda y, x, size: self.section.tile(fields, area, hed, (y0, x0), y, x, size)
@@ -171,7 +179,7 @@ class SimulatedDataset(vbench.Dataset):
             row["target"] = self.section.params(shape)
         return row
 
-    def _pair(self, split: str, spots: list, canvas: "_Canvas") -> list[Tile]:
+    def _pair(self, split: str, spots: list, canvas: _Canvas) -> list[Tile]:
         def make(y, x, size, target, truth, at=None):
             return Tile(f"{split}-y{y:04d}-x{x:04d}", split, y, x, size, canvas.input(y, x, size), target, truth, at)
 
@@ -270,12 +278,16 @@ class SimulatedDataset(vbench.Dataset):
         }
         if self.size_note:
             out["size"] = self.size_note
-        out["splits"] = (f"disjoint image regions with {tiling_['guard']} px guard bands; tiles with less than "
-                         f"{tiling_['min_tissue']:.0%} tissue dropped")
+        out["splits"] = (
+            f"disjoint image regions with {tiling_['guard']} px guard bands; tiles with less than "
+            f"{tiling_['min_tissue']:.0%} tissue dropped"
+        )
         if self.pairing == "misaligned":
             out["truth"] = "val and test tiles carry the aligned truth; scoring uses it"
-            out["max displacement"] = (f"{self.max_displacement_px:g} px between a target and its truth (the bound of "
-                                       f"@reg metrics' registration)")
+            out["max displacement"] = (
+                f"{self.max_displacement_px:g} px between a target and its truth (the bound of "
+                f"@reg metrics' registration)"
+            )
         elif self.pairing == "unpaired":
             out["truth"] = "train targets come from other tiles; val and test carry the aligned truth"
         for src in m["sources"]:
@@ -332,11 +344,11 @@ class _Canvas:
 
     def input(self, y, x, size):
         s, (oy, ox) = self.scale, self.origin
-        return self.inputs[:, (y - oy) // s:(y - oy + size) // s, (x - ox) // s:(x - ox + size) // s].copy()
+        return self.inputs[:, (y - oy) // s : (y - oy + size) // s, (x - ox) // s : (x - ox + size) // s].copy()
 
     def stain(self, y, x, size):
         oy, ox = self.origin
-        return self.stains[:, y - oy:y - oy + size, x - ox:x - ox + size].copy()
+        return self.stains[:, y - oy : y - oy + size, x - ox : x - ox + size].copy()
 
 
 def _work_area(spots, shape, margin: int, align: int):

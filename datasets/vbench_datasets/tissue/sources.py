@@ -40,8 +40,14 @@ class Source:
 
     def record(self, pixels) -> dict:
         """The manifest entry: what the tiles were cut from."""
-        row = {"id": self.id, "title": self.title, "licence": self.licence, "origin": self.origin,
-               "shape": list(pixels.shape), "pixels_sha256": array_digest(pixels)}
+        row = {
+            "id": self.id,
+            "title": self.title,
+            "licence": self.licence,
+            "origin": self.origin,
+            "shape": list(pixels.shape),
+            "pixels_sha256": array_digest(pixels),
+        }
         if self.id == "cmu-1":
             row["file"] = "cmu_small_region.svs"
             row["sha256"] = CMU_SHA256

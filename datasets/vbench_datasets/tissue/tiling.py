@@ -25,16 +25,30 @@ class Region:
     stride: int
 
     def positions(self) -> list[tuple[int, int]]:
-        return [(y, x) for y in range(self.y0, self.y1 - self.tile + 1, self.stride)
-                for x in range(self.x0, self.x1 - self.tile + 1, self.stride)]
+        return [
+            (y, x)
+            for y in range(self.y0, self.y1 - self.tile + 1, self.stride)
+            for x in range(self.x0, self.x1 - self.tile + 1, self.stride)
+        ]
 
     def record(self) -> dict:
         return asdict(self)
 
 
-def bands(height: int, width: int, *, train_tile: int, val_tile: int, test_tile: int, val_rows: int,
-          test_rows: int, guard: int, align: int = 1) -> list[Region]:
+def bands(
+    height: int,
+    width: int,
+    *,
+    train_tile: int,
+    val_tile: int,
+    test_tile: int,
+    val_rows: int,
+    test_rows: int,
+    guard: int,
+    align: int = 1,
+) -> list[Region]:
     """Horizontal bands, top to bottom: train, guard, val, guard, test (test ends at the last full row)."""
+
     def down(v: int) -> int:
         return v // align * align
 
@@ -55,7 +69,7 @@ def bands(height: int, width: int, *, train_tile: int, val_tile: int, test_tile:
 def tissue_fraction(mask, y: int, x: int, size: int, integral=None) -> float:
     """Fraction of tissue pixels in a square; ``integral`` is the summed-area table of ``mask``."""
     if integral is None:
-        return float(mask[y:y + size, x:x + size].mean())
+        return float(mask[y : y + size, x : x + size].mean())
     total = integral[y + size, x + size] - integral[y, x + size] - integral[y + size, x] + integral[y, x]
     return float(total) / (size * size)
 

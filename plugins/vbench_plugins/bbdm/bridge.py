@@ -27,7 +27,7 @@ class Bridge:
         self.T = int(timesteps)
         self.max_var = float(max_var)
         self.m = torch.arange(self.T + 1, dtype=torch.float64) / self.T
-        self.var = 2.0 * self.max_var * (self.m - self.m ** 2)
+        self.var = 2.0 * self.max_var * (self.m - self.m**2)
 
     # --- forward process ----------------------------------------------------------------------
     def marginal(self, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, noise: torch.Tensor):
@@ -85,8 +85,17 @@ def x0_from(objective: str, out, x_t, y, into=None):
 
 
 @torch.inference_mode()
-def sample(eps_fn, y: torch.Tensor, bridge: Bridge, steps: int, exit_t: int = 0, jump: bool = False,
-           generator: torch.Generator | None = None, clip: float | None = 1.0, objective: str = "grad") -> torch.Tensor:
+def sample(
+    eps_fn,
+    y: torch.Tensor,
+    bridge: Bridge,
+    steps: int,
+    exit_t: int = 0,
+    jump: bool = False,
+    generator: torch.Generator | None = None,
+    clip: float | None = 1.0,
+    objective: str = "grad",
+) -> torch.Tensor:
     """Runs the reverse bridge from x_T = y down to an x0 estimate, batched over y's first axis.
 
     ``eps_fn(inp, t)`` gets ``inp = [x_t | y]`` (N x 2C x H x W, one buffer reused every step)
@@ -111,5 +120,5 @@ def sample(eps_fn, y: torch.Tensor, bridge: Bridge, steps: int, exit_t: int = 0,
         x.mul_(c_xt).add_(x0, alpha=c_x0).add_(y, alpha=c_y)
         if noisy and var > 0:
             noise.normal_(generator=generator)
-            x.add_(noise, alpha=var ** 0.5)
+            x.add_(noise, alpha=var**0.5)
     return x.clone()  # not reached: every plan ends at s = 0 or an exit

@@ -41,9 +41,11 @@ class DimensionMatch(nn.Module):
         self.scale = int(scale)
         self.color = nn.Conv2d(in_channels, 3, 1)
         self.detail = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1, padding_mode="reflect"), nn.SiLU(),
-            nn.Conv2d(width, width, 3, padding=1, padding_mode="reflect"), nn.SiLU(),
-            _zero(nn.Conv2d(width, 3 * self.scale ** 2, 3, padding=1, padding_mode="reflect")),
+            nn.Conv2d(in_channels, width, 3, padding=1, padding_mode="reflect"),
+            nn.SiLU(),
+            nn.Conv2d(width, width, 3, padding=1, padding_mode="reflect"),
+            nn.SiLU(),
+            _zero(nn.Conv2d(width, 3 * self.scale**2, 3, padding=1, padding_mode="reflect")),
             nn.PixelShuffle(self.scale),
         )
 
@@ -96,9 +98,18 @@ class UNet(nn.Module):
     resolution: the CPU preset's economy. Inputs of any size are reflect-padded to a multiple of
     the total downsampling and cropped back."""
 
-    def __init__(self, in_channels: int = 6, out_channels: int = 3, width: int = 32,
-                 mult: tuple[int, ...] = (1, 2, 2), blocks: int = 1, attention: tuple[int, ...] = (2,),
-                 head_channels: int = 32, dropout: float = 0.0, patch: int = 1):
+    def __init__(
+        self,
+        in_channels: int = 6,
+        out_channels: int = 3,
+        width: int = 32,
+        mult: tuple[int, ...] = (1, 2, 2),
+        blocks: int = 1,
+        attention: tuple[int, ...] = (2,),
+        head_channels: int = 32,
+        dropout: float = 0.0,
+        patch: int = 1,
+    ):
         super().__init__()
         self.width, self.patch = width, int(patch)
         self.factor = self.patch * 2 ** (len(mult) - 1)
@@ -106,7 +117,7 @@ class UNet(nn.Module):
         self.time = nn.Sequential(nn.Linear(width, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.fold = nn.PixelUnshuffle(self.patch) if self.patch > 1 else nn.Identity()
         self.unfold = nn.PixelShuffle(self.patch) if self.patch > 1 else nn.Identity()
-        self.inp = nn.Conv2d(in_channels * self.patch ** 2, width, 3, padding=1)
+        self.inp = nn.Conv2d(in_channels * self.patch**2, width, 3, padding=1)
         self.down = nn.ModuleList()
         chans, ch = [width], width
         for level, m in enumerate(mult):
@@ -120,8 +131,9 @@ class UNet(nn.Module):
             if level < len(mult) - 1:
                 self.down.append(nn.ModuleList([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
                 chans.append(ch)
-        self.mid = nn.ModuleList([ResBlock(ch, ch, emb_dim, dropout), SelfAttention(ch, head_channels),
-                                  ResBlock(ch, ch, emb_dim, dropout)])
+        self.mid = nn.ModuleList(
+            [ResBlock(ch, ch, emb_dim, dropout), SelfAttention(ch, head_channels), ResBlock(ch, ch, emb_dim, dropout)]
+        )
         self.up = nn.ModuleList()
         for level, m in reversed(list(enumerate(mult))):
             for i in range(blocks + 1):
@@ -132,8 +144,7 @@ class UNet(nn.Module):
                 if level > 0 and i == blocks:
                     layer.append(_Upsample(ch))
                 self.up.append(layer)
-        self.out = nn.Sequential(_norm(ch), nn.SiLU(),
-                                 _zero(nn.Conv2d(ch, out_channels * self.patch ** 2, 3, padding=1)))
+        self.out = nn.Sequential(_norm(ch), nn.SiLU(), _zero(nn.Conv2d(ch, out_channels * self.patch**2, 3, padding=1)))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         h0, w0 = x.shape[-2:]

@@ -60,18 +60,69 @@ class BBDM(vbench.Stainer):
     stochastic = True
     repeats = 5
     presets = {
-        "quick": dict(steps=800, batch_size=16, crop=64, lr=1e-3, warmup=30, schedule="cosine",
-                      width=32, mult=(1, 2, 2), blocks=1, attention=(2,), head_channels=32, patch=2,
-                      match_width=32, match_weight=1.0, init_color=True, objective="ysubx",
-                      ema_decay=0.99, ema_start=50, ema_every=1, augment=True, timesteps=1000, max_var=1.0,
-                      dropout=0.0, clip=True, use_ema=True,
-                      sampler="mean-skip", sample_steps=20, exit_t=500, n_avg=1, max_seconds=900),
-        "paper": dict(steps=200_000, batch_size=8, crop=256, lr=1e-4, warmup=0, schedule="plateau",
-                      width=128, mult=(1, 4, 8), blocks=2, attention=(2,), head_channels=64, patch=1,
-                      match_width=64, match_weight=1.0, init_color=False, objective="grad",
-                      ema_decay=0.995, ema_start=30_000, ema_every=8, augment=False, timesteps=1000, max_var=1.0,
-                      dropout=0.0, clip=True, use_ema=True,
-                      sampler="mean", sample_steps=1000, exit_t=50, n_avg=1),
+        "quick": dict(
+            steps=800,
+            batch_size=16,
+            crop=64,
+            lr=1e-3,
+            warmup=30,
+            schedule="cosine",
+            width=32,
+            mult=(1, 2, 2),
+            blocks=1,
+            attention=(2,),
+            head_channels=32,
+            patch=2,
+            match_width=32,
+            match_weight=1.0,
+            init_color=True,
+            objective="ysubx",
+            ema_decay=0.99,
+            ema_start=50,
+            ema_every=1,
+            augment=True,
+            timesteps=1000,
+            max_var=1.0,
+            dropout=0.0,
+            clip=True,
+            use_ema=True,
+            sampler="mean-skip",
+            sample_steps=20,
+            exit_t=500,
+            n_avg=1,
+            max_seconds=900,
+        ),
+        "paper": dict(
+            steps=200_000,
+            batch_size=8,
+            crop=256,
+            lr=1e-4,
+            warmup=0,
+            schedule="plateau",
+            width=128,
+            mult=(1, 4, 8),
+            blocks=2,
+            attention=(2,),
+            head_channels=64,
+            patch=1,
+            match_width=64,
+            match_weight=1.0,
+            init_color=False,
+            objective="grad",
+            ema_decay=0.995,
+            ema_start=30_000,
+            ema_every=8,
+            augment=False,
+            timesteps=1000,
+            max_var=1.0,
+            dropout=0.0,
+            clip=True,
+            use_ema=True,
+            sampler="mean",
+            sample_steps=1000,
+            exit_t=50,
+            n_avg=1,
+        ),
     }
     # Sampling strategies are evaluation variants of one trained model (``bbdm:quick+mean+avg3``).
     variants = {
@@ -110,10 +161,20 @@ class BBDM(vbench.Stainer):
         if scale not in self.scales:
             raise ConfigError(
                 f"bbdm produces output/input scales {sorted(self.scales)}, this dataset needs {scale}. "
-                f"Choose a dataset with one of those scales.")
-        self.net = BridgeNet(in_channels, scale, self.match_width, width=self.width, mult=tuple(self.mult),
-                             blocks=self.blocks, attention=tuple(self.attention), head_channels=self.head_channels,
-                             dropout=self.dropout, patch=self.patch).to(device)
+                f"Choose a dataset with one of those scales."
+            )
+        self.net = BridgeNet(
+            in_channels,
+            scale,
+            self.match_width,
+            width=self.width,
+            mult=tuple(self.mult),
+            blocks=self.blocks,
+            attention=tuple(self.attention),
+            head_channels=self.head_channels,
+            dropout=self.dropout,
+            patch=self.patch,
+        ).to(device)
         self.ema = ModelEmaV3(self.net, decay=self.ema_decay)
 
     def load_state_dict(self, state: dict) -> None:
@@ -183,8 +244,17 @@ class BBDM(vbench.Stainer):
                 return net.unet(inp, t_buf.fill_(t))
 
             exit_t = int(self.exit_t) if self.sampler in ("mean", "mean-skip") else 0
-            x0 = sample(eps, y, self.bridge, int(self.sample_steps), exit_t, jump=self.sampler == "mean-skip",
-                        generator=generator, clip=1.0 if self.clip else None, objective=self.objective)
+            x0 = sample(
+                eps,
+                y,
+                self.bridge,
+                int(self.sample_steps),
+                exit_t,
+                jump=self.sampler == "mean-skip",
+                generator=generator,
+                clip=1.0 if self.clip else None,
+                objective=self.objective,
+            )
             if k > 1:
                 x0 = x0.view(k, n, *x0.shape[1:]).mean(dim=0)
         self.last_nfe = self.nfe

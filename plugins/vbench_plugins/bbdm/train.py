@@ -28,8 +28,8 @@ class Crops:
             i = self._randint(len(self.inputs))
             x, y = self.inputs[i], self.targets[i]
             top, left = self._randint(x.shape[-2] - c + 1), self._randint(x.shape[-1] - c + 1)
-            x = x[:, top:top + c, left:left + c]
-            y = y[:, top * s:(top + c) * s, left * s:(left + c) * s]
+            x = x[:, top : top + c, left : left + c]
+            y = y[:, top * s : (top + c) * s, left * s : (left + c) * s]
             if self.augment:  # the dihedral group: staining does not depend on orientation
                 k, flip = self._randint(4), self._randint(2)
                 x, y = torch.rot90(x, k, (1, 2)), torch.rot90(y, k, (1, 2))
@@ -62,11 +62,18 @@ def _scheduler(stainer, optimizer, steps: int):
     if stainer.schedule == "cosine":
         from timm.scheduler import CosineLRScheduler
 
-        return CosineLRScheduler(optimizer, t_initial=max(1, steps), lr_min=stainer.lr * 0.01,
-                                 warmup_t=stainer.warmup, warmup_lr_init=stainer.lr * 0.01, t_in_epochs=False)
+        return CosineLRScheduler(
+            optimizer,
+            t_initial=max(1, steps),
+            lr_min=stainer.lr * 0.01,
+            warmup_t=stainer.warmup,
+            warmup_lr_init=stainer.lr * 0.01,
+            t_in_epochs=False,
+        )
     if stainer.schedule == "plateau":  # the reference code's: torch's ReduceLROnPlateau on the loss, per step
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3000,
-                                                          threshold=1e-4, cooldown=3000, min_lr=5e-7)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=3000, threshold=1e-4, cooldown=3000, min_lr=5e-7
+        )
     from vbench.errors import ConfigError
 
     raise ConfigError(f"bbdm: unknown schedule {stainer.schedule!r}; use 'cosine' or 'plateau'")
@@ -74,6 +81,7 @@ def _scheduler(stainer, optimizer, steps: int):
 
 def train_bridge(stainer, samples, ctx) -> None:
     from timm.optim import create_optimizer_v2
+
     from vbench_plugins.nets import check_finite
 
     from .bridge import objective_target

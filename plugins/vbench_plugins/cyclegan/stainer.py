@@ -36,9 +36,24 @@ from __future__ import annotations
 
 import vbench
 
-PAPER = dict(steps=200_000, tile=256, batch=1, width=64, blocks=9, d_width=64, d_layers=3, norm="instance",
-             lr=2e-4, beta1=0.5, decay_from=0.5, cycle_weight=10.0, identity_weight=0.5, pool_size=50,
-             augment=True, channels_last=False)
+PAPER = dict(
+    steps=200_000,
+    tile=256,
+    batch=1,
+    width=64,
+    blocks=9,
+    d_width=64,
+    d_layers=3,
+    norm="instance",
+    lr=2e-4,
+    beta1=0.5,
+    decay_from=0.5,
+    cycle_weight=10.0,
+    identity_weight=0.5,
+    pool_size=50,
+    augment=True,
+    channels_last=False,
+)
 QUICK = dict(PAPER, steps=400, tile=64, batch=4, width=16, blocks=3, d_width=16, max_seconds=600)
 
 
@@ -146,7 +161,7 @@ class CycleGAN(vbench.Stainer):
                 d.requires_grad_(False)
             fake_b = self._run(self.generator, a)
             fake_a = self._run(self.inverse, b)
-            cycle = (F.l1_loss(self._run(self.inverse, fake_b), a) + F.l1_loss(self._run(self.generator, fake_a), b))
+            cycle = F.l1_loss(self._run(self.inverse, fake_b), a) + F.l1_loss(self._run(self.generator, fake_a), b)
             adv = gan(self.disc_stain(fake_b), True) + gan(self.disc_input(fake_a), True)
             loss_g = adv + self.cycle_weight * cycle
             if identity:
@@ -159,7 +174,9 @@ class CycleGAN(vbench.Stainer):
             for d in (self.disc_stain, self.disc_input):
                 d.requires_grad_(True)
             loss_d = 0.5 * (gan(self.disc_stain(b), True) + gan(self.disc_stain(pool_stain.query(fake_b)), False))
-            loss_d = loss_d + 0.5 * (gan(self.disc_input(a), True) + gan(self.disc_input(pool_input.query(fake_a)), False))
+            loss_d = loss_d + 0.5 * (
+                gan(self.disc_input(a), True) + gan(self.disc_input(pool_input.query(fake_a)), False)
+            )
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -189,4 +206,3 @@ def _init_normal(module) -> None:
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-

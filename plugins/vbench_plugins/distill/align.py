@@ -25,8 +25,7 @@ def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     # grid_sample wants (x, y) in [-1, 1], corner pixels at +-1 (align_corners=True)
     gy = 2.0 * loc[:, 0] / max(h - 1, 1) - 1.0
     gx = 2.0 * loc[:, 1] / max(w - 1, 1) - 1.0
-    return F.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bilinear", padding_mode="border",
-                         align_corners=True)
+    return F.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def smoothness(flow: torch.Tensor) -> torch.Tensor:

@@ -16,8 +16,7 @@ import math
 import torch
 
 # Modalities whose background is dark (tissue scatters, emits or delays light on a black field).
-DARK_BACKGROUND = {"darkfield", "dark-field", "quantitative-phase", "qpi", "phase", "autofluorescence",
-                   "fluorescence"}
+DARK_BACKGROUND = {"darkfield", "dark-field", "quantitative-phase", "qpi", "phase", "autofluorescence", "fluorescence"}
 BRIGHT_BACKGROUND = {"brightfield", "bright-field"}
 LUMA = (0.299, 0.587, 0.114)
 MAX_VALUES = 2_000_000  # quantiles of at most this many values (torch.quantile has a size limit)
@@ -45,7 +44,7 @@ def background_is_dark(values: torch.Tensor) -> bool:
     (positive third moment) on a dark background, left-skewed on a bright one."""
     v = values.double()
     centred = v - v.mean()
-    return bool((centred ** 3).mean() > 0)
+    return bool((centred**3).mean() > 0)
 
 
 def decide_inversion(modality: str, train_inputs: list[torch.Tensor]) -> tuple[bool, str]:

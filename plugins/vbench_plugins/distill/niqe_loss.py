@@ -43,7 +43,7 @@ def aggd(v: torch.Tensor):
     right = torch.sqrt((sq * (1 - neg)).sum(1) / (1 - neg).sum(1).clamp_min(1) + eps)
     g = left / right
     r_hat = v.abs().mean(1) ** 2 / (sq.mean(1) + eps)
-    r_norm = r_hat * (g ** 3 + 1) * (g + 1) / (g ** 2 + 1) ** 2
+    r_norm = r_hat * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
     shapes, ratio = _shape_table(str(v.device))
     alpha = interp(r_norm, ratio.to(v.dtype), shapes.to(v.dtype))
     factor = torch.sqrt(_gamma_ratio(alpha, 1.0, 3.0))
@@ -54,7 +54,7 @@ def _blocks(x: torch.Tensor, size: int) -> torch.Tensor:
     """N x H x W -> (N * blocks) x size x size, whole blocks only."""
     n, h, w = x.shape
     rb, cb = h // size, w // size
-    b = x[:, :rb * size, :cb * size].reshape(n, rb, size, cb, size).permute(0, 1, 3, 2, 4)
+    b = x[:, : rb * size, : cb * size].reshape(n, rb, size, cb, size).permute(0, 1, 3, 2, 4)
     return b.reshape(n * rb * cb, size, size), rb * cb
 
 
@@ -85,11 +85,12 @@ def niqe_score(rgb: torch.Tensor, model) -> torch.Tensor:
 
     block = model.block
     if min(rgb.shape[-2:]) < 2 * block:
-        raise ValueError(f"the NIQE term needs crops of at least {2 * block} px, got {tuple(rgb.shape[-2:])}; "
-                         f"raise niqe_tile")
+        raise ValueError(
+            f"the NIQE term needs crops of at least {2 * block} px, got {tuple(rgb.shape[-2:])}; raise niqe_tile"
+        )
     w = torch.tensor(LUMA, dtype=torch.float64, device=rgb.device).view(1, 3, 1, 1)
     gray = (rgb.double().clamp(0, 1) * w).sum(1) * 255.0
-    gray = gray[:, :gray.shape[1] // block * block, :gray.shape[2] // block * block]
+    gray = gray[:, : gray.shape[1] // block * block, : gray.shape[2] // block * block]
     f1 = _block_features(_mscn(gray), block)
     f2 = _block_features(_mscn(imresize(gray, 0.5)), block // 2)
     feats = torch.cat([f1, f2], 2)  # N x B x 36
@@ -147,14 +148,14 @@ class Regions:
             canvas = torch.zeros(tiles[0][2].shape[0], h, w)
             cover = torch.zeros(h + 1, w + 1)
             for y, x, t in tiles:
-                canvas[:, y - y0:y - y0 + t.shape[-2], x - x0:x - x0 + t.shape[-1]] = t
-                cover[y - y0 + 1:y - y0 + 1 + t.shape[-2], x - x0 + 1:x - x0 + 1 + t.shape[-1]] = 1
+                canvas[:, y - y0 : y - y0 + t.shape[-2], x - x0 : x - x0 + t.shape[-1]] = t
+                cover[y - y0 + 1 : y - y0 + 1 + t.shape[-2], x - x0 + 1 : x - x0 + 1 + t.shape[-1]] = 1
             ii = cover.cumsum(0).cumsum(1)  # windows wholly covered by tiles
             s = size
             if h < s or w < s:
                 continue
             full = ii[s:, s:] - ii[:-s, s:] - ii[s:, :-s] + ii[:-s, :-s]
-            ys, xs = torch.nonzero(full[:h - s + 1, :w - s + 1] >= s * s - 0.5, as_tuple=True)
+            ys, xs = torch.nonzero(full[: h - s + 1, : w - s + 1] >= s * s - 0.5, as_tuple=True)
             if len(ys):
                 self.canvases.append(canvas)
                 self.windows.append(torch.stack([ys, xs], 1))
@@ -172,9 +173,11 @@ class Regions:
         if self.windows:
             k = self._int(len(self.windows))
             y, x = self.windows[k][self._int(len(self.windows[k]))].tolist()
-            return self.canvases[k][:, y:y + s, x:x + s]
+            return self.canvases[k][:, y : y + s, x : x + s]
         side = min(min(t.shape[-2:]) for t in self.tensors)
         n = math.ceil(s / side)
-        rows = [torch.cat([self.tensors[self._int(len(self.tensors))][:, :side, :side] for _ in range(n)], 2)
-                for _ in range(n)]
+        rows = [
+            torch.cat([self.tensors[self._int(len(self.tensors))][:, :side, :side] for _ in range(n)], 2)
+            for _ in range(n)
+        ]
         return torch.cat(rows, 1)[:, :s, :s]

@@ -86,15 +86,62 @@ import time
 import vbench
 from vbench.errors import ConfigError
 
-PAPER = dict(steps=187_700, teacher_steps=20_000, teacher_tile=256, teacher_batch=16, teacher_width=64,
-             teacher_lr=1e-4, tile=256, batch=1, width=64, blocks=9, d_width=64, d_layers=3, norm="instance",
-             lr=1e-4, beta1=0.5, decay_from=2 / 3, pool_size=50, adv_weight=1.0, cycle_weight=10.0,
-             distill_weight=2.0, corr_weight=20.0, smooth_weight=10.0, unpaired_cycle_weight=80.0,
-             unpaired_distill_weight=5.0, align=True, align_width=8, align_depth=5, niqe_weight=0.0,
-             niqe_tile=192, niqe_every=1, niqe_model="auto", match_levels=256, enhance_sigma=1.0, augment=True)
-QUICK = dict(PAPER, steps=700, teacher_steps=200, teacher_tile=64, teacher_batch=8, teacher_width=8,
-             teacher_lr=1e-3, tile=64, batch=4, width=16, blocks=3, d_width=16, lr=1e-3, adv_weight=0.01,
-             unpaired_cycle_weight=10.0, align_width=8, align_depth=3, max_seconds=600)
+PAPER = dict(
+    steps=187_700,
+    teacher_steps=20_000,
+    teacher_tile=256,
+    teacher_batch=16,
+    teacher_width=64,
+    teacher_lr=1e-4,
+    tile=256,
+    batch=1,
+    width=64,
+    blocks=9,
+    d_width=64,
+    d_layers=3,
+    norm="instance",
+    lr=1e-4,
+    beta1=0.5,
+    decay_from=2 / 3,
+    pool_size=50,
+    adv_weight=1.0,
+    cycle_weight=10.0,
+    distill_weight=2.0,
+    corr_weight=20.0,
+    smooth_weight=10.0,
+    unpaired_cycle_weight=80.0,
+    unpaired_distill_weight=5.0,
+    align=True,
+    align_width=8,
+    align_depth=5,
+    niqe_weight=0.0,
+    niqe_tile=192,
+    niqe_every=1,
+    niqe_model="auto",
+    match_levels=256,
+    enhance_sigma=1.0,
+    augment=True,
+)
+QUICK = dict(
+    PAPER,
+    steps=700,
+    teacher_steps=200,
+    teacher_tile=64,
+    teacher_batch=8,
+    teacher_width=8,
+    teacher_lr=1e-3,
+    tile=64,
+    batch=4,
+    width=16,
+    blocks=3,
+    d_width=16,
+    lr=1e-3,
+    adv_weight=0.01,
+    unpaired_cycle_weight=10.0,
+    align_width=8,
+    align_depth=3,
+    max_seconds=600,
+)
 
 
 class Distill(vbench.Stainer):
@@ -105,8 +152,13 @@ class Distill(vbench.Stainer):
         "quick": QUICK,
         "paper": PAPER,
         "quick-noalign": dict(QUICK, align=False),
-        "quick-nodistill": dict(QUICK, steps=QUICK["steps"] - QUICK["teacher_steps"], teacher_steps=0,
-                                distill_weight=0.0, unpaired_distill_weight=0.0),
+        "quick-nodistill": dict(
+            QUICK,
+            steps=QUICK["steps"] - QUICK["teacher_steps"],
+            teacher_steps=0,
+            distill_weight=0.0,
+            unpaired_distill_weight=0.0,
+        ),
         "quick-niqe": dict(QUICK, niqe_weight=0.05),
     }
 
@@ -188,16 +240,19 @@ class Distill(vbench.Stainer):
         if not train:
             raise ConfigError("distill: no training tiles")
         if int(self.steps) <= int(self.teacher_steps):
-            raise ConfigError(f"distill: steps ({self.steps}) is the teacher's and the student's budget together "
-                              f"and must exceed teacher_steps ({self.teacher_steps})")
+            raise ConfigError(
+                f"distill: steps ({self.steps}) is the teacher's and the student's budget together "
+                f"and must exceed teacher_steps ({self.teacher_steps})"
+            )
         self._build()
         raw = [upsample(s.input.unsqueeze(0).float(), ctx.scale)[0] for s in train]
         labs = [lab_of(s.target) for s in train]
         invert, why = decide_inversion(ctx.modality, [s.input for s in train])
         ctx.log("distill: light enhancement: %s", why)
         self.enhance_invert = torch.tensor(int(invert))
-        self.enhance_src, self.enhance_dst = fit_matching(raw, [t[:1] / 100 for t in labs], invert, self.match_levels,
-                                                            self.enhance_sigma)
+        self.enhance_src, self.enhance_dst = fit_matching(
+            raw, [t[:1] / 100 for t in labs], invert, self.match_levels, self.enhance_sigma
+        )
 
         budget = ctx.budget.steps or self.steps  # without a runner: the preset's steps
         self.teacher_done, started = 0, time.perf_counter()
@@ -219,8 +274,9 @@ class Distill(vbench.Stainer):
         targets = [s.target.float() * 2 - 1 for s in train]
         paired = ctx.pairing != "unpaired"
         # position-paired crops are oriented by the training loop (see train.py), unpaired ones here
-        sampler = CropSampler(inputs, targets, self.tile, seed=ctx.seed, paired=paired,
-                              augment=self.augment and not paired)
+        sampler = CropSampler(
+            inputs, targets, self.tile, seed=ctx.seed, paired=paired, augment=self.augment and not paired
+        )
         data = dict(channels=ctx.in_channels, regions=None, niqe_model=None, sampler=sampler)
         if self.niqe_weight > 0:
             data.update(self._niqe_setup(train, inputs, ctx))
@@ -243,8 +299,13 @@ class Distill(vbench.Stainer):
         c = ctx.in_channels + 1
         regions = Regions([a[:c] for a in inputs], [s.meta for s in train], self.niqe_tile, ctx.seed + 3)
         where = "stitched train regions" if regions.stitched else "mosaics of train tiles (no region is large enough)"
-        ctx.log("distill: NIQE term weight %g on %d px crops from %s; model: %s", self.niqe_weight, self.niqe_tile,
-                where, what)
+        ctx.log(
+            "distill: NIQE term weight %g on %d px crops from %s; model: %s",
+            self.niqe_weight,
+            self.niqe_tile,
+            where,
+            what,
+        )
         return dict(regions=regions, niqe_model=model)
 
     def predict(self, inputs):
@@ -253,4 +314,3 @@ class Distill(vbench.Stainer):
         self.student.eval()
         x = self.student_input(upsample(inputs.float(), self.ctx.scale))
         return ((self.run(self.student, x) + 1) / 2).clamp(0.0, 1.0)
-

@@ -33,17 +33,31 @@ class Colorizer(nn.Module):
     def __init__(self, width: int = 64):
         super().__init__()
         w = width
-        self.enc = nn.ModuleList([_block(1, w, 2), _block(w, 2 * w, 2), _block(2 * w, 4 * w, 3),
-                                  _block(4 * w, 8 * w, 3)])
+        self.enc = nn.ModuleList(
+            [_block(1, w, 2), _block(w, 2 * w, 2), _block(2 * w, 4 * w, 3), _block(4 * w, 8 * w, 3)]
+        )
         self.mid = nn.Sequential(_block(8 * w, 8 * w, 3, 2), _block(8 * w, 8 * w, 3, 2), _block(8 * w, 8 * w, 3))
-        self.up = nn.ModuleList([nn.ConvTranspose2d(8 * w, 4 * w, 4, 2, 1), nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1),
-                                 nn.ConvTranspose2d(2 * w, 2 * w, 4, 2, 1)])
-        self.short = nn.ModuleList([nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.Conv2d(2 * w, 2 * w, 3, padding=1),
-                                    nn.Conv2d(w, 2 * w, 3, padding=1)])
-        self.dec = nn.ModuleList([nn.Sequential(nn.ReLU(True), _block(4 * w, 4 * w, 2)),
-                                  nn.Sequential(nn.ReLU(True), _block(2 * w, 2 * w, 1)),
-                                  nn.Sequential(nn.ReLU(True), nn.Conv2d(2 * w, 2 * w, 3, padding=1),
-                                                nn.LeakyReLU(0.2))])
+        self.up = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(8 * w, 4 * w, 4, 2, 1),
+                nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1),
+                nn.ConvTranspose2d(2 * w, 2 * w, 4, 2, 1),
+            ]
+        )
+        self.short = nn.ModuleList(
+            [
+                nn.Conv2d(4 * w, 4 * w, 3, padding=1),
+                nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+                nn.Conv2d(w, 2 * w, 3, padding=1),
+            ]
+        )
+        self.dec = nn.ModuleList(
+            [
+                nn.Sequential(nn.ReLU(True), _block(4 * w, 4 * w, 2)),
+                nn.Sequential(nn.ReLU(True), _block(2 * w, 2 * w, 1)),
+                nn.Sequential(nn.ReLU(True), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.LeakyReLU(0.2)),
+            ]
+        )
         self.head = nn.Sequential(nn.Conv2d(2 * w, 2, 1), nn.Tanh())
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:

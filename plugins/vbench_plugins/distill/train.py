@@ -18,12 +18,14 @@ def _gan(scores: torch.Tensor, real: bool) -> torch.Tensor:
 def weights(stainer, pairing: str) -> dict:
     """The loss weights of the setting: the released unpaired or misaligned configuration."""
     unpaired = pairing == "unpaired"
-    return dict(adv=stainer.adv_weight,
-                cycle=stainer.unpaired_cycle_weight if unpaired else stainer.cycle_weight,
-                distill=stainer.unpaired_distill_weight if unpaired else stainer.distill_weight,
-                corr=0.0 if unpaired or not stainer.align else stainer.corr_weight,
-                smooth=0.0 if unpaired or not stainer.align else stainer.smooth_weight,
-                niqe=stainer.niqe_weight)
+    return dict(
+        adv=stainer.adv_weight,
+        cycle=stainer.unpaired_cycle_weight if unpaired else stainer.cycle_weight,
+        distill=stainer.unpaired_distill_weight if unpaired else stainer.distill_weight,
+        corr=0.0 if unpaired or not stainer.align else stainer.corr_weight,
+        smooth=0.0 if unpaired or not stainer.align else stainer.smooth_weight,
+        niqe=stainer.niqe_weight,
+    )
 
 
 def train_student(stainer, data, ctx, steps: int) -> int:
@@ -54,8 +56,10 @@ def train_student(stainer, data, ctx, steps: int) -> int:
     opt_da, opt_db = adam(d_a), adam(d_b)
     scheds = [linear_decay_scheduler(o, steps, stainer.decay_from) for o in [*opt_gen, opt_da, opt_db]]
     pool_a, pool_b = ImagePool(stainer.pool_size, ctx.seed + 1), ImagePool(stainer.pool_size, ctx.seed + 2)
-    hint = (f"lower lr ({stainer.lr}) or the loss weights (adv {w['adv']}, cycle {w['cycle']}, distill "
-            f"{w['distill']}, corr {w['corr']}, niqe {w['niqe']})")
+    hint = (
+        f"lower lr ({stainer.lr}) or the loss weights (adv {w['adv']}, cycle {w['cycle']}, distill "
+        f"{w['distill']}, corr {w['corr']}, niqe {w['niqe']})"
+    )
     for net in stainer.training_nets():
         net.train()
     rng = torch.Generator().manual_seed(ctx.seed + 4)
@@ -67,14 +71,16 @@ def train_student(stainer, data, ctx, steps: int) -> int:
         ks, flips = torch.randint(4, (n,), generator=rng).tolist(), torch.randint(2, (n,), generator=rng).tolist()
         if orient:  # position-paired crops come in the slide's frame; their orientation is drawn here
             x, b = dihedral(x, ks, flips), dihedral(b, ks, flips)
-        a, teacher = x[:, :c + 1], x[:, c + 1:]
+        a, teacher = x[:, : c + 1], x[:, c + 1 :]
         real_a = a[:, :c]
         for d in (d_a, d_b):
             d.requires_grad_(False)
         fake_b = stainer.run(g, a)
         rec_a = stainer.run(inv, fake_b)
-        losses = {"adv": w["adv"] * (_gan(d_b(fake_b), True) + _gan(d_a(rec_a), True)),
-                  "cycle": w["cycle"] * F.l1_loss(rec_a, real_a)}
+        losses = {
+            "adv": w["adv"] * (_gan(d_b(fake_b), True) + _gan(d_a(rec_a), True)),
+            "cycle": w["cycle"] * F.l1_loss(rec_a, real_a),
+        }
         if w["distill"] > 0:
             losses["distill"] = w["distill"] * F.l1_loss(fake_b, teacher)
         if aligner is not None:
@@ -89,8 +95,9 @@ def train_student(stainer, data, ctx, steps: int) -> int:
             losses["niqe"] = w["niqe"] * niqe_score((out + 1) / 2, data["niqe_model"]).mean()
         total = sum(losses.values())
         # checked before backward: a NaN flow makes grid_sample's backward read out of bounds
-        check_finite(stainer.teacher_done + step + 1, {k: v.detach() for k, v in {**losses, "student": total}.items()},
-                     hint)
+        check_finite(
+            stainer.teacher_done + step + 1, {k: v.detach() for k, v in {**losses, "student": total}.items()}, hint
+        )
         for o in opt_gen:
             o.zero_grad(set_to_none=True)
         total.backward()

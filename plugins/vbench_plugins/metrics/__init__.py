@@ -42,8 +42,18 @@ from .pixel import CIEDE2000, PSNR, SSIM, SSIMRGB, PSNRLuma
 from .registration import REGISTERED_METRICS
 from .stain import STAIN_METRICS
 
-METRICS = [PSNR, PSNRLuma, SSIM, SSIMRGB, NIQE, NIQEStain, CIEDE2000, *STAIN_METRICS, *REGISTERED_METRICS,
-           *CELL_METRICS]
+METRICS = [
+    PSNR,
+    PSNRLuma,
+    SSIM,
+    SSIMRGB,
+    NIQE,
+    NIQEStain,
+    CIEDE2000,
+    *STAIN_METRICS,
+    *REGISTERED_METRICS,
+    *CELL_METRICS,
+]
 
 
 @vbench.hookimpl

@@ -33,7 +33,7 @@ def _correlate_last(x: torch.Tensor, taps: tuple[float, ...]) -> torch.Tensor:
     n = x.shape[-1] - len(taps) + 1
     out = x[..., 0:n] * taps[0]
     for k in range(1, len(taps)):
-        out.add_(x[..., k:k + n], alpha=taps[k])
+        out.add_(x[..., k : k + n], alpha=taps[k])
     return out
 
 
@@ -55,8 +55,9 @@ def _cubic(x: torch.Tensor) -> torch.Tensor:
     """Keys' cubic convolution kernel with a = -0.5 (MATLAB imresize 'bicubic')."""
     ax = x.abs()
     ax2, ax3 = ax * ax, ax * ax * ax
-    return ((1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1)
-            + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1) & (ax <= 2)))
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
+        (ax > 1) & (ax <= 2)
+    )
 
 
 @lru_cache(maxsize=32)

@@ -12,5 +12,15 @@ from .sizing import pad_to_multiple, upsample
 from .training import check_finite, linear_decay_scheduler
 from .unet import UNet
 
-__all__ = ["CropSampler", "GlobalDiscriminator", "ImagePool", "PatchDiscriminator", "ResnetGenerator", "UNet",
-           "check_finite", "linear_decay_scheduler", "pad_to_multiple", "upsample"]
+__all__ = [
+    "CropSampler",
+    "GlobalDiscriminator",
+    "ImagePool",
+    "PatchDiscriminator",
+    "ResnetGenerator",
+    "UNet",
+    "check_finite",
+    "linear_decay_scheduler",
+    "pad_to_multiple",
+    "upsample",
+]

@@ -29,7 +29,7 @@ class CropSampler:
         if pos is None:
             pos = (self._int(t.shape[-2] - s + 1), self._int(t.shape[-1] - s + 1))
         i, j = pos
-        return t[:, i:i + s, j:j + s], pos
+        return t[:, i : i + s, j : j + s], pos
 
     def _transform(self, t, k: int, flip: int):
         if flip:

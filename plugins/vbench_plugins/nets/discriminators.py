@@ -11,8 +11,9 @@ class PatchDiscriminator(nn.Module):
     """4x4 convolutions: ``layers`` stride-2 steps, then two stride-1 ones; one score per patch.
     ``layers=3`` is the 70 x 70 PatchGAN. ``sigmoid`` squashes scores to (0, 1)."""
 
-    def __init__(self, in_channels: int, width: int = 64, layers: int = 3, norm: str = "instance",
-                 sigmoid: bool = False):
+    def __init__(
+        self, in_channels: int, width: int = 64, layers: int = 3, norm: str = "instance", sigmoid: bool = False
+    ):
         super().__init__()
         seq = [nn.Conv2d(in_channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
         c = width
@@ -39,11 +40,21 @@ class GlobalDiscriminator(nn.Module):
         seq = [nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(0.1, True)]
         c = width
         for _ in range(blocks):
-            seq += [nn.Conv2d(c, c, 3, padding=1), nn.LeakyReLU(0.1, True),
-                    nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.LeakyReLU(0.1, True)]
+            seq += [
+                nn.Conv2d(c, c, 3, padding=1),
+                nn.LeakyReLU(0.1, True),
+                nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
+                nn.LeakyReLU(0.1, True),
+            ]
             c *= 2
-        seq += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, c), nn.LeakyReLU(0.1, True),
-                nn.Linear(c, 1), nn.Sigmoid()]
+        seq += [
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(c, c),
+            nn.LeakyReLU(0.1, True),
+            nn.Linear(c, 1),
+            nn.Sigmoid(),
+        ]
         self.net = nn.Sequential(*seq)
 
     def forward(self, x):

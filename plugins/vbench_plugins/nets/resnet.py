@@ -19,8 +19,13 @@ class ResBlock(nn.Module):
     def __init__(self, channels: int, norm: str):
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm_layer(norm, channels), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm_layer(norm, channels),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            norm_layer(norm, channels),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            norm_layer(norm, channels),
         )
 
     def forward(self, x):
@@ -42,8 +47,11 @@ class ResnetGenerator(nn.Module):
         layers += [ResBlock(width * 4, norm) for _ in range(blocks)]
         for i in range(2):
             c = width * 2 ** (2 - i)
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
-                       norm_layer(norm, c // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
+                norm_layer(norm, c // 2),
+                nn.ReLU(True),
+            ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 

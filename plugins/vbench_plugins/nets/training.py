@@ -10,7 +10,9 @@ def check_finite(step: int, losses: dict, hint: str = "") -> None:
     for name, value in losses.items():
         v = float(value)
         if not math.isfinite(v):
-            raise FloatingPointError(f"training diverged at step {step}: {name} loss is {v}" + (f"; {hint}" if hint else ""))
+            raise FloatingPointError(
+                f"training diverged at step {step}: {name} loss is {v}" + (f"; {hint}" if hint else "")
+            )
 
 
 def linear_decay_scheduler(optimizer, steps: int, decay_from: float):
@@ -21,5 +23,13 @@ def linear_decay_scheduler(optimizer, steps: int, decay_from: float):
 
     flat = round(steps * decay_from)
     lr = optimizer.param_groups[0]["lr"]
-    return PolyLRScheduler(optimizer, t_initial=max(steps - flat, 2), power=1.0, lr_min=0.0, warmup_t=flat,
-                           warmup_lr_init=lr, warmup_prefix=True, t_in_epochs=False)
+    return PolyLRScheduler(
+        optimizer,
+        t_initial=max(steps - flat, 2),
+        power=1.0,
+        lr_min=0.0,
+        warmup_t=flat,
+        warmup_lr_init=lr,
+        warmup_prefix=True,
+        t_in_epochs=False,
+    )

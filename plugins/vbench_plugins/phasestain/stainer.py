@@ -51,11 +51,41 @@ from __future__ import annotations
 
 import vbench
 
-PAPER = dict(steps=100_000, tile=256, batch=4, width=64, depth=4, disc="global", d_width=64, d_depth=5,
-             lr_g=1e-4, lr_d=1e-5, l1_weight=1.0, tv_weight=0.02, adv_weight=2000.0, augment=True,
-             val_every=1000, val_tiles=64, channels_last=True)
-QUICK = dict(PAPER, steps=500, tile=64, batch=8, width=16, disc="patch", d_width=16, d_depth=3,
-             lr_g=1e-3, lr_d=1e-4, adv_weight=0.01, val_every=50, val_tiles=16, max_seconds=600)
+PAPER = dict(
+    steps=100_000,
+    tile=256,
+    batch=4,
+    width=64,
+    depth=4,
+    disc="global",
+    d_width=64,
+    d_depth=5,
+    lr_g=1e-4,
+    lr_d=1e-5,
+    l1_weight=1.0,
+    tv_weight=0.02,
+    adv_weight=2000.0,
+    augment=True,
+    val_every=1000,
+    val_tiles=64,
+    channels_last=True,
+)
+QUICK = dict(
+    PAPER,
+    steps=500,
+    tile=64,
+    batch=8,
+    width=16,
+    disc="patch",
+    d_width=16,
+    d_depth=3,
+    lr_g=1e-3,
+    lr_d=1e-4,
+    adv_weight=0.01,
+    val_every=50,
+    val_tiles=16,
+    max_seconds=600,
+)
 
 
 class PhaseStain(vbench.Stainer):
@@ -125,7 +155,7 @@ class PhaseStain(vbench.Stainer):
         flat = torch.cat([t.flatten(1) for t in inputs], dim=1).double()
         self.in_stats = torch.stack([flat.mean(dim=1), flat.std(dim=1).clamp_min(1e-6)]).float()
         sampler = CropSampler(inputs, targets, self.tile, seed=ctx.seed, paired=True, augment=self.augment)
-        val = [(s.input.unsqueeze(0).to(dev), s.target.unsqueeze(0).to(dev)) for s in list(ctx.val)[:self.val_tiles]]
+        val = [(s.input.unsqueeze(0).to(dev), s.target.unsqueeze(0).to(dev)) for s in list(ctx.val)[: self.val_tiles]]
 
         g, d = self.generator, self.discriminator
         opt_g = create_optimizer_v2(g, "adam", lr=self.lr_g, weight_decay=0.0)
@@ -190,4 +220,3 @@ class PhaseStain(vbench.Stainer):
 def _total_variation(x):
     """Mean absolute difference between vertically and horizontally neighbouring pixels."""
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
-

@@ -21,30 +21,95 @@ TORCHVISION = "torch-hub/checkpoints"
 
 # (asset, pyiqa metric names that need it, as vbench registers them)
 ROWS: tuple[tuple[Asset, tuple[str, ...]], ...] = (
-    (Asset("lpips-alex", "LPIPS_v0.1_alex-df73285e.pth", "LPIPS v0.1 linear calibration layers for AlexNet features",
-           PYIQA_CACHE, ("pypi:lpips==0.1.4:wheel:lpips/weights/v0.1/alex.pth", HF + "LPIPS_v0.1_alex-df73285e.pth"),
-           sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", size=6009,
-           licence="BSD-2-Clause (LPIPS)"), ("lpips", "lpips+")),
-    (Asset("lpips-vgg", "LPIPS_v0.1_vgg-a78928a0.pth", "LPIPS v0.1 linear calibration layers for VGG16 features",
-           PYIQA_CACHE, ("pypi:lpips==0.1.4:wheel:lpips/weights/v0.1/vgg.pth", HF + "LPIPS_v0.1_vgg-a78928a0.pth"),
-           sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", size=7289,
-           licence="BSD-2-Clause (LPIPS)"), ("lpips-vgg", "lpips-vgg+")),
-    (Asset("alexnet-imagenet", "alexnet-owt-7be5be79.pth", "torchvision AlexNet ImageNet weights (the LPIPS backbone)",
-           TORCHVISION, ("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",),
-           licence="BSD-3-Clause (torchvision)"), ("lpips", "lpips+")),
-    (Asset("vgg16-imagenet", "vgg16-397923af.pth", "torchvision VGG16 ImageNet weights (the LPIPS-VGG backbone)",
-           TORCHVISION, ("https://download.pytorch.org/models/vgg16-397923af.pth",),
-           licence="BSD-3-Clause (torchvision)"), ("lpips-vgg", "lpips-vgg+")),
-    (Asset("fid-inception", "pt_inception-2015-12-05-6726825d.pth",
-           "Inception-v3 weights of the TensorFlow FID reference, as pyiqa loads them", PYIQA_CACHE,
-           (HF + "pt_inception-2015-12-05-6726825d.pth",), licence="Apache-2.0"), ("fid", "sfid")),
-    (Asset("brisque-svm", "brisque_svm_weights.pth", "BRISQUE support vector regression model", PYIQA_CACHE,
-           (HF + "brisque_svm_weights.pth",)), ("brisque",)),
-    (Asset("pyiqa-niqe-params", "niqe_modelparameters.mat", "NIQE pristine model as pyiqa loads it (MATLAB .mat)",
-           PYIQA_CACHE, (HF + "niqe_modelparameters.mat",)), ("pyiqa-niqe",)),
-    (Asset("pyiqa-niqe-matlab-params", "niqe_matlab_params.mat",
-           "NIQE model of MATLAB's Image Processing Toolbox as pyiqa loads it", PYIQA_CACHE,
-           (HF + "niqe_matlab_params.mat",)), ("niqe_matlab",)),
+    (
+        Asset(
+            "lpips-alex",
+            "LPIPS_v0.1_alex-df73285e.pth",
+            "LPIPS v0.1 linear calibration layers for AlexNet features",
+            PYIQA_CACHE,
+            ("pypi:lpips==0.1.4:wheel:lpips/weights/v0.1/alex.pth", HF + "LPIPS_v0.1_alex-df73285e.pth"),
+            sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+            size=6009,
+            licence="BSD-2-Clause (LPIPS)",
+        ),
+        ("lpips", "lpips+"),
+    ),
+    (
+        Asset(
+            "lpips-vgg",
+            "LPIPS_v0.1_vgg-a78928a0.pth",
+            "LPIPS v0.1 linear calibration layers for VGG16 features",
+            PYIQA_CACHE,
+            ("pypi:lpips==0.1.4:wheel:lpips/weights/v0.1/vgg.pth", HF + "LPIPS_v0.1_vgg-a78928a0.pth"),
+            sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            size=7289,
+            licence="BSD-2-Clause (LPIPS)",
+        ),
+        ("lpips-vgg", "lpips-vgg+"),
+    ),
+    (
+        Asset(
+            "alexnet-imagenet",
+            "alexnet-owt-7be5be79.pth",
+            "torchvision AlexNet ImageNet weights (the LPIPS backbone)",
+            TORCHVISION,
+            ("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",),
+            licence="BSD-3-Clause (torchvision)",
+        ),
+        ("lpips", "lpips+"),
+    ),
+    (
+        Asset(
+            "vgg16-imagenet",
+            "vgg16-397923af.pth",
+            "torchvision VGG16 ImageNet weights (the LPIPS-VGG backbone)",
+            TORCHVISION,
+            ("https://download.pytorch.org/models/vgg16-397923af.pth",),
+            licence="BSD-3-Clause (torchvision)",
+        ),
+        ("lpips-vgg", "lpips-vgg+"),
+    ),
+    (
+        Asset(
+            "fid-inception",
+            "pt_inception-2015-12-05-6726825d.pth",
+            "Inception-v3 weights of the TensorFlow FID reference, as pyiqa loads them",
+            PYIQA_CACHE,
+            (HF + "pt_inception-2015-12-05-6726825d.pth",),
+            licence="Apache-2.0",
+        ),
+        ("fid", "sfid"),
+    ),
+    (
+        Asset(
+            "brisque-svm",
+            "brisque_svm_weights.pth",
+            "BRISQUE support vector regression model",
+            PYIQA_CACHE,
+            (HF + "brisque_svm_weights.pth",),
+        ),
+        ("brisque",),
+    ),
+    (
+        Asset(
+            "pyiqa-niqe-params",
+            "niqe_modelparameters.mat",
+            "NIQE pristine model as pyiqa loads it (MATLAB .mat)",
+            PYIQA_CACHE,
+            (HF + "niqe_modelparameters.mat",),
+        ),
+        ("pyiqa-niqe",),
+    ),
+    (
+        Asset(
+            "pyiqa-niqe-matlab-params",
+            "niqe_matlab_params.mat",
+            "NIQE model of MATLAB's Image Processing Toolbox as pyiqa loads it",
+            PYIQA_CACHE,
+            (HF + "niqe_matlab_params.mat",),
+        ),
+        ("niqe_matlab",),
+    ),
 )
 
 
@@ -66,7 +131,8 @@ def _refusal(metric: str, url, dst) -> AssetMissingError:
         f"metric {metric!r} needs the file {filename}, which is not in {os.path.dirname(str(dst))} (pyiqa "
         f"would download it from {url}). Run `vbench assets fetch {metric}` where the internet is reachable "
         f"(pyiqa then downloads what the metric needs into its cache), or copy the file into "
-        f"{os.path.dirname(str(dst))} (`vbench assets import FILE` installs the files vbench knows).")
+        f"{os.path.dirname(str(dst))} (`vbench assets import FILE` installs the files vbench knows)."
+    )
 
 
 @contextlib.contextmanager
@@ -95,7 +161,8 @@ def no_downloads(metric: str):
             raise AssetMissingError(
                 f"metric {metric!r} needs files that are not in the local caches and would have to be downloaded "
                 f"({type(exc).__name__}: {str(exc)[:200]}). Run `vbench assets fetch {metric}` where the internet "
-                f"is reachable.") from None
+                f"is reachable."
+            ) from None
         raise
     finally:
         for mod, attr, value in reversed(saved):
@@ -122,7 +189,8 @@ def let_pyiqa_download(metric: str, pyiqa_name: str, log=lambda m: None) -> None
         if looks_like_network(exc):
             raise VbenchError(
                 f"pyiqa could not download the files of {metric!r} ({type(exc).__name__}: {str(exc)[:200]}). Run "
-                f"this where the internet is reachable, then copy {du.DEFAULT_CACHE_DIR} to this machine") from None
+                f"this where the internet is reachable, then copy {du.DEFAULT_CACHE_DIR} to this machine"
+            ) from None
         raise
 
 

@@ -24,31 +24,45 @@ from .files import assets_for, let_pyiqa_download, no_downloads
 RENAMED = {"psnr": "pyiqa-psnr", "ssim": "pyiqa-ssim", "niqe": "pyiqa-niqe"}
 DEFAULT_FOR = {"lpips": frozenset({"paired", "misaligned"}), "fid": frozenset({"unpaired"})}
 # pyiqa metrics that load no weight or parameter file.
-NO_FILES = {"psnr", "psnry", "ssim", "ssimc", "ms_ssim", "cw_ssim", "fsim", "vif", "gmsd", "nlpd", "mad", "vsi",
-            "piqe", "entropy"}
+NO_FILES = {
+    "psnr",
+    "psnry",
+    "ssim",
+    "ssimc",
+    "ms_ssim",
+    "cw_ssim",
+    "fsim",
+    "vif",
+    "gmsd",
+    "nlpd",
+    "mad",
+    "vsi",
+    "piqe",
+    "entropy",
+}
 PIPELINES = {
     "psnr": "pyiqa psnr: RGB float in [0,1] as given, MSE over all 3 channels, peak 1, MSE + 1e-8, no crop",
     "psnry": "pyiqa psnry: YIQ luma (0.299/0.587/0.114) in [0,1], not rounded, peak 1, MSE + 1e-8",
     "ssim": "pyiqa ssim: YIQ luma x 255 rounded to 8 bit, float64, 11x11 Gaussian sigma 1.5, valid, contrast-"
-            "structure term clamped at 0, no downsampling",
+    "structure term clamped at 0, no downsampling",
     "ssimc": "pyiqa ssimc: RGB x 255 rounded to 8 bit, float64, 11x11 Gaussian sigma 1.5, valid, contrast-structure "
-             "term clamped at 0, mean over channels, no downsampling",
+    "term clamped at 0, mean over channels, no downsampling",
     "ms_ssim": "pyiqa ms_ssim: YIQ luma x 255 rounded to 8 bit, 5 scales (2x2 average pooling), weights "
-               "0.0448/0.2856/0.3001/0.2363/0.1333",
+    "0.0448/0.2856/0.3001/0.2363/0.1333",
     "fsim": "pyiqa fsim (FSIMc, Zhang et al. 2011): RGB x 255 (not rounded), average-pooled by max(1, round(min(H,W)"
-            "/256)), YIQ; phase congruency and gradient similarity with chromatic I/Q terms",
+    "/256)), YIQ; phase congruency and gradient similarity with chromatic I/Q terms",
     "gmsd": "pyiqa gmsd (Xue et al. 2014): YIQ luma x 255 rounded to 8 bit, 2x2 average downsampling, 3x3 Prewitt "
-            "gradients, T 170, standard deviation of the gradient-magnitude similarity map",
+    "gradients, T 170, standard deviation of the gradient-magnitude similarity map",
     "vif": "pyiqa vif (Sheikh & Bovik 2006): YIQ luma x 255 rounded to 8 bit, steerable-pyramid VIF",
     "piqe": "pyiqa piqe (Venkatanath et al. 2015): YIQ luma divided by its maximum, x 255 rounded, block-wise "
-            "distortion estimate",
+    "distortion estimate",
     "lpips": "pyiqa lpips (Zhang et al. 2018, v0.1): RGB [0,1] mapped to [-1,1], AlexNet ImageNet features, "
-             "learned linear layers, spatial mean",
+    "learned linear layers, spatial mean",
     "lpips-vgg": "pyiqa lpips-vgg (Zhang et al. 2018, v0.1): RGB [0,1] mapped to [-1,1], VGG16 ImageNet features, "
-                 "learned linear layers, spatial mean",
+    "learned linear layers, spatial mean",
     "niqe": "pyiqa niqe: YIQ luma x 255 rounded, NIQE with pyiqa's copy of the pristine model (float32 resize)",
     "fid": "pyiqa fid (clean-fid): predictions and targets written as 8-bit PNGs, Inception-v3 pool features, "
-           "Frechet distance between the two sets",
+    "Frechet distance between the two sets",
 }
 
 
@@ -125,7 +139,8 @@ class PyiqaMetric(_Pyiqa, ImageMetric):
         except (RuntimeError, ValueError, AssertionError, IndexError) as exc:
             raise MetricNotApplicable(
                 f"pyiqa's {self.pyiqa_name} failed on tiles of {tuple(pred.shape[-2:])} px: {type(exc).__name__}: "
-                f"{str(exc)[:300]}") from None
+                f"{str(exc)[:300]}"
+            ) from None
         return torch.as_tensor(out).reshape(-1)
 
 
@@ -176,14 +191,27 @@ def metric_classes() -> tuple[type, ...]:
         arch = opts.pop("type", "?")
         described = PIPELINES.get(pname) or (
             f"pyiqa {pname} ({arch}{', ' + ', '.join(f'{k}={v}' for k, v in opts.items()) if opts else ''}): takes "
-            f"RGB float in [0,1] and applies pyiqa's own conversions")
+            f"RGB float in [0,1] and applies pyiqa's own conversions"
+        )
         name = RENAMED.get(pname, pname)
         base = PyiqaDistributionMetric if dist else PyiqaMetric
         files = assets_for(name)
-        out.append(type(f"Pyiqa_{pname}", (base,), dict(
-            name=name, pyiqa_name=pname, kind=kind, higher_is_better=not cfg.get("lower_better", False),
-            default_for=DEFAULT_FOR.get(pname, frozenset()), pipeline=f"{described} [pyiqa {version}]",
-            score_range=cfg.get("score_range", ""), assets=files,
-            assets_note="" if files or pname in NO_FILES else "pyiqa downloads (checked on first use)",
-            __module__=__name__)))
+        out.append(
+            type(
+                f"Pyiqa_{pname}",
+                (base,),
+                dict(
+                    name=name,
+                    pyiqa_name=pname,
+                    kind=kind,
+                    higher_is_better=not cfg.get("lower_better", False),
+                    default_for=DEFAULT_FOR.get(pname, frozenset()),
+                    pipeline=f"{described} [pyiqa {version}]",
+                    score_range=cfg.get("score_range", ""),
+                    assets=files,
+                    assets_note="" if files or pname in NO_FILES else "pyiqa downloads (checked on first use)",
+                    __module__=__name__,
+                ),
+            )
+        )
     return tuple(out)

@@ -38,8 +38,9 @@ class Autofluorescence:
     seed: int = 202
 
     def params(self) -> dict:
-        return dict(asdict(self), model="autofluorescence",
-                    mix={c: dict(row) for c, row in zip(self.channels, self.mix)})
+        return dict(
+            asdict(self), model="autofluorescence", mix={c: dict(row) for c, row in zip(self.channels, self.mix)}
+        )
 
     def simulate(self, dens: dict):
         """C x (H / factor) x (W / factor) float64 in [0, 1]; H and W must be multiples of factor."""

@@ -48,9 +48,11 @@ class UnstainedDarkfield:
 
         rng = np.random.default_rng(self.seed)
         density = sum(w * dens[k] for k, w in self.weights)
-        scatter = (self.bulk * density
-                   + self.edge * gaussian_gradient_magnitude(dens["H"], self.edge_sigma, mode="reflect")
-                   + self.border * gaussian_gradient_magnitude(dens["T"], self.edge_sigma, mode="reflect"))
+        scatter = (
+            self.bulk * density
+            + self.edge * gaussian_gradient_magnitude(dens["H"], self.edge_sigma, mode="reflect")
+            + self.border * gaussian_gradient_magnitude(dens["T"], self.edge_sigma, mode="reflect")
+        )
         light = gaussian_filter(scatter, self.blur_sigma, mode="reflect")
         out = []
         for gain in self.gains:

@@ -48,7 +48,11 @@ class AdjacentSection:
     def bound(self, shape) -> float:
         h, w = shape[:2]
         radius = math.hypot((h - 1) / 2, (w - 1) / 2)
-        return self.elastic_px + math.hypot(*self.shift_px) + 2 * math.sin(math.radians(abs(self.rotation_deg)) / 2) * radius
+        return (
+            self.elastic_px
+            + math.hypot(*self.shift_px)
+            + 2 * math.sin(math.radians(abs(self.rotation_deg)) / 2) * radius
+        )
 
     def fields(self, shape) -> dict:
         """The B-spline coefficients of the random fields for an image of this shape (float64)."""
@@ -79,7 +83,7 @@ class AdjacentSection:
         from .stains import HED_CHANNELS
 
         h, w = fields["shape"]
-        rows, cols = np.mgrid[y:y + size, x:x + size].astype(np.float64)
+        rows, cols = np.mgrid[y : y + size, x : x + size].astype(np.float64)
         src_r, src_c = self.source_positions(fields, rows, cols)
 
         # The window of source pixels the warp reads, restained.
@@ -106,7 +110,6 @@ class AdjacentSection:
             out[c] = np.round(np.clip(moved, 0.0, 1.0) * 255.0).astype(np.uint8)
         return out
 
-
     def source_positions(self, fields: dict, rows, cols):
         """(row, column) in the original section seen by the adjacent section's pixels (rows, cols)."""
         h, w = fields["shape"]
@@ -114,8 +117,20 @@ class AdjacentSection:
         t = math.radians(self.rotation_deg)
         dy, dx = rows - cy, cols - cx
         elastic = fields["elastic"]
-        src_r = math.cos(t) * dy - math.sin(t) * dx + cy + self.shift_px[0] + _spline(elastic[0], rows, cols, self.elastic_grid)
-        src_c = math.sin(t) * dy + math.cos(t) * dx + cx + self.shift_px[1] + _spline(elastic[1], rows, cols, self.elastic_grid)
+        src_r = (
+            math.cos(t) * dy
+            - math.sin(t) * dx
+            + cy
+            + self.shift_px[0]
+            + _spline(elastic[0], rows, cols, self.elastic_grid)
+        )
+        src_c = (
+            math.sin(t) * dy
+            + math.cos(t) * dx
+            + cx
+            + self.shift_px[1]
+            + _spline(elastic[1], rows, cols, self.elastic_grid)
+        )
         return src_r, src_c
 
 
@@ -125,5 +140,6 @@ def _spline(coef, rows, cols, spacing: int):
     from scipy.ndimage import map_coordinates
 
     # prefilter=False: coefficients, not samples, so |value| <= max |coef| everywhere.
-    return map_coordinates(coef, np.stack([rows / spacing + 1, cols / spacing + 1]), order=3,
-                           prefilter=False, mode="nearest")
+    return map_coordinates(
+        coef, np.stack([rows / spacing + 1, cols / spacing + 1]), order=3, prefilter=False, mode="nearest"
+    )

@@ -43,6 +43,6 @@ class Deconvolution:
         """Boolean H x W mask of tissue pixels (exact integer test, see the module docstring)."""
         import numpy as np
 
-        limit = int(255**3 * 10 ** -self.tissue_od)
+        limit = int(255**3 * 10**-self.tissue_od)
         prod = np.maximum(rgb, 1).astype(np.uint32)  # 255^3 fits
         return prod[..., 0] * prod[..., 1] * prod[..., 2] < limit

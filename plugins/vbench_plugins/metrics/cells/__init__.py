@@ -14,14 +14,16 @@ import logging
 from vbench.errors import MetricNotApplicable
 from vbench.metric import FULL_REFERENCE, ImageMetric
 
-from .nuclei import Detector
-from ..registration.estimate import Settings
 from ..pairings import PAIRED
+from ..registration.estimate import Settings
+from .nuclei import Detector
 
 log = logging.getLogger("vbench.metrics")
 
-REFERENCE = ("against the aligned truth (paired data, or misaligned data that has it), else against the target "
-             "registered to the prediction as in psnr@reg, counting only what the registered target covers")
+REFERENCE = (
+    "against the aligned truth (paired data, or misaligned data that has it), else against the target "
+    "registered to the prediction as in psnr@reg, counting only what the registered target covers"
+)
 
 
 class NucleiMetric(ImageMetric):
@@ -45,7 +47,8 @@ class NucleiMetric(ImageMetric):
             raise MetricNotApplicable(
                 f"{self.name} finds nuclei in the haematoxylin channel, and {source} of dataset {dataset.name!r} is "
                 f"not known to hold haematoxylin (H&E: 'he', IHC: 'ihc-dab'). Declare the stain (`vbench datasets add "
-                f"{dataset.name} PATH --stain he --replace` for your own data)")
+                f"{dataset.name} PATH --stain he --replace` for your own data)"
+            )
         test = dataset.samples("test")
         sizes = [s.meta.get("um_per_px") for s in test if isinstance(getattr(s, "meta", None), dict)]
         sizes = [float(v) for v in sizes if v]
@@ -58,8 +61,8 @@ class NucleiMetric(ImageMetric):
         import numpy as np
         import torch
 
-        from .nuclei import detect, match
         from ..registration.estimate import register
+        from .nuclei import detect, match
 
         values, blank = [], 0
         for p, r in zip(pred, ref):
@@ -80,8 +83,13 @@ class NucleiMetric(ImageMetric):
             else:
                 values.append(getattr(match(cp, cr, self.detector.radius_px), self.statistic))
         if blank:
-            log.warning("%s: %d of %d predictions show no nuclei (no haematoxylin above the threshold) where the "
-                        "reference has some; they score 0", self.name, blank, len(values))
+            log.warning(
+                "%s: %d of %d predictions show no nuclei (no haematoxylin above the threshold) where the "
+                "reference has some; they score 0",
+                self.name,
+                blank,
+                len(values),
+            )
         return torch.tensor(values, dtype=torch.float64)
 
 
@@ -96,15 +104,26 @@ def _inside(centroids, valid):
 
 def _nuclei_metric(name, statistic, what, default_for=frozenset()):
     text = Detector().text()
-    undefined = ("a prediction without nuclei where the reference has some scores 0 (a note is logged); undefined "
-                 "where neither shows nuclei (precision: where the prediction shows none)")
-    return type(name.replace("-", "_").title().replace("_", ""), (NucleiMetric,), dict(
-        name=name, statistic=statistic, default_for=default_for, __module__=__name__,
-        pipeline=f"{text}; {what}; {REFERENCE}; {undefined}"))
+    undefined = (
+        "a prediction without nuclei where the reference has some scores 0 (a note is logged); undefined "
+        "where neither shows nuclei (precision: where the prediction shows none)"
+    )
+    return type(
+        name.replace("-", "_").title().replace("_", ""),
+        (NucleiMetric,),
+        dict(
+            name=name,
+            statistic=statistic,
+            default_for=default_for,
+            __module__=__name__,
+            pipeline=f"{text}; {what}; {REFERENCE}; {undefined}",
+        ),
+    )
 
 
-MATCHING = (f"nuclei matched one-to-one by centroid distance within {Detector().radius_um:g} um "
-            f"(scipy linear_sum_assignment)")
+MATCHING = (
+    f"nuclei matched one-to-one by centroid distance within {Detector().radius_um:g} um (scipy linear_sum_assignment)"
+)
 CELL_METRICS = [
     _nuclei_metric("nuclei-f1", "f1", f"{MATCHING}; F1 = 2 matched / (predicted + reference nuclei)", PAIRED),
     _nuclei_metric("nuclei-precision", "precision", f"{MATCHING}; matched / predicted nuclei"),

@@ -44,12 +44,14 @@ class Detector:
         return self.px(self.radius_um)
 
     def text(self) -> str:
-        return (f"nuclei: haematoxylin by colour deconvolution (skimage rgb2hed), Gaussian sigma {self.smooth_um:g} um, "
-                f"Otsu threshold (amounts clipped at their 99.5th percentile) but at least {self.floor:g} (none when the "
-                f"amounts vary by less), holes filled, "
-                f"objects under {self.min_area_um2:g} um^2 dropped, touching nuclei split by watershed on the distance "
-                f"transform (maxima {self.min_distance_um:g} um apart); microns from the tiles' pixel size, else "
-                f"{UM_PER_PX_UNKNOWN:g} um/px")
+        return (
+            f"nuclei: haematoxylin by colour deconvolution (skimage rgb2hed), Gaussian sigma {self.smooth_um:g} um, "
+            f"Otsu threshold (amounts clipped at their 99.5th percentile) but at least {self.floor:g} (none when the "
+            f"amounts vary by less), holes filled, "
+            f"objects under {self.min_area_um2:g} um^2 dropped, touching nuclei split by watershed on the distance "
+            f"transform (maxima {self.min_distance_um:g} um apart); microns from the tiles' pixel size, else "
+            f"{UM_PER_PX_UNKNOWN:g} um/px"
+        )
 
 
 @dataclass
@@ -103,15 +105,16 @@ def _detect(arr, d: Detector) -> Nuclei:
     mask = ndimage.binary_fill_holes(h > level)
     blobs, n = ndimage.label(mask)
     area = np.bincount(blobs.ravel(), minlength=n + 1)
-    keep = area >= d.min_area_um2 / d.um_per_px ** 2
+    keep = area >= d.min_area_um2 / d.um_per_px**2
     keep[0] = False
     mask = keep[blobs]  # (skimage's remove_small_objects changed its size argument in 0.26)
     if not mask.any():
         return Nuclei(np.zeros(mask.shape, np.int32), np.zeros((0, 2)))
     distance = ndimage.distance_transform_edt(mask)
     blobs = np.where(mask, blobs, 0)
-    peaks = peak_local_max(distance, min_distance=max(round(d.px(d.min_distance_um)), 1), labels=blobs,
-                           exclude_border=False)
+    peaks = peak_local_max(
+        distance, min_distance=max(round(d.px(d.min_distance_um)), 1), labels=blobs, exclude_border=False
+    )
     markers = np.zeros(mask.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     labels = watershed(-distance, markers, mask=mask)

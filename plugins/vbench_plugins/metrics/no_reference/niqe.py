@@ -76,7 +76,7 @@ def aggd_fit(v: torch.Tensor):
     right = torch.sqrt((sq_all - sq_neg) / n_pos)  # zeros add nothing to either side
     gamma_hat = left / right
     r_hat = (v.abs().sum(dim=1) / m) ** 2 / (sq_all / m)
-    r_norm = r_hat * (gamma_hat ** 3 + 1) * (gamma_hat + 1) / (gamma_hat ** 2 + 1) ** 2
+    r_norm = r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1) / (gamma_hat**2 + 1) ** 2
     shapes, ratio = _gamma_table()
     shapes, ratio = shapes.to(v.device), ratio.to(v.device)
     # ratio grows monotonically with the shape, so the grid point nearest to r_norm is one of the
@@ -96,7 +96,7 @@ def _block_features(mscn: torch.Tensor, size: int) -> torch.Tensor:
     MATLAB blkproc order (down the rows first)."""
     n, h, w = mscn.shape
     rb, cb = h // size, w // size
-    blocks = mscn[:, :rb * size, :cb * size].reshape(n, rb, size, cb, size).permute(0, 3, 1, 2, 4)
+    blocks = mscn[:, : rb * size, : cb * size].reshape(n, rb, size, cb, size).permute(0, 3, 1, 2, 4)
     return _features_of_blocks(blocks.reshape(n, cb * rb, size, size))
 
 
@@ -129,7 +129,7 @@ def features(gray: torch.Tensor, block: int = BLOCK) -> tuple[torch.Tensor, torc
     h, w = gray.shape[-2:]
     if h < block or w < block:
         raise ValueError(f"NIQE needs images of at least {block} x {block} px, got {h} x {w}")
-    img = gray[:, :(h // block) * block, :(w // block) * block]
+    img = gray[:, : (h // block) * block, : (w // block) * block]
     out, sharpness = [], None
     for scale in (1, 2):
         coeffs, sigma = mscn(img)
@@ -143,11 +143,12 @@ def features(gray: torch.Tensor, block: int = BLOCK) -> tuple[torch.Tensor, torc
 def _block_means(x: torch.Tensor, size: int) -> torch.Tensor:
     n, h, w = x.shape
     rb, cb = h // size, w // size
-    return x[:, :rb * size, :cb * size].reshape(n, rb, size, cb, size).mean(dim=(2, 4)).transpose(1, 2).reshape(n, -1)
+    return x[:, : rb * size, : cb * size].reshape(n, rb, size, cb, size).mean(dim=(2, 4)).transpose(1, 2).reshape(n, -1)
 
 
-def strided_features(gray: torch.Tensor, keep: torch.Tensor | None, block: int = BLOCK, stride: int = 32,
-                     chunk: int = 256):
+def strided_features(
+    gray: torch.Tensor, keep: torch.Tensor | None, block: int = BLOCK, stride: int = 32, chunk: int = 256
+):
     """Features of overlapping blocks (top-left corners every ``stride`` px) of one H x W grey image,
     MSCN computed over the whole image as in NIQE. ``keep`` (H x W bool) marks usable pixels: a
     block is used only when it and a 10 px margin around it (the reach of the filters at both
@@ -160,7 +161,9 @@ def strided_features(gray: torch.Tensor, keep: torch.Tensor | None, block: int =
     corners = torch.cartesian_prod(ys, xs)
     if keep is not None and len(corners):
         margin = 10
-        bad = torch.nn.functional.pad((~keep[:h2, :w2]).double()[None, None], (margin + 1, margin, margin + 1, margin))[0, 0]
+        bad = torch.nn.functional.pad((~keep[:h2, :w2]).double()[None, None], (margin + 1, margin, margin + 1, margin))[
+            0, 0
+        ]
         integral = bad.cumsum(0).cumsum(1)
         y0, x0 = corners[:, 0], corners[:, 1]
         y1, x1 = y0 + block + 2 * margin, x0 + block + 2 * margin
@@ -219,8 +222,9 @@ def niqe(gray: torch.Tensor, model: NiqeModel) -> torch.Tensor:
     return score(feats, model)
 
 
-def fit(images, keeps=None, stride: int | None = None, threshold: float = SHARPNESS_THRESHOLD,
-        block: int = BLOCK) -> NiqeModel:
+def fit(
+    images, keeps=None, stride: int | None = None, threshold: float = SHARPNESS_THRESHOLD, block: int = BLOCK
+) -> NiqeModel:
     """Fits a NIQE model on grey images (each H x W, 0..255 float64): per image, the blocks sharper
     than ``threshold`` x its sharpest block; then the mean and covariance of all of them.
 

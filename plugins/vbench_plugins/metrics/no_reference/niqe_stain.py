@@ -54,8 +54,9 @@ def model_for(dataset):
     path = cache_path(dataset)
     if path.is_file():
         with np.load(path) as z:
-            model = NiqeModel(mu=z["mu"], cov=z["cov"], n_patches=int(z["n_patches"]), source=str(path),
-                              block=int(z["block"]))
+            model = NiqeModel(
+                mu=z["mu"], cov=z["cov"], n_patches=int(z["n_patches"]), source=str(path), block=int(z["block"])
+            )
     else:
         model = fit_dataset(dataset)
         try:
@@ -103,8 +104,8 @@ def regions(samples):
         mask = torch.zeros(h - y0, w - x0, dtype=torch.bool)
         for y, x, t in tiles:
             g = matlab_gray8(t[None].float())[0]
-            canvas[y - y0:y - y0 + g.shape[0], x - x0:x - x0 + g.shape[1]] = g
-            mask[y - y0:y - y0 + g.shape[0], x - x0:x - x0 + g.shape[1]] = True
+            canvas[y - y0 : y - y0 + g.shape[0], x - x0 : x - x0 + g.shape[1]] = g
+            mask[y - y0 : y - y0 + g.shape[0], x - x0 : x - x0 + g.shape[1]] = True
         out += _components(canvas, mask)
     for t in lone:
         g = matlab_gray8(t[None].float())[0]
@@ -133,7 +134,9 @@ def fit_dataset(dataset):
     train = dataset.samples("train")
     parts = regions(train)
     if not parts:
-        raise MetricNotApplicable(f"niqe-stain could not be fitted on dataset {dataset.name!r}: it has no train targets")
+        raise MetricNotApplicable(
+            f"niqe-stain could not be fitted on dataset {dataset.name!r}: it has no train targets"
+        )
     model = niqe.fit([g for g, _ in parts], [m for _, m in parts], stride=STRIDE)
     if model.n_patches < MIN_PATCHES:
         # Scattered small tiles (e.g. unpaired targets) hold no 96 px block: fit on the largest
@@ -147,7 +150,8 @@ def fit_dataset(dataset):
         raise MetricNotApplicable(
             f"niqe-stain could not be fitted on dataset {dataset.name!r}: its train targets (regions of "
             f"{', '.join(f'{a} x {b}' for a, b in sizes)} px...) give only {model.n_patches} sharp blocks of "
-            f"{MIN_BLOCK}-{niqe.BLOCK} px (at least {MIN_PATCHES} are needed)")
+            f"{MIN_BLOCK}-{niqe.BLOCK} px (at least {MIN_PATCHES} are needed)"
+        )
     model.source = f"fitted on {dataset.name} train targets ({model.n_patches} blocks of {model.block} px)"
     log.info("niqe-stain: %s", model.source)
     return model

@@ -14,8 +14,10 @@ class PSNR(ImageMetric):
     kind = FULL_REFERENCE
     higher_is_better = True
     default_for = PAIRED
-    pipeline = ("RGB in [0,1] as predicted (float32, no 8-bit rounding), MSE over all 3 channels and pixels "
-                "summed in float64, peak 1, MSE + 1e-8 (identical tiles: 80 dB), no border crop")
+    pipeline = (
+        "RGB in [0,1] as predicted (float32, no 8-bit rounding), MSE over all 3 channels and pixels "
+        "summed in float64, peak 1, MSE + 1e-8 (identical tiles: 80 dB), no border crop"
+    )
 
     def score(self, pred, ref):
         from .psnr import psnr
@@ -41,8 +43,10 @@ class SSIM(ImageMetric):
     higher_is_better = True
     default_for = PAIRED
     min_size = 11
-    pipeline = (f"{LUMA} scaled to 255 and rounded to 8 bit, float64; {SSIM_WINDOW}; no downsampling, no "
-                f"clamping (Wang et al. 2004, MATLAB ssim_index.m)")
+    pipeline = (
+        f"{LUMA} scaled to 255 and rounded to 8 bit, float64; {SSIM_WINDOW}; no downsampling, no "
+        f"clamping (Wang et al. 2004, MATLAB ssim_index.m)"
+    )
 
     def score(self, pred, ref):
         from .ssim import ssim_luma
@@ -55,8 +59,10 @@ class SSIMRGB(ImageMetric):
     kind = FULL_REFERENCE
     higher_is_better = True
     min_size = 11
-    pipeline = (f"R, G and B each scaled to 255 and rounded to 8 bit, float64; SSIM per channel ({SSIM_WINDOW}), "
-                f"mean over the 3 channels; no downsampling, no clamping")
+    pipeline = (
+        f"R, G and B each scaled to 255 and rounded to 8 bit, float64; SSIM per channel ({SSIM_WINDOW}), "
+        f"mean over the 3 channels; no downsampling, no clamping"
+    )
 
     def score(self, pred, ref):
         from .ssim import ssim_rgb
@@ -69,8 +75,10 @@ class CIEDE2000(ImageMetric):
     kind = FULL_REFERENCE
     higher_is_better = False
     default_for = PAIRED
-    pipeline = ("sRGB in [0,1] -> CIELAB (D65, 2 deg observer), float64, no 8-bit rounding; per-pixel CIEDE2000 "
-                "(kL = kC = kH = 1, Sharma et al. 2005), mean over the tile")
+    pipeline = (
+        "sRGB in [0,1] -> CIELAB (D65, 2 deg observer), float64, no 8-bit rounding; per-pixel CIEDE2000 "
+        "(kL = kC = kH = 1, Sharma et al. 2005), mean over the tile"
+    )
 
     def score(self, pred, ref):
         from .ciede2000 import mean_delta_e00

@@ -4,7 +4,6 @@ data, and mathematical observations", Color Res. Appl. 30(1), 2005 (kL = kC = kH
 
 from __future__ import annotations
 
-
 import torch
 
 from ..color import srgb_to_lab
@@ -17,7 +16,7 @@ def delta_e00(lab1: torch.Tensor, lab2: torch.Tensor, dim: int = 1) -> torch.Ten
     c1 = torch.hypot(a1, b1)
     c2 = torch.hypot(a2, b2)
     c_bar7 = ((c1 + c2) / 2.0) ** 7
-    g = 0.5 * (1.0 - torch.sqrt(c_bar7 / (c_bar7 + 25.0 ** 7)))
+    g = 0.5 * (1.0 - torch.sqrt(c_bar7 / (c_bar7 + 25.0**7)))
     a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2
     c1p, c2p = torch.hypot(a1p, b1), torch.hypot(a2p, b2)
     # hue angles in [0, 360); 0 where the chroma is 0 (a' = b = 0)
@@ -39,11 +38,16 @@ def delta_e00(lab1: torch.Tensor, lab2: torch.Tensor, dim: int = 1) -> torch.Ten
     hbp = torch.where(far, torch.where(hsum < 360.0, (hsum + 360.0) / 2.0, (hsum - 360.0) / 2.0), hsum / 2.0)
     hbp = torch.where(zero, hsum, hbp)
 
-    t = (1.0 - 0.17 * torch.cos(torch.deg2rad(hbp - 30.0)) + 0.24 * torch.cos(torch.deg2rad(2.0 * hbp))
-         + 0.32 * torch.cos(torch.deg2rad(3.0 * hbp + 6.0)) - 0.20 * torch.cos(torch.deg2rad(4.0 * hbp - 63.0)))
+    t = (
+        1.0
+        - 0.17 * torch.cos(torch.deg2rad(hbp - 30.0))
+        + 0.24 * torch.cos(torch.deg2rad(2.0 * hbp))
+        + 0.32 * torch.cos(torch.deg2rad(3.0 * hbp + 6.0))
+        - 0.20 * torch.cos(torch.deg2rad(4.0 * hbp - 63.0))
+    )
     d_theta = 30.0 * torch.exp(-(((hbp - 275.0) / 25.0) ** 2))
-    cbp7 = cbp ** 7
-    rc = 2.0 * torch.sqrt(cbp7 / (cbp7 + 25.0 ** 7))
+    cbp7 = cbp**7
+    rc = 2.0 * torch.sqrt(cbp7 / (cbp7 + 25.0**7))
     sl = 1.0 + 0.015 * (lbp - 50.0) ** 2 / torch.sqrt(20.0 + (lbp - 50.0) ** 2)
     sc = 1.0 + 0.045 * cbp
     sh = 1.0 + 0.015 * cbp * t

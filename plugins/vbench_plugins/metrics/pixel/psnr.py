@@ -22,4 +22,4 @@ def psnr_luma(pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """PSNR on the BT.601 luma channel, rounded to 8 bit, peak 255."""
     diff = luma8(pred) - luma8(ref)
     mse = diff.square().flatten(1).mean(dim=1)
-    return 10.0 * torch.log10(255.0 ** 2 / (mse + MSE_EPS * 255.0 ** 2))
+    return 10.0 * torch.log10(255.0**2 / (mse + MSE_EPS * 255.0**2))

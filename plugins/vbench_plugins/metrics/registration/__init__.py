@@ -14,11 +14,12 @@ from typing import ClassVar
 from vbench.errors import MetricNotApplicable
 from vbench.metric import FULL_REFERENCE, ImageMetric
 
-from .estimate import Settings
 from ..pairings import LUMA
+from .estimate import Settings
 
 MISALIGNED = frozenset({"misaligned"})
 REGISTRATION = Settings().text()
+
 
 class RegisteredMetric(ImageMetric):
     """A full-reference metric of the prediction against the registered target, on valid pixels."""
@@ -39,7 +40,8 @@ class RegisteredMetric(ImageMetric):
         if dataset.pairing == "unpaired":
             raise MetricNotApplicable(
                 f"{self.name} registers each target to its prediction, and dataset {dataset.name!r} is unpaired: its "
-                f"targets show other tissue. Use {self.base} against the aligned truth, or no-reference metrics")
+                f"targets show other tissue. Use {self.base} against the aligned truth, or no-reference metrics"
+            )
         self.settings = Settings(max_px=getattr(dataset, "max_displacement_px", None))
 
     def score(self, pred, ref):
@@ -61,8 +63,10 @@ class PSNRReg(RegisteredMetric):
     name = "psnr@reg"
     base = "psnr"
     higher_is_better = True
-    pipeline = (f"{REGISTRATION}; then as psnr: RGB in [0,1] as predicted, MSE over the 3 channels of the scored "
-                f"pixels in float64, peak 1, MSE + 1e-8")
+    pipeline = (
+        f"{REGISTRATION}; then as psnr: RGB in [0,1] as predicted, MSE over the 3 channels of the scored "
+        f"pixels in float64, peak 1, MSE + 1e-8"
+    )
 
     def masked(self, pred, ref, valid):
         import torch
@@ -79,8 +83,10 @@ class SSIMReg(RegisteredMetric):
     base = "ssim"
     higher_is_better = True
     min_size = 11
-    pipeline = (f"{REGISTRATION}; then as ssim: {LUMA} rounded to 8 bit, float64; 11x11 Gaussian sigma 1.5, K1 0.01, "
-                f"K2 0.03, L 255; mean of the SSIM map over the windows lying wholly on scored pixels")
+    pipeline = (
+        f"{REGISTRATION}; then as ssim: {LUMA} rounded to 8 bit, float64; 11x11 Gaussian sigma 1.5, K1 0.01, "
+        f"K2 0.03, L 255; mean of the SSIM map over the windows lying wholly on scored pixels"
+    )
 
     def masked(self, pred, ref, valid):
         import numpy as np

@@ -61,15 +61,17 @@ class Settings:
 
     def text(self) -> str:
         """The procedure as metrics state it in their pipeline (the bound as a rule: it is per dataset)."""
-        return (f"target registered to the prediction: luma normalised to zero mean / unit std, downsampled "
-                f"{self.downsample}x; whole-tile shift by cross-correlation (skimage phase_cross_correlation), then "
-                f"TV-L1 optical flow (skimage, attachment {self.attachment:g}, tightness {self.tightness:g}, "
-                f"{self.num_warp} warps x {self.num_iter} iterations) -> least-squares affine + residual smoothed by "
-                f"a Gaussian of sigma {self.smooth_px:g} px, displacement clipped at the dataset's "
-                f"max_displacement_px (else {DEFAULT_FRACTION:g} x the tile side); target resampled (skimage warp, "
-                f"cubic); kept only when its luma correlation with the prediction reaches {self.min_corr:g} in "
-                f"magnitude and improves (negative for an output with inverted contrast), else the target as "
-                f"given (always for flat predictions); pixels mapped from outside the tile are not scored")
+        return (
+            f"target registered to the prediction: luma normalised to zero mean / unit std, downsampled "
+            f"{self.downsample}x; whole-tile shift by cross-correlation (skimage phase_cross_correlation), then "
+            f"TV-L1 optical flow (skimage, attachment {self.attachment:g}, tightness {self.tightness:g}, "
+            f"{self.num_warp} warps x {self.num_iter} iterations) -> least-squares affine + residual smoothed by "
+            f"a Gaussian of sigma {self.smooth_px:g} px, displacement clipped at the dataset's "
+            f"max_displacement_px (else {DEFAULT_FRACTION:g} x the tile side); target resampled (skimage warp, "
+            f"cubic); kept only when its luma correlation with the prediction reaches {self.min_corr:g} in "
+            f"magnitude and improves (negative for an output with inverted contrast), else the target as "
+            f"given (always for flat predictions); pixels mapped from outside the tile are not scored"
+        )
 
 
 @dataclass
@@ -183,8 +185,15 @@ def _field(p, t, s: Settings):
     if np.hypot(*shift) * k > s.bound((h, w)):
         shift = np.zeros(2)
     moved = ndimage_shift(small[1], -shift, order=1, mode="nearest")
-    v, u = optical_flow_tvl1(small[0], moved, attachment=s.attachment, tightness=s.tightness,
-                             num_warp=s.num_warp, num_iter=s.num_iter, dtype=np.float64)
+    v, u = optical_flow_tvl1(
+        small[0],
+        moved,
+        attachment=s.attachment,
+        tightness=s.tightness,
+        num_warp=s.num_warp,
+        num_iter=s.num_iter,
+        dtype=np.float64,
+    )
     v, u = v + shift[0], u + shift[1]
     if k > 1:
         v = resize(v, (h, w), order=1, mode="edge") * k

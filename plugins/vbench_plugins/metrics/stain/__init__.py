@@ -13,8 +13,7 @@ from ..pairings import PAIRED
 log = logging.getLogger("vbench.metrics")
 
 
-DECONV = ("colour deconvolution (Ruifrok & Johnston H/E/DAB vectors), OD = -log10(max(I, 1/255)), amounts "
-          "clipped at 0")
+DECONV = "colour deconvolution (Ruifrok & Johnston H/E/DAB vectors), OD = -log10(max(I, 1/255)), amounts clipped at 0"
 
 
 class StainAgreement(ImageMetric):
@@ -40,7 +39,8 @@ class StainAgreement(ImageMetric):
                     f"{self.name} needs the stains of the dataset's target to deconvolve colours, and {source} of "
                     f"dataset {dataset.name!r} is neither H&E ('he') nor IHC ('ihc-dab'). Declare the stain (`vbench "
                     f"datasets add {dataset.name} PATH --stain he --replace` for your own data) or use the per-stain "
-                    f"metrics (stain-h-{self.statistic}, ...) if they apply")
+                    f"metrics (stain-h-{self.statistic}, ...) if they apply"
+                )
             self._stains = stains
 
     def score(self, pred, ref):
@@ -52,7 +52,8 @@ class StainAgreement(ImageMetric):
         if stains is None:
             raise MetricNotApplicable(
                 f"{self.name} averages over the stains of a dataset's task; without a dataset use stain-h-"
-                f"{self.statistic}, stain-e-{self.statistic} or stain-dab-{self.statistic}")
+                f"{self.statistic}, stain-e-{self.statistic} or stain-dab-{self.statistic}"
+            )
         corr, mae = agreement(pred, ref, stains)
         if self.statistic == "mae":
             return mae.mean(dim=1)
@@ -63,16 +64,29 @@ STAIN_NAMES = {"h": "haematoxylin", "e": "eosin", "dab": "DAB"}  # as in deconvo
 
 
 def _stain_metric(name, stain, statistic, default_for=frozenset()):
-    what = (f"{STAIN_NAMES[stain]} amount" if stain else
-            "amount of each stain of the dataset's target (its declared stain, else its task; H&E: H, E; IHC: H, DAB)")
+    what = (
+        f"{STAIN_NAMES[stain]} amount"
+        if stain
+        else "amount of each stain of the dataset's target (its declared stain, else its task; H&E: H, E; IHC: H, DAB)"
+    )
     if statistic == "corr":
         stat, better = "Pearson correlation over the tile's pixels (undefined when a map is constant)", True
     else:
         stat, better = "mean absolute difference (OD units)", False
     mean = ", mean over the two stains" if stain is None else ""
-    return type(name.replace("-", "_").title().replace("_", ""), (StainAgreement,), dict(
-        name=name, stain=stain, statistic=statistic, higher_is_better=better, default_for=default_for,
-        pipeline=f"{DECONV}; {stat} of the {what}{mean}", __module__=__name__))
+    return type(
+        name.replace("-", "_").title().replace("_", ""),
+        (StainAgreement,),
+        dict(
+            name=name,
+            stain=stain,
+            statistic=statistic,
+            higher_is_better=better,
+            default_for=default_for,
+            pipeline=f"{DECONV}; {stat} of the {what}{mean}",
+            __module__=__name__,
+        ),
+    )
 
 
 STAIN_METRICS = [
