@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LABEL := CPU, quick presets, inputs simulated from real stained tissue
 
-.PHONY: demo test install leaderboard lock clean
+.PHONY: demo test test-fast lint docs install leaderboard lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,23 @@ demo: $(STAMP)
 	$(BIN)/vbench run --suite default
 	$(BIN)/vbench publish vbench-published --label "$(LABEL)"
 
+# Every test, on every core (pytest-xdist); CI runs this.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
+
+# The development loop: the unit tests, without the end-to-end tests marked slow (they spawn
+# processes, install packages, start servers or a browser).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The docs site (docs/, mkdocs.yml) into ./site; docs/commands.md is regenerated from the CLI's help first.
+docs: $(STAMP)
+	$(BIN)/cog -r docs/commands.md
+	$(BIN)/mkdocs build --strict
 
 # Regenerates the published leaderboard of the default suite (leaderboard/): every file there is
 # rendered from leaderboard/leaderboard.json (tests/test_publish.py checks it). Steps are the

@@ -31,6 +31,7 @@ CACHE_ENV = (
     "TRANSFORMERS_CACHE",
 )
 _SESSION: dict[str, Path] = {}
+SESSION_ROOT = "VBENCH_TEST_SESSION_ROOT"
 
 
 def pytest_configure(config):
@@ -38,20 +39,35 @@ def pytest_configure(config):
     # and so would every `vbench run` it starts: the Ctrl-C tests need Python's own handler back
     # (a handled signal is reset to the default in child processes, an ignored one is not).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # pytest-xdist's workers start with COLUMNS=80 in their environment, which the CLI's consoles
+    # (and every `vbench` a test starts) would take as the width of piped output: the suite must
+    # see what a plain `pytest` run sees (no COLUMNS: the CLI's wide default).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
     # Before any test module is imported: libraries that read their cache folder once, at import
     # (huggingface_hub), must not see the user's either.
-    root = Path(tempfile.mkdtemp(prefix="vbench-tests-"))
+    # Built dataset tiles are shared by the whole session: they depend only on the code, and
+    # rebuilding them in every test (and in every run's worker process) would cost minutes. Under
+    # pytest-xdist the workers share the controller's folder (passed in the environment, which
+    # they inherit), so each dataset is built once per session, not once per worker; the process
+    # that made the folder removes it.
+    shared = os.environ.get(SESSION_ROOT)
+    if shared and Path(shared).is_dir() and os.environ.get("PYTEST_XDIST_WORKER"):
+        root = Path(shared)
+    else:
+        root = Path(tempfile.mkdtemp(prefix="vbench-tests-"))
+        (root / "dataset-tiles").mkdir()
+        os.environ[SESSION_ROOT] = str(root)
+        _SESSION["owned"] = root
     _SESSION["root"] = root
     for var in CACHE_ENV:
         os.environ[var] = str(root / var.lower())
-    # Built dataset tiles are shared by the whole session: they depend only on the code, and
-    # rebuilding them in every test (and in every run's worker process) would cost minutes.
-    (root / "dataset-tiles").mkdir()
 
 
 def pytest_unconfigure(config):
-    if "root" in _SESSION:
-        shutil.rmtree(_SESSION.pop("root"), ignore_errors=True)
+    if "owned" in _SESSION:
+        shutil.rmtree(_SESSION.pop("owned"), ignore_errors=True)
 
 
 @pytest.fixture

@@ -373,7 +373,7 @@ def test_every_named_suite_plans_and_the_default_runs_the_bundled_methods():
     from vbench.run import load_suite
 
     plugins = load_plugins()
-    names = tomllib.loads(resources.files("vbench").joinpath("suites.toml").read_text())
+    names = tomllib.loads(resources.files("vbench.run").joinpath("suites.toml").read_text())
     for name in names:
         suite = load_suite(name)
         specs = plan(plugins, suite.stainers, suite.datasets, suite.seeds, suite=name)
