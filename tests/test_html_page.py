@@ -185,8 +185,9 @@ class Watch:
         return page
 
     def _console(self, message):
-        # Chromium asks every HTTP server for /favicon.ico by itself, and logs its 404 as a console
-        # error: the page names no icon, and a published folder holds none (not the page's request).
+        # The page declares an empty icon, but a picture opened by itself (a sample grid, a
+        # figure's SVG) is a document without one: Chromium then asks the server for
+        # /favicon.ico by itself and logs its 404 (not a request of the page).
         if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             self.console.append(f"{message.text} ({message.location})")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vbench.errors import ConfigError
 from vbench.report import build_leaderboard, render
-from vbench.report.render import rich_tables
+from vbench.report.terminal import rich_tables
 from vbench.stats import hierarchical_bootstrap, summarize
 from vbench.store import Store
 
@@ -176,9 +177,14 @@ def test_metric_columns_are_chosen_and_ordered(store):
     assert header.index("ssim") < header.index("psnr")
     (board,) = build_leaderboard(store, metrics=["psnr"])
     assert list(board.metrics) == ["psnr"]
-    (board,) = build_leaderboard(store, metrics=["fid", "psnr"])
-    assert board.primary is None and any("fid was not computed" in w for w in board.warnings)
-    assert board.rows[0]["rank"] is None
+    with pytest.raises(ConfigError) as err:
+        build_leaderboard(store, metrics=["psnrr"])  # stored by no run: a typo, not an empty column
+    assert str(err.value) == "no run stores metric 'psnrr'. Did you mean 'psnr'? Metrics stored: psnr, ssim."
+    fid = [dict(metric="fid", status="computed", higher_is_better=False, pipeline="f", n=1, mean=30.0)]
+    add(store, "gan", (20.0, 0.5), dataset="u", extra=fid)  # fid is stored, for another dataset only
+    board, _ = build_leaderboard(store, metrics=["fid", "psnr"])
+    assert board.dataset == "d" and board.primary is None
+    assert any("fid was not computed" in w for w in board.warnings) and board.rows[0]["rank"] is None
 
 
 def test_labels_follow_the_one_rule(store):

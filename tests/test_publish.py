@@ -139,3 +139,54 @@ def test_the_committed_leaderboard_is_what_its_json_renders():
     for board in data:
         for fig in board["figures"]:
             assert (folder / fig["path"]).is_file() and (folder / fig["svg"]).is_file(), fig
+
+
+NEEDS_FILES = '''
+import vbench
+from vbench.assets import Asset, require_all
+
+class NeedsFiles(vbench.ImageMetric):
+    """A metric whose files were never installed, one where vbench keeps assets and one in torch's hub."""
+    name = "needs-files"
+    assets = (
+        Asset("test-params", "params-0123abcd.npz", "parameters this test never installs"),
+        Asset("test-weights", "weights-4567cdef.pth", "weights this test never installs", "torch-hub/checkpoints"),
+    )
+
+    def setup(self, dataset):
+        super().setup(dataset)
+        require_all(self)
+
+    def score(self, pred, ref):
+        return (pred - ref).abs().mean(dim=(1, 2, 3))
+
+@vbench.hookimpl
+def vbench_register_metrics(register):
+    register(NeedsFiles)
+'''
+
+
+def test_a_published_footer_names_no_folder_of_the_publishing_machine(plugin_module, tiny_dataset, db_url, tmp_path):
+    """A metric not computed for want of its files is a footnote that points at `vbench assets
+    status`, never at the machine's own cache folders ($VBENCH_HOME, torch's hub)."""
+    import os
+
+    from vbench.plugins import load_plugins
+    from vbench.report.publish import publish
+    from vbench.run import plan, run_sweep
+    from vbench.store import Store
+
+    plugins = load_plugins(extra=[tiny_dataset, plugin_module(NEEDS_FILES)])
+    store = Store(db_url)
+    specs = plan(plugins, ["baseline-linear"], ["tiny"], [0], metrics=["psnr", "needs-files"])
+    (outcome,) = run_sweep(specs, store, plugins, isolate=False, progress=False)
+    assert outcome.status == "completed", outcome.message
+    publish(store, tmp_path / "site", figures=False)
+    readme = (tmp_path / "site" / README_NAME).read_text()
+    assert "needs-files is left out: not computed for any row (metric 'needs-files' needs the file" in readme
+    assert "which is not installed (see \\`vbench assets status\\`))." in readme
+    homes = [os.environ["VBENCH_HOME"], os.environ["TORCH_HOME"]]
+    for name in (README_NAME, HTML_NAME, JSON_NAME, TEX_NAME):
+        text = (tmp_path / "site" / name).read_text()
+        assert "not installed in" not in text, name
+        assert not [home for home in homes if home in text], name

@@ -14,7 +14,7 @@ import pytest
 from vbench.cli import main
 from vbench.report import build_leaderboard, render
 from vbench.report.escape import csv_text, json_in_script, latex, markdown, plain
-from vbench.report.render import rich_tables
+from vbench.report.terminal import rich_tables
 from vbench.stats import summarize
 from vbench.store import Store
 

@@ -157,6 +157,15 @@ def vbench_register_metrics(register):
     Optional:
 
     - ``default_for`` (set of pairings): default metric sets that include the metric.
+    - ``unit`` (str, default ``""``): the unit of its scores (``"dB"``, ``"ΔE00"``), shown in
+      column headings and axis labels; ``display_name`` (str, default ``""``: the ``name``): what
+      headings call it.
+    - ``rank_priority`` (int or None, default None): whether and how early leaderboards rank by it
+      when no metric is chosen with ``-m``: of a board's metrics, the one with the lowest priority
+      ranks the board, and the terminal table shows metrics with a priority first, lowest first.
+      None: never preferred (a board without any preferred metric ranks by its first column).
+      Boards store ``unit``, ``display_name`` and ``rank_priority`` in their JSON
+      (:func:`vbench.metric.presentation`), so a board renders the same without the plugin.
     - ``against`` (``reference`` or ``target``, default ``reference``): what a full-reference
       metric compares with: the aligned truth where known (else the target), or the target as
       given even where a truth exists (for metrics that register it to the prediction first).

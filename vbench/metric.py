@@ -33,6 +33,16 @@ class Metric:
     ``higher_is_better``: the direction leaderboards rank by.
     ``pipeline``: how the images are converted before scoring (bit depth, channel, window...);
     shown by ``vbench metrics list`` and stored with every score.
+    ``unit``: the unit of its scores, shown in column headings and axis labels (``"dB"``,
+    ``"ΔE00"``); ``""`` (the default) for a unitless score.
+    ``display_name``: what headings call it; ``""`` (the default) shows ``name``.
+    ``rank_priority``: whether and how early a leaderboard ranks by it when no metric is chosen
+    with ``-m``: of the metrics a board has, the one with the lowest ``rank_priority`` ranks it, and
+    the terminal table shows those with a priority first (lowest first). None (the default): never
+    preferred; a board without any preferred metric is ranked by its first column (vbench's own
+    metrics: PSNR 0, SSIM 1).
+    Leaderboards copy ``unit``, ``display_name`` and ``rank_priority`` into each board (its JSON),
+    so a board renders the same where the metric is not installed.
     ``default_for``: the pairings (``paired``, ``misaligned``, ``unpaired``) whose default metric
     set includes this metric.
     ``against``: what a full-reference metric compares each prediction with: ``reference`` (the
@@ -52,6 +62,9 @@ class Metric:
     kind: ClassVar[str] = FULL_REFERENCE
     higher_is_better: ClassVar[bool] = True
     pipeline: ClassVar[str] = ""
+    unit: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    rank_priority: ClassVar[int | None] = None
     default_for: ClassVar[set[str]] = set()
     against: ClassVar[str] = "reference"
     assets: ClassVar[tuple[Asset, ...]] = ()
@@ -74,6 +87,18 @@ class Metric:
     @property
     def needs_reference(self) -> bool:
         return self.kind == FULL_REFERENCE
+
+
+def presentation(metric) -> dict:
+    """What a leaderboard keeps of a registered metric (a class or an instance) besides its stored
+    direction and pipeline: ``unit``, ``display_name`` (the name when not declared) and
+    ``rank_priority``."""
+    priority = getattr(metric, "rank_priority", None)
+    return {
+        "unit": str(getattr(metric, "unit", "") or ""),
+        "display_name": str(getattr(metric, "display_name", "") or metric.name),
+        "rank_priority": None if priority is None else int(priority),
+    }
 
 
 def full_reference_problem(name: str, dataset) -> str | None:
@@ -183,5 +208,6 @@ __all__ = [
     "ImageMetric",
     "DistributionMetric",
     "full_reference_problem",
+    "presentation",
     "smallest_test_tile",
 ]

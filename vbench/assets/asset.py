@@ -164,7 +164,7 @@ def fix_commands(asset: Asset) -> str:
 def missing_message(asset: Asset, metric: str) -> str:
     return (
         f"metric {metric!r} needs the file {asset.filename} (asset {asset.name!r}: {asset.description}), "
-        f"which is not installed in {asset.path.parent}. {fix_commands(asset)}."
+        f"which is not installed (see `vbench assets status`). {fix_commands(asset)}."
     )
 
 

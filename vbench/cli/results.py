@@ -16,7 +16,7 @@ from .common import DbOption, app, check_format, err, loaded_plugins, out, say, 
 @app.command()
 def run(
     suite: str | None = typer.Option(
-        None, help="Suite name (see vbench/suites.toml) or a suite TOML file; default: 'default'"
+        None, help="Suite name (see vbench/run/suites.toml) or a suite TOML file; default: 'default'"
     ),
     stainer: list[str] | None = typer.Option(None, "--stainer", "-s", help="Stainer NAME or NAME:PRESET (repeatable)"),
     dataset: list[str] | None = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable)"),
@@ -66,10 +66,13 @@ def run(
         help="With --executor ray: GPUs each run reserves (a fraction shares one); > 0 runs on cuda; default 0",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+    all_metrics: bool = typer.Option(
+        False, "--all-metrics", help="The leaderboard printed at the end shows every metric (default: headline ones)"
+    ),
 ):
     """Train, predict, score and store every (stainer, dataset, seed), then print the leaderboard."""
     from ..report import build_leaderboard
-    from ..report.render import rich_tables
+    from ..report.terminal import rich_tables
     from ..run import load_suite, plan, plan_suite, run_sweep
     from ..run.artifacts import artifacts_root
     from ..run.overrides import parse as parse_settings
@@ -117,7 +120,8 @@ def run(
     )
     datasets = sorted({s.dataset for s in specs})
     for ds in datasets:
-        for table in rich_tables(build_leaderboard(store, dataset=ds)):
+        boards = build_leaderboard(store, dataset=ds, plugins=plugins)
+        for table in rich_tables(boards, metrics=split_names(metric) or None, all_metrics=all_metrics):
             out.print(table)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
@@ -132,7 +136,11 @@ def leaderboard(
         None,
         "--metric",
         "-m",
-        help="Metric column (repeatable; this order, the first ranks); default: every metric computed, ranked by psnr",
+        help="Metric column (repeatable; this order, the first ranks); default: every metric computed (the "
+        "terminal table: the headline ones that fit), ranked by the metric that declares the lowest rank priority",
+    ),
+    all_metrics: bool = typer.Option(
+        False, "--all-metrics", help="The terminal table shows every metric (other formats always do)"
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | md | csv | json | latex | html"),
     output: Path | None = typer.Option(
@@ -147,7 +155,7 @@ def leaderboard(
     """Rank stainers per dataset from the stored results."""
     from ..report import FORMATS, build_leaderboard, render
     from ..report.publish import write_page
-    from ..report.render import rich_tables
+    from ..report.terminal import rich_tables
     from ..store import Store
 
     check_format(fmt, FORMATS)
@@ -159,11 +167,12 @@ def leaderboard(
     if fmt == "table" and output is not None:
         raise ConfigError("-o writes a file: choose its format with --format md | csv | json | latex | html")
     store = Store(db)
-    boards = build_leaderboard(store, dataset=dataset, metrics=split_names(metric))
+    chosen = split_names(metric)
+    boards = build_leaderboard(store, dataset=dataset, metrics=chosen)
     if fmt == "table":
         if not boards:
             err.print("no completed runs yet; start with `vbench run`")
-        for t in rich_tables(boards):
+        for t in rich_tables(boards, metrics=chosen or None, all_metrics=all_metrics):
             out.print(t)
         return
     if fmt == "html":

@@ -3,8 +3,9 @@
 - ``grid``: input | each method | target for the same test tiles, cut out of each run's sample grid
   (``samples.png`` and its layout ``samples.json``; the runner draws the first test tiles, so every
   method shows the same ones);
-- ``pareto``: quality against latency (PSNR, else the ranking metric, against inference ms/tile on
-  a log axis) with the 95% intervals and the Pareto front;
+- ``pareto``: quality against latency (the computed metric with the lowest ``rank_priority``, else
+  the ranking metric, against inference ms/tile on a log axis) with the 95% intervals and the
+  Pareto front;
 - ``scores``: the distribution of the per-tile scores of each method (all seeds pooled), as boxes.
 
 Text from plugins and users is shown as written: control characters made visible and ``$`` kept
@@ -180,10 +181,19 @@ def _grid(store, board):
 
 
 def quality_metric(board) -> str | None:
-    """PSNR where it was computed, else the metric the board is ranked by."""
-    if "psnr" in board.metrics and any("psnr" in r["metrics"] for r in board.rows):
-        return "psnr"
-    return board.primary
+    """The computed metric with the lowest ``rank_priority`` (a board ranked by another metric
+    chosen with ``-m`` still plots the preferred quality metric), else the one the board is
+    ranked by."""
+    computed = [m for m in board.metrics if any(m in r["metrics"] for r in board.rows)]
+    ranked = [m for m in computed if board.metrics[m].get("rank_priority") is not None]
+    return min(ranked, key=lambda m: board.metrics[m]["rank_priority"]) if ranked else board.primary
+
+
+def axis_label(board, metric: str, what: str = "") -> str:
+    """``display name (unit)``, then ``what``."""
+    info = board.metrics[metric]
+    u = formatting.unit(info)
+    return text(f"{formatting.display_name(metric, info)}{f' ({u})' if u else ''}{what}")
 
 
 def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = True) -> list[int]:
@@ -224,8 +234,7 @@ def _pareto(store, board):
     ax.step(fx, fy, where="post", color="#d62728", linewidth=1, label="Pareto front")
     ax.set_xscale("log")
     ax.set_xlabel("inference ms/tile (p50, log scale)")
-    unit = formatting.unit(metric)
-    ax.set_ylabel(text(f"{metric}{f' ({unit})' if unit else ''} {'higher' if higher else 'lower'} is better"))
+    ax.set_ylabel(axis_label(board, metric, f" {'higher' if higher else 'lower'} is better"))
     ax.set_title(
         text(f"{board.dataset}: quality vs latency ({'; '.join(board.hardware) or 'hardware not recorded'})"),
         fontsize=8,
@@ -257,12 +266,9 @@ def _scores(store, board):
     ax.boxplot(
         data[::-1], orientation="horizontal", tick_labels=labels[::-1], showmeans=True, flierprops={"markersize": 3}
     )
-    ax.set_xlabel(
-        text(
-            f"{metric} per test tile, all seeds "
-            f"({'higher' if board.metrics[metric]['higher_is_better'] else 'lower'} is better)"
-        )
-    )
-    ax.set_title(text(f"{board.dataset}: per-tile {metric}"), fontsize=8)
+    better = "higher" if board.metrics[metric]["higher_is_better"] else "lower"
+    ax.set_xlabel(axis_label(board, metric, f" per test tile, all seeds ({better} is better)"))
+    name = formatting.display_name(metric, board.metrics[metric])
+    ax.set_title(text(f"{board.dataset}: per-tile {name}"), fontsize=8)
     ax.grid(True, axis="x", alpha=0.3)
     return fig

@@ -21,16 +21,20 @@ HTML_RUNTIME_COLUMNS = (
     + (("infer_ms_p95", "ms/tile p95", "{:.2f}"), ("tiles_per_s", "tiles/s", "{:.3g}"))
     + RUNTIME_COLUMNS[2:]
 )
-# Units of vbench's own metrics (the rest are unitless scores).
-UNITS = {"psnr": "dB", "psnr-y": "dB", "psnr@reg": "dB", "pyiqa-psnr": "dB", "ciede2000": "ΔE00", "stain-mae": "OD"}
 
 
 def arrow(info: dict) -> str:
     return "↑" if info["higher_is_better"] else "↓"
 
 
-def unit(metric: str) -> str:
-    return UNITS.get(metric, "")
+def unit(info: dict) -> str:
+    """A board metric's unit, as its metric declared it (``""``: unitless)."""
+    return info.get("unit") or ""
+
+
+def display_name(metric: str, info: dict) -> str:
+    """What headings call a board metric: its declared display name, else its name."""
+    return info.get("display_name") or metric
 
 
 def number(v: float) -> str:
@@ -84,8 +88,8 @@ def runtime_cell(row: dict, key: str, fmt: str) -> str:
 
 
 def metric_heading(metric: str, info: dict) -> str:
-    u = unit(metric)
-    return f"{metric}{f' ({u})' if u else ''} {arrow(info)}"
+    u = unit(info)
+    return f"{display_name(metric, info)}{f' ({u})' if u else ''} {arrow(info)}"
 
 
 def columns(board) -> list[str]:

@@ -47,6 +47,7 @@ def page(boards, links: dict | None = None) -> str:
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{h(csp)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no favicon request (a 404 in the console when served)
         f"<title>{h(TITLE)}</title>",
         f"<style>{style}</style>",
         "</head>",

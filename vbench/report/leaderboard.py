@@ -10,9 +10,12 @@ are tiers (:mod:`.ranking`).
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 
+from ..errors import ConfigError
+from ..metric import presentation
 from ..store import Run, Store
 from .intervals import intervals
 from .ranking import rank
@@ -35,7 +38,8 @@ class Board:
     manifest_hash: str | None
     note: str = ""
     primary: str | None = None
-    metrics: dict = field(default_factory=dict)  # name -> {"higher_is_better", "pipeline"}, in column order
+    # name -> {"higher_is_better", "pipeline", "unit", "display_name", "rank_priority"}, in column order
+    metrics: dict = field(default_factory=dict)
     hidden: dict = field(default_factory=dict)  # metrics not computed for any row -> why
     rows: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
@@ -54,6 +58,13 @@ class Board:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["primary"] = data.get("primary_metric")
+        # Boards published before metrics declared their presentation have no unit, display name
+        # or rank priority: a unitless metric under its own name, never preferred.
+        stored = data.get("metrics") or {}
+        kwargs["metrics"] = {
+            m: dict(info, **{k: v for k, v in unknown_presentation(m).items() if k not in info})
+            for m, info in stored.items()
+        }
         return cls(**kwargs)
 
     @property
@@ -61,10 +72,33 @@ class Board:
         return sorted({s for r in self.rows for s in r["seeds"]})
 
 
-def build_leaderboard(store: Store, dataset: str | None = None, metrics: list[str] | str | None = None) -> list[Board]:
+def unknown_presentation(metric: str) -> dict:
+    """The presentation of a metric no installed plugin registers: unitless, under its name."""
+    return {"unit": "", "display_name": metric, "rank_priority": None}
+
+
+def presentations(plugins=None) -> dict[str, dict]:
+    """{metric name: its presentation} (:func:`vbench.metric.presentation`) of every registered
+    metric; ``plugins`` (a :class:`vbench.plugins.Plugins`) defaults to the installed ones."""
+    if plugins is None:
+        from ..plugins import load_plugins
+
+        plugins = load_plugins()
+    return {e.name: presentation(e.obj) for e in plugins.metrics.entries()}
+
+
+def build_leaderboard(
+    store: Store, dataset: str | None = None, metrics: list[str] | str | None = None, plugins=None
+) -> list[Board]:
     """``metrics``: the metric columns in this order (the first ranks); default every metric
-    computed for some row, ranked by psnr (else ssim, else the first)."""
+    computed for some row, ranked by the one with the lowest ``rank_priority``, else the first.
+    A metric in ``metrics`` that no run stores is an error naming the ones stored.
+
+    Each metric's unit, display name and rank priority come from the registered metric
+    (``plugins``, default the installed plugins) and are kept in the board; a metric no plugin
+    registers any more is shown unitless under its name."""
     chosen = [metrics] if isinstance(metrics, str) else list(metrics or [])
+    presented = presentations(plugins)
     latest: dict[tuple, Run] = {}
     for r in store.runs(status="completed", dataset=dataset):
         latest[(r.dataset, r.manifest_hash, r.stainer, r.preset, r.params, r.external, r.seed)] = r
@@ -98,7 +132,14 @@ def build_leaderboard(store: Store, dataset: str | None = None, metrics: list[st
         for m in sorted({m for r in group for m in summaries[r.id]}):
             rs = [summaries[r.id].get(m) for r in group]
             first = next(s for s in rs if s is not None)
-            board.metrics.setdefault(m, {"higher_is_better": bool(first.higher_is_better), "pipeline": first.pipeline})
+            board.metrics.setdefault(
+                m,
+                {
+                    "higher_is_better": bool(first.higher_is_better),
+                    "pipeline": first.pipeline,
+                    **presented.get(m, unknown_presentation(m)),
+                },
+            )
             if all(s is not None and s.status == "computed" and s.mean is not None for s in rs):
                 wanted[(id(row), m)] = (group, m)
             else:
@@ -111,6 +152,7 @@ def build_leaderboard(store: Store, dataset: str | None = None, metrics: list[st
             row[f] = sum(vals) / len(vals) if vals else None
         board.rows.append(row)
 
+    _check_chosen(chosen, list(boards.values()), dataset)
     found = intervals(store, wanted, summaries)
     for board in boards.values():
         for row in board.rows:
@@ -133,7 +175,27 @@ def _disambiguate(board: Board) -> None:
             row["label"] += f" [{', '.join(f'{k}={v}' for k, v in sorted(row['params'].items()))}]"
 
 
-PREFERRED_PRIMARY = ("psnr", "ssim")
+def _check_chosen(chosen: list[str], boards: list[Board], dataset: str | None) -> None:
+    """A chosen metric that no board stores is a mistake (a typo, or a metric never run)."""
+    stored = sorted({m for b in boards for m in b.metrics})
+    if not boards:
+        return
+    for m in chosen:
+        if m not in stored:
+            close = difflib.get_close_matches(m, stored, n=3, cutoff=0.5)
+            raise ConfigError(
+                f"no run{f' of dataset {dataset}' if dataset else ''} stores metric {m!r}."
+                + (f" Did you mean {', '.join(repr(c) for c in close)}?" if close else "")
+                + f" Metrics stored: {', '.join(stored)}."
+            )
+
+
+def preferred(board: Board, candidates: list[str]) -> list[str]:
+    """``candidates`` with the metrics that declare a ``rank_priority`` first, lowest first; the
+    rest keep their order."""
+    ranked = [m for m in candidates if board.metrics[m].get("rank_priority") is not None]
+    ranked.sort(key=lambda m: board.metrics[m]["rank_priority"])
+    return ranked + [m for m in candidates if m not in ranked]
 
 
 def _columns(board: Board, chosen: list[str]) -> None:
@@ -154,8 +216,8 @@ def _columns(board: Board, chosen: list[str]) -> None:
                 f"metric {chosen[0]} was not computed for any run of {board.dataset}; rows are unranked"
             )
     else:
-        shown = [m for m in board.metrics if m not in board.hidden]
-        board.primary = next((m for m in PREFERRED_PRIMARY if m in shown), shown[0] if shown else None)
+        shown = preferred(board, [m for m in board.metrics if m not in board.hidden])
+        board.primary = shown[0] if shown else None
     board.metrics = {m: info for m, info in board.metrics.items() if m not in board.hidden}
 
 

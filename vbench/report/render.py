@@ -1,4 +1,4 @@
-"""Renders boards as Markdown, CSV, JSON, LaTeX or HTML text, or as Rich tables for the terminal.
+"""Renders boards as Markdown, CSV, JSON, LaTeX or HTML text (the terminal table: ``terminal.py``).
 Every string that a plugin, dataset or user wrote is escaped for its format (``escape.py``)."""
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def _csv(boards: list[Board]) -> str:
         "seeds",
         "truncated",
     ]
+    units = {m: formatting.unit(b.metrics[m]) for b in reversed(boards) for m in b.metrics}
     for m in metrics:
-        fields += [f"{m}_mean", f"{m}_ci_low", f"{m}_ci_high", f"{m}_n", f"{m}_n_seeds"]
+        fields += [f"{m}_mean", f"{m}_ci_low", f"{m}_ci_high", f"{m}_unit", f"{m}_n", f"{m}_n_seeds"]
     fields += _CSV_RUNTIME
     w = csv.DictWriter(buf, fieldnames=[escape.csv_text(f) for f in fields], lineterminator="\n")
     w.writeheader()
@@ -104,6 +105,7 @@ def _csv(boards: list[Board]) -> str:
                 "truncated": row["truncated"],
             }
             for m in metrics:
+                rec[f"{m}_unit"] = t(units[m])
                 v = row["metrics"].get(m)
                 if v:
                     rec.update(
@@ -119,25 +121,3 @@ def _csv(boards: list[Board]) -> str:
                 rec[k] = row.get(k)
             w.writerow({escape.csv_text(k): v for k, v in rec.items()})
     return buf.getvalue()
-
-
-def rich_tables(boards: list[Board]):
-    """Rich renderables for the terminal (the console prints with markup off; cells are Text)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    p = escape.plain
-    items = []
-    for b in boards:
-        caption = formatting.header_lines(b) + formatting.footer_lines(b) + formatting.pipelines(b)
-        t = Table(
-            title=Text(p(f"{b.dataset} — ranked by {b.primary or '(nothing)'}")),
-            caption=Text("\n".join(p(c) for c in caption)),
-            caption_justify="left",
-        )
-        for i, col in enumerate(formatting.columns(b)):
-            t.add_column(Text(p(col)), overflow="fold", no_wrap=i < 2)
-        for row in b.rows:
-            t.add_row(*[Text(p(c)) for c in formatting.cells(b, row)])
-        items.append(t)
-    return items

@@ -40,6 +40,8 @@ NO_FILES = {
     "piqe",
     "entropy",
 }
+# Units of pyiqa's scores, where they have one (the rest are unitless).
+UNITS = {"psnr": "dB", "psnry": "dB"}
 PIPELINES = {
     "psnr": "pyiqa psnr: RGB float in [0,1] as given, MSE over all 3 channels, peak 1, MSE + 1e-8, no crop",
     "psnry": "pyiqa psnry: YIQ luma (0.299/0.587/0.114) in [0,1], not rounded, peak 1, MSE + 1e-8",
@@ -205,6 +207,7 @@ def metric_classes() -> tuple[type, ...]:
                     pyiqa_name=pname,
                     kind=kind,
                     higher_is_better=not cfg.get("lower_better", False),
+                    unit=UNITS.get(pname, ""),
                     default_for=DEFAULT_FOR.get(pname, frozenset()),
                     pipeline=f"{described} [pyiqa {version}]",
                     score_range=cfg.get("score_range", ""),

@@ -13,6 +13,8 @@ class PSNR(ImageMetric):
     name = "psnr"
     kind = FULL_REFERENCE
     higher_is_better = True
+    unit = "dB"
+    rank_priority = 0  # ranks a board that has it
     default_for = PAIRED
     pipeline = (
         "RGB in [0,1] as predicted (float32, no 8-bit rounding), MSE over all 3 channels and pixels "
@@ -29,6 +31,7 @@ class PSNRLuma(ImageMetric):
     name = "psnr-y"
     kind = FULL_REFERENCE
     higher_is_better = True
+    unit = "dB"
     pipeline = f"{LUMA} scaled to 255 and rounded to 8 bit, float64, peak 255, MSE + 1e-8 x 255^2, no border crop"
 
     def score(self, pred, ref):
@@ -41,6 +44,7 @@ class SSIM(ImageMetric):
     name = "ssim"
     kind = FULL_REFERENCE
     higher_is_better = True
+    rank_priority = 1  # ranks a board without psnr
     default_for = PAIRED
     min_size = 11
     pipeline = (
@@ -74,6 +78,7 @@ class CIEDE2000(ImageMetric):
     name = "ciede2000"
     kind = FULL_REFERENCE
     higher_is_better = False
+    unit = "ΔE00"
     default_for = PAIRED
     pipeline = (
         "sRGB in [0,1] -> CIELAB (D65, 2 deg observer), float64, no 8-bit rounding; per-pixel CIEDE2000 "

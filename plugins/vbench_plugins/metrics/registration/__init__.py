@@ -63,6 +63,7 @@ class PSNRReg(RegisteredMetric):
     name = "psnr@reg"
     base = "psnr"
     higher_is_better = True
+    unit = "dB"
     pipeline = (
         f"{REGISTRATION}; then as psnr: RGB in [0,1] as predicted, MSE over the 3 channels of the scored "
         f"pixels in float64, peak 1, MSE + 1e-8"

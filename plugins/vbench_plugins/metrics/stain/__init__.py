@@ -82,6 +82,7 @@ def _stain_metric(name, stain, statistic, default_for=frozenset()):
             stain=stain,
             statistic=statistic,
             higher_is_better=better,
+            unit="" if statistic == "corr" else "OD",
             default_for=default_for,
             pipeline=f"{DECONV}; {stat} of the {what}{mean}",
             __module__=__name__,
