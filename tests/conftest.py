@@ -103,6 +103,22 @@ def prerequisite():
     return missing
 
 
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder no file can be created in: a read-only folder, or for root (whom permissions do not
+    stop) /sys, where even root cannot create one."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+    elif Path("/sys/kernel").is_dir():
+        yield Path("/sys")
+    else:  # pragma: no cover - not Linux
+        pytest.skip("no folder that root cannot write")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

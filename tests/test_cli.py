@@ -197,6 +197,55 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tm
     assert n_scores > 0
 
 
+@pytest.mark.slow
+def test_an_early_ctrl_c_prints_no_traceback_from_a_starting_worker(tmp_path, installed_plugin):
+    """Ctrl-C moments after the first run is claimed, while the forkserver (or a spawned worker)
+    is still importing torch: the sweep ends on the interrupted path and no process prints a
+    KeyboardInterrupt traceback. The three sweeps run at once, each interrupted on its own clock."""
+    site = installed_plugin("vbtest_slow", SLOW_PLUGIN)
+    exe = Path(sys.executable).with_name("vbench")
+    sweeps = []
+    for method, delay in (("forkserver", 0.5), ("forkserver", 1.5), ("spawn", 1.0)):
+        path = tmp_path / f"{method}-{delay}.db"
+        env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}", VBENCH_START_METHOD=method)
+        proc = subprocess.Popen(
+            [str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "qpi-ihc", "-m", "psnr", "-q"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        sweeps.append([proc, path, delay, None])
+    deadline = time.time() + 120
+    while any(s[3] is None for s in sweeps) and time.time() < deadline:
+        time.sleep(0.05)
+        for s in sweeps:
+            proc, path, delay, claimed = s
+            if claimed is None and path.exists():
+                con = sqlite3.connect(path)
+                try:
+                    s[3] = time.time() if con.execute("select count(*) from runs").fetchone()[0] else None
+                except sqlite3.OperationalError:
+                    pass
+                con.close()
+            elif claimed is not None and delay is not None and time.time() >= claimed + delay:
+                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+                s[2] = None
+    for proc, path, delay, claimed in sweeps:
+        if delay is not None:  # not interrupted yet (the deadline passed)
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and claimed is not None, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert "Continue with `vbench run ... --resume`" in " ".join(err.split()), err
+        con = sqlite3.connect(path)
+        statuses = [s for (s,) in con.execute("select status from runs order by id")]
+        con.close()
+        assert statuses[-1] == "interrupted" and set(statuses) <= {"completed", "interrupted"}, statuses
+
+
 def test_two_databases_in_one_folder_keep_their_own_checkpoints(capsys, tmp_path):
     from vbench.run.artifacts import artifacts_root
     from vbench.store import Store

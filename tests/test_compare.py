@@ -181,3 +181,73 @@ def test_method_comparison_errors(capsys, db_url):
     ]:
         code, _, err = cli(capsys, "compare", *args, "--db", db_url)
         assert code == 2 and message in " ".join(err.split()), (args, err)
+
+
+def add_sourced(store: Store, stainer: str, values: dict, sources: dict | None, dataset: str) -> int:
+    """A completed run on ``dataset`` whose runs recorded each tile's source image (or did not)."""
+    rid = store.create_run(
+        stainer=stainer,
+        preset="quick",
+        run_key=f"{stainer}{dataset}",
+        vbench_version="0",
+        dataset=dataset,
+        manifest_hash="m1",
+        seed=0,
+        device="cpu",
+        tile_sources=sources,
+    )
+    summary = dict(
+        metric="psnr", status="computed", reason=None, higher_is_better=True, pipeline="", **summarize(values.values())
+    )
+    store.finish_run(rid, [("psnr", t, v) for t, v in values.items()], [summary], train_seconds=1.0)
+    return rid
+
+
+def test_compare_and_the_leaderboard_resample_source_images_alike(capsys, db_url):
+    """30 test tiles cut from 3 source images, as in the public adjacent-section set. Method a is
+    better than b on two images and worse on the third: per tile the difference looks certain,
+    but with three images it is not. Where the runs recorded the sources, the leaderboard ties the
+    two and `compare` (two runs, or two methods over seeds) says not significant; the same scores
+    without sources make both call a the better one."""
+    from vbench.report import build_leaderboard
+
+    rng = np.random.default_rng(3)
+    sources = {f"s{s}__{i}": f"s{s}" for s in range(3) for i in range(10)}
+    b = {t: 25.0 + float(rng.normal(0, 0.1)) for t in sources}
+    effect = {"s0": 1.5, "s1": 0.5, "s2": -0.5}
+    a = {t: v + effect[sources[t]] + float(rng.normal(0, 0.1)) for t, v in b.items()}
+    store = Store(db_url)
+    for dataset, recorded in (("sections", sources), ("unsourced", None)):
+        ra, rb = add_sourced(store, "a", a, recorded, dataset), add_sourced(store, "b", b, recorded, dataset)
+        (board,) = build_leaderboard(store, dataset=dataset)
+        ranks = {r["stainer"]: (r["rank"], r["tied"]) for r in board.rows}
+        verdicts = []
+        for args in ((ra, rb), ("a:quick", "b:quick", "-d", dataset)):
+            code, out, err = cli(capsys, "compare", *args, "--db", db_url, "-f", "json")
+            assert code == 0, err
+            (row,) = json.loads(out)["metrics"]
+            assert row["diff"] == pytest.approx(0.5, abs=0.1) and row["n"] == 30
+            assert row["n_sources"] == (3 if recorded else None)
+            verdicts.append(row["significant"])
+        if recorded:
+            assert ranks == {"a": (1, True), "b": (1, True)}, ranks  # the leaderboard ties them ...
+            assert verdicts == [False, False]  # ... and compare agrees
+        else:
+            assert ranks == {"a": (1, False), "b": (2, False)}, ranks
+            assert verdicts == [True, True]
+    code, out, err = cli(capsys, "compare", "1", "2", "--db", db_url)
+    assert code == 0 and "source images were resampled, not tiles" in " ".join(err.split())
+    assert "30, 3 source images" in out
+
+
+def test_paired_statistics_with_sources():
+    """One tile per source is the tile bootstrap; the Wilcoxon test ranks per-source differences."""
+    rng = np.random.default_rng(0)
+    a = {f"t{i}": float(v) for i, v in enumerate(rng.normal(1, 1, 40))}
+    b = {t: v - 0.5 for t, v in a.items()}
+    own = {t: t for t in a}
+    assert paired_compare(a, b, sources=own) == dict(paired_compare(a, b), n_sources=40)
+    two = {t: f"s{i % 2}" for i, t in enumerate(a)}
+    res = paired_compare(a, b, test="wilcoxon", sources=two)
+    assert res["n_sources"] == 2 and res["p"] == pytest.approx(0.5) and not res["significant"]
+    assert paired_compare(a, b, sources={})["n_sources"] is None

@@ -79,6 +79,7 @@ def test_verify_ok_and_against_a_tampered_manifest(capsys, tmp_path):
     assert code == 2 and "format version 7" in flat(err) and "Upgrade vbench" in flat(err)
 
 
+@pytest.mark.slow
 def test_verify_passes_for_every_bundled_dataset(capsys):
     """Rebuilds all five bundled datasets from their source and re-hashes every tile against the
     committed manifests (about 15 s on 2 CPU cores): the "hash-verified splits" promise, for each."""
@@ -170,3 +171,81 @@ def test_export_of_four_channel_inputs_is_tiff(capsys, tmp_path):
     arr = tifffile.imread(tmp_path / "af" / rows[0]["input"])
     assert arr.shape == (4, 32, 32) and arr.dtype == np.uint16
     assert np.array_equal(arr, np.round(s.input.numpy() * 65535).astype(np.uint16))
+
+
+def csv_dataset(root) -> str:
+    """A CSV dataset laid out as docs/datasets.md shows: paths with folders (img/in0.png)."""
+    rows = ["input,target,split"]
+    for i, split in enumerate(("train", "train", "val", "test", "test", "train")):
+        rng = np.random.default_rng(i)
+        for folder, shape in (("img", (16, 16)), ("stain", (16, 16, 3))):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(root / folder / f"in{i}.png")
+        rows.append(f"img/in{i}.png,stain/in{i}.png,{split}")
+    (root / "pairs.csv").write_text("\n".join(rows) + "\n")
+    return str(root / "pairs.csv")
+
+
+def test_export_of_a_csv_dataset_with_folders_and_scoring_its_predictions(capsys, tmp_path):
+    assert main(["datasets", "add", "mine", csv_dataset(tmp_path / "data")]) == 0
+    code, out, err = cli(capsys, "datasets", "export", "mine", "-o", str(tmp_path / "e"), "--targets")
+    assert code == 0, err
+    rows = list(csv.DictReader(open(tmp_path / "e" / "index.csv")))
+    assert [(r["id"], r["input"], r["target"]) for r in rows] == [
+        (f"img/in{i}", f"inputs/img/in{i}.png", f"targets/img/in{i}.png") for i in (3, 4)
+    ]
+    assert all((tmp_path / "e" / r["input"]).is_file() for r in rows)
+    # predictions named ID.png, as the export's README says, are found in their folders and scored
+    pred = tmp_path / "pred" / "img"
+    pred.mkdir(parents=True)
+    for r in rows:
+        Image.open(tmp_path / "e" / r["target"]).save(pred / f"{r['id'].split('/')[1]}.png")
+    code, out, err = cli(capsys, "score", str(tmp_path / "pred"), "--dataset", "mine", "-m", "psnr", "-f", "json")
+    assert code == 0, err
+    assert [r["image"] for r in json.loads(out)["images"]] == ["img/in3", "img/in4"]
+
+
+@pytest.mark.parametrize("tile_id", ["../x", "/abs", "a//b", ".hidden", "img/.x", "a\\b", "esc\x1b[1m", "a/./b"])
+def test_a_tile_id_that_is_no_safe_file_path_is_refused(tile_id):
+    from vbench.dataset_export import tile_path
+    from vbench.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="cannot be a file path") as info:
+        tile_path(tile_id, "mine")
+    assert "\x1b" not in str(info.value)
+
+
+def test_a_failed_export_leaves_nothing_behind_and_a_retry_succeeds(capsys, tmp_path, monkeypatch):
+    import errno
+
+    import vbench.dataset_export as exporting
+
+    real, calls = exporting.write_input, []
+
+    def disk_full(stem, inp):
+        calls.append(stem)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(stem) + ".png")
+        return real(stem, inp)
+
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "new" / "e", tmp_path / "empty"):
+        calls.clear()
+        monkeypatch.setattr(exporting, "write_input", disk_full)
+        code, _, err = cli(capsys, "datasets", "export", "qpi-ihc", "-o", str(target))
+        assert code == 2 and "No space left on device" in err and str(target) in flat(err), err
+        assert ".partial" not in flat(err) and "Traceback" not in err
+        assert not target.exists() or list(target.iterdir()) == []
+        assert [p.name for p in target.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
+        monkeypatch.setattr(exporting, "write_input", real)
+        code, _, err = cli(capsys, "datasets", "export", "qpi-ihc", "-o", str(target))
+        assert code == 0 and (target / "index.csv").is_file(), err
+
+
+def test_export_into_a_read_only_place_is_a_clean_error(capsys, tmp_path, unwritable):
+    code, _, err = cli(capsys, "datasets", "export", "qpi-ihc", "-o", str(unwritable / "out"))
+    assert code == 2 and f"cannot export into {unwritable}" in flat(err) and "Traceback" not in err, err
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    code, _, err = cli(capsys, "datasets", "export", "qpi-ihc", "-o", str(a_file))
+    assert code == 2 and "it is a file" in flat(err)

@@ -125,6 +125,7 @@ def test_importing_the_plugin_is_cheap():
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_manifests_are_byte_identical_across_processes_and_match_the_committed_ones(tmp_path):
     """A fresh process (no tile cache) and this one build every manifest: both equal the shipped
     files, which a third process wrote."""

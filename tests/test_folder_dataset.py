@@ -337,6 +337,40 @@ def test_add_validates_fully(tmp_path):
     assert registered_folder_datasets() == {}
 
 
+def test_a_file_name_with_a_control_character_is_refused_escaped(tmp_path, capsys):
+    from vbench.cli import main
+
+    root = make_pix2pix(tmp_path / "d")
+    gray(root / "A" / "test" / "in\x1b[31m\u202e.png")
+    rgb(root / "B" / "test" / "in\x1b[31m\u202e.png")
+    raises("in\\x1b[31m\\u202e.png holds a control", add_folder_dataset, "mine", root)
+    assert main(["datasets", "add", "mine", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "in\\x1b[31m\\u202e.png" in err
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_a_file_name_that_is_not_utf8_is_refused_with_its_bytes(tmp_path, capsys, where):
+    import os
+
+    from vbench.cli import main
+
+    root = make_pix2pix(tmp_path / "d")
+    if where == "file":  # an input and its target named with a Latin-1 byte
+        gray(Path(os.fsdecode(os.fsencode(root / "A" / "test") + b"/in\xff.png")))
+        rgb(Path(os.fsdecode(os.fsencode(root / "B" / "test") + b"/in\xff.png")))
+        shown = "in\\xff.png'"
+    else:  # the whole dataset under a folder whose name is not UTF-8
+        bad = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9"))
+        root = make_pix2pix(bad)
+        shown = "caf\\xe9/"
+    message = raises("is not valid UTF-8", add_folder_dataset, "mine", root)
+    assert shown in message and registered_folder_datasets() == {}
+    assert main(["datasets", "add", "mine", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert shown in err and "Traceback" not in err
+
+
 def test_corrupt_registry_is_reported_and_kept(tmp_path, home):
     home.mkdir()
     registry = home / "datasets.json"

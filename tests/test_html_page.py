@@ -28,6 +28,8 @@ from vbench.report.publish import publish, write_page
 from vbench.stats import summarize
 from vbench.store import Store
 
+pytestmark = pytest.mark.slow  # a real browser
+
 XSS = "<img src=x onerror=alert(1)>"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PAD, CELL = 4, 24  # the sample grid's layout (as vbench.run.sample_grid writes it)
@@ -409,3 +411,26 @@ def test_page_is_readable_without_javascript_and_loads_nothing_from_the_network(
     assert "http://" not in html and "https://" not in html
     assert "Content-Security-Policy" in html and "script-src 'sha256-" in html.replace("&#x27;", "'")
     assert (board_page.parent / "leaderboard.json").is_file()
+
+
+def test_hostile_urls_from_a_leaderboard_json_link_nowhere_outside_the_folder(board_page, tabs):
+    """Every figure and sample path of the JSON set to a javascript:, data:, absolute, remote or
+    ..-climbing URL: in the browser, each link and image the page has resolves inside its folder."""
+    from vbench.report.publish import render_files
+
+    site = board_page.parent
+    data = json.loads((site / "leaderboard.json").read_text())
+    urls = ["javascript:alert(1)", "data:text/html,<script>alert(2)</script>", "/etc/passwd", "file:///etc/passwd"]
+    urls += ["http://127.0.0.1:9/x.png", "//127.0.0.1:9/x.png", "../../x.png", "java\tscript:alert(3)"]
+    data[0]["figures"] = [{"kind": "grid", "path": u, "svg": u, "caption": "<b onclick=alert(4)>c</b>"} for u in urls]
+    for row in data[0]["rows"]:
+        row["samples"] = {str(i): u for i, u in enumerate(urls)}
+    (site / "index.html").write_text(render_files(data, only=("index.html",))["index.html"])
+    page = tabs()
+    page.goto(board_page.as_uri())
+    resolved = page.eval_on_selector_all("a[href], img[src], link[href]", "es => es.map(e => e.href || e.src)")
+    folder = site.as_uri() + "/"
+    outside = [u for u in resolved if not u.startswith(folder) and u != "data:,"]
+    assert outside == [], outside
+    assert page.locator("img").count() == 0 and names(page)[0] == "alpha"
+    assert page.watch.problems == {}, page.watch.problems

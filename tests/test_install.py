@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -43,6 +45,7 @@ def test_project_folders_never_shadow_installed_packages():
     assert Path(importlib.util.find_spec("vbench_plugins").origin).is_relative_to(REPO / "plugins")
 
 
+@pytest.mark.slow
 def test_plain_pytest_and_python_m_pytest_both_collect(tmp_path):
     for cmd in ([str(Path(sys.executable).with_name("pytest"))], [sys.executable, "-m", "pytest"]):
         res = subprocess.run(

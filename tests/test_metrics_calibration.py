@@ -68,6 +68,7 @@ def deviations(result: dict, metric: str) -> np.ndarray:
     return np.abs(ours - np.array(OFFICIAL[metric]))
 
 
+@pytest.mark.slow
 def test_vbench_score_reproduces_published_values_as_closely_as_pyiqa(capsys, calibration_dir):
     root = calibration_dir
     metrics = ("psnr", "ssim", "fsim", "gmsd", "vif", "piqe")

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from vbench import liveness
 from vbench.errors import ConfigError
 from vbench.run import processes
 
@@ -25,8 +26,8 @@ def test_the_start_method_comes_from_the_environment(monkeypatch):
 
 def test_a_worker_stops_when_its_driver_is_gone():
     """The watch is on the driver's pid and start time: a pid that no longer exists is a dead driver."""
-    assert processes._alive(os.getpid(), processes._stat(os.getpid()))
-    assert not processes._alive(2**22 + 1, processes._stat(2**22 + 1))  # above Linux's pid_max
+    assert liveness.running(os.getpid(), liveness.start_time(os.getpid()))
+    assert not liveness.running(2**22 + 1, liveness.start_time(2**22 + 1))  # above Linux's pid_max
 
 
 REPORT = """

@@ -5,6 +5,7 @@ what `vbench publish --from-json` renders from its JSON."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,58 @@ def test_a_published_footer_names_no_folder_of_the_publishing_machine(plugin_mod
         text = (tmp_path / "site" / name).read_text()
         assert "not installed in" not in text, name
         assert not [home for home in homes if home in text], name
+
+
+def test_a_failed_publish_leaves_the_folder_as_it_was_and_a_retry_succeeds(published, capsys, tmp_path, monkeypatch):
+    import errno
+
+    root, db = published
+    source = root / "site" / JSON_NAME
+    real = Path.write_text
+
+    def disk_full(self, *args, **kwargs):  # the disk fills up while the page is written, after the JSON
+        if self.name == HTML_NAME:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / HTML_NAME).write_text("the page as it was")
+    runs = [
+        ["publish", "{}", "--from-json", source],
+        ["publish", "{}", "--db", db, "--no-figures"],
+        ["leaderboard", "--db", db, "-f", "html", "-o", "{}"],
+    ]
+    for args in runs:
+        for target in (tmp_path / "new" / "site", old):
+            argv = [str(target) if a == "{}" else a for a in args]
+            monkeypatch.setattr(Path, "write_text", disk_full)
+            code, _, err = cli(capsys, *argv)
+            assert code == 2 and "No space left on device" in err and "Traceback" not in err, (argv, err)
+            assert f"cannot write {target / HTML_NAME}" in " ".join(err.split())  # the target, not the staging
+            if target == old:  # nothing added, nothing half-written
+                assert sorted(p.name for p in old.iterdir()) == [HTML_NAME]
+                assert (old / HTML_NAME).read_text() == "the page as it was"
+            else:
+                assert not target.exists()
+            assert [p for p in (tmp_path / "new").glob(".*")] == []  # no staging folder left
+            monkeypatch.setattr(Path, "write_text", real)
+            code, _, err = cli(capsys, *argv)
+            assert code == 0 and (target / HTML_NAME).read_text().startswith("<!DOCTYPE html>"), (argv, err)
+            assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []
+        for target in (tmp_path / "new", old):
+            shutil.rmtree(target)
+        old.mkdir()
+        (old / HTML_NAME).write_text("the page as it was")
+
+
+def test_publishing_into_a_read_only_place_is_a_clean_error(published, capsys, unwritable):
+    root, db = published
+    for args in (
+        ["publish", unwritable / "site", "--from-json", root / "site" / JSON_NAME],
+        ["publish", unwritable / "site", "--db", db, "--no-figures"],
+        ["leaderboard", "--db", db, "-f", "html", "-o", unwritable / "site"],
+    ):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and f"cannot publish into {unwritable}" in " ".join(err.split()), (args, err)
+        assert "Traceback" not in err

@@ -82,6 +82,7 @@ def rows(path, sql):
         con.close()
 
 
+@pytest.mark.slow
 def test_a_ray_sweep_scores_as_the_local_executor_and_stores_each_row_once(ray_local, capsys, tmp_path):
     import torch
 

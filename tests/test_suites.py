@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vbench.errors import ConfigError
+from vbench.errors import ConfigError, UnknownNameError
 from vbench.plugins import load_plugins
 from vbench.run import load_suite, plan_suite
 from vbench.run.progress import ForwardingReporter, SweepDisplay, expected_seconds
@@ -56,7 +56,7 @@ def test_a_tasks_suite_file_and_its_errors(tmp_path):
     assert ps.params["steps"] == 3 and ps.params["width"] == 4 and ps.preset_label == "quick[steps=3,width=4]"
     assert ps.label == "phasestain:quick[steps=3,width=4] on qpi-ihc seed 2"
     path.write_text("[tasks]\nqpi-ihc = []\n")
-    with pytest.raises(ConfigError, match="tasks must map each dataset to a list of stainers"):
+    with pytest.raises(ConfigError, match="tasks.qpi-ihc: list should have at least 1 item.*Expected a table mapping"):
         load_suite(str(path))
     path.write_text("seeds = [0]\n")
     with pytest.raises(ConfigError, match="has no 'stainers' list \\(or a tasks table\\)"):
@@ -113,3 +113,138 @@ def test_sweep_display_follows_phases_and_scales_its_eta():
         assert text.startswith("run 2/2 b on d seed 0: starting")
         display.end_run()
     assert display.eta() == 0.0
+
+
+# -- a suite file is checked against one schema: one-line errors naming the file, the key and what it expects ----
+
+
+def run_suite(capsys, path, db):
+    from vbench.cli import main
+
+    code = main(["run", "--suite", str(path), "--db", db, "--no-isolate", "-q"])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = ["zero"]\n',
+            "seeds[0]: input should be a valid integer, got 'zero'",
+        ),
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = 3\n',
+            "seeds: input should be a valid list, got 3",
+        ),
+        ('stainers = [1, 2]\ndatasets = ["qpi-ihc"]\n', "stainers[0]: input should be a valid string, got 1"),
+        (
+            'stainers = "baseline-mean"\ndatasets = ["qpi-ihc"]\n',
+            "stainers: input should be a valid list, got 'baseline-mean'",
+        ),
+        ('stainers = ["baseline-mean"\ndatasets = ["qpi-ihc"]\n', "is not valid TOML: "),
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = [-1]\n',
+            "seeds[0]: input should be greater than or equal to 0",
+        ),
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = [4294967296]\n',
+            "seeds[0]: input should be less than 4294967296",
+        ),
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = [true]\n',
+            "seeds[0]: input should be a valid integer, got True",
+        ),
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = [0.5]\n',
+            "seeds[0]: input should be a valid integer",
+        ),
+        ('stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = [1, 1]\n', "seeds lists 1 twice"),
+        (
+            'stainers = ["baseline-\\u001b[31mmean"]\ndatasets = ["qpi-ihc"]\n',
+            "stainers[0]: control character \\x1b in the text",
+        ),
+        (
+            'stainers = ["baseline-\\u202emean"]\ndatasets = ["qpi-ihc"]\n',
+            "stainers[0]: control character \\u202e in the text",
+        ),
+        ('stainers = []\ndatasets = ["qpi-ihc"]\n', "stainers: list should have at least 1 item"),
+        ('stainers = ["baseline-mean"]\n', "has no 'datasets' list (or a tasks table)"),
+        (
+            'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\n[tasks]\nqpi-ihc = ["baseline-mean"]\n',
+            "either stainers and datasets, or a tasks table, not both",
+        ),
+        ('[tasks]\nqpi-ihc = "baseline-mean"\n', "tasks.qpi-ihc: input should be a valid list"),
+        (
+            '[mine]\nstainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\n',
+            "unknown table [mine]. A suite file holds one suite's keys at its top level",
+        ),
+    ],
+)
+def test_a_bad_suite_file_is_one_line_naming_the_file_and_key(capsys, tmp_path, text, expected):
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    db = tmp_path / "r.db"
+    code, err = run_suite(capsys, path, f"sqlite:///{db}")
+    flat = " ".join(err.split())
+    assert code == 2 and expected in flat and "mine.toml" in flat, err
+    assert err.count("error:") == 1 and "Traceback" not in err and "\x1b" not in err and "\u202e" not in err
+    assert not db.exists()  # checked before the database is opened: nothing created
+
+
+@pytest.mark.parametrize(
+    "key, hint",
+    [
+        ("seed = [7]", "unknown key 'seed'. Did you mean 'seeds'?"),
+        ('metric = ["psnr"]', "unknown key 'metric'. Did you mean 'metrics'?"),
+    ],
+)
+def test_unknown_keys_are_errors_with_a_did_you_mean(capsys, tmp_path, key, hint):
+    """Today's silent sweep: `seed = [7]` ran seed 0 and `metric = [...]` the default metrics."""
+    path = tmp_path / "mine.toml"
+    path.write_text(f'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\n{key}\n')
+    code, err = run_suite(capsys, path, f"sqlite:///{tmp_path / 'r.db'}")
+    assert (
+        code == 2 and hint in err and "Known keys: stainers, datasets, seeds, metrics, tasks" in " ".join(err.split())
+    )
+
+
+def test_a_suite_file_that_is_not_utf8_or_not_readable(capsys, tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_bytes(b'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc\xff"]\n')
+    with pytest.raises(ConfigError, match=r"mine.toml is not UTF-8 text: byte 0xff on line 2; save it as UTF-8"):
+        load_suite(str(path))
+    path.write_text('stainers = ["baseline-mean"]\ndatasets = [\n')
+    with pytest.raises(ConfigError, match=r"mine.toml is not valid TOML: .*line 3"):
+        load_suite(str(path))
+    path.write_text('stainers = ["a"]\nstainers = ["b"]\n')
+    with pytest.raises(ConfigError, match=r"mine.toml is not valid TOML: .*\(at line 2, column"):
+        load_suite(str(path))
+    with pytest.raises(ConfigError, match="suite file .*nothere.toml does not exist"):
+        load_suite(str(tmp_path / "nothere.toml"))
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(ConfigError, match="folder.toml does not exist"):
+        load_suite(str(tmp_path / "folder.toml"))
+
+
+def test_a_valid_suite_file_keeps_its_seeds_and_metrics(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        'stainers = ["baseline-mean"]\ndatasets = ["qpi-ihc"]\nseeds = [7, 4294967295]\nmetrics = ["psnr"]\n'
+    )
+    suite = load_suite(str(path))
+    assert (suite.name, suite.seeds, suite.metrics) == ("mine", [7, 4294967295], ["psnr"])
+    specs = plan_suite(load_plugins(), suite)
+    assert [s.seed for s in specs] == [7, 4294967295] and all(s.metrics == ["psnr"] for s in specs)
+
+
+def test_every_named_suite_validates_against_the_same_schema():
+    from vbench.run.suites import SuiteFile, named_suites
+
+    named = named_suites()
+    assert {"default", "baselines"} <= set(named)
+    for name, table in named.items():
+        SuiteFile.model_validate(table)  # raises on any problem
+        suite = load_suite(name)
+        assert suite.name == name and suite.seeds and (suite.tasks or (suite.stainers and suite.datasets))
+    with pytest.raises(UnknownNameError, match="unknown suite 'baseline'. Did you mean 'baselines'"):
+        load_suite("baseline")

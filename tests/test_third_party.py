@@ -125,6 +125,7 @@ def test_separately_installed_plugin_runs_through_the_cli(installed):
     assert len(color) == 3 and all(0 < c < 1 for c in color)
 
 
+@pytest.mark.slow
 def test_a_new_plugin_version_is_a_new_run_under_resume(installed_plugin, tmp_path):
     """Run identity covers the stainer's plugin version: after an upgrade, `--resume` runs the
     stainer again (its old row stays), and skips it on the next resume."""
@@ -245,6 +246,7 @@ def test_the_board_keeps_the_presentation_where_the_plugin_is_gone(furlong_run, 
     assert "Furlong gap (furlongs)" in (tmp_path / "again" / TEX_NAME).read_text()
 
 
+@pytest.mark.slow
 def test_a_third_party_metric_declares_its_unit_and_name_through_the_cli(installed_plugin, tiny_dataset, tmp_path):
     """A metric from a separately installed plugin, with its own unit and display name, run and
     ranked through the CLI: the table printed at the end of the run (80 columns), the terminal

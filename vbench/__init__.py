@@ -6,7 +6,7 @@ from .hookspecs import hookimpl
 from .layouts import DatasetLayout
 from .metric import DistributionMetric, ImageMetric, Metric
 from .sample import Sample
-from .stainer import Stainer
+from .stainer import Param, Stainer
 
 __version__ = "0.1.0"
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "DistributionMetric",
     "ImageMetric",
     "Metric",
+    "Param",
     "RunContext",
     "Sample",
     "Stainer",

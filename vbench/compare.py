@@ -1,6 +1,8 @@
 """Paired comparisons on the same test tiles, metric by metric: of two stored runs, or of two
 methods over the seeds both ran (the seed-aware test: a two-level bootstrap of the per-tile
-differences, seeds then tiles, as leaderboard intervals are made)."""
+differences, seeds then tiles, as leaderboard intervals are made). Where the runs recorded their
+tiles' source images, source images are resampled instead of tiles, as the leaderboard does: one
+implementation, :func:`vbench.stats.paired_hierarchical`."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def compare_runs(
 ) -> Comparison:
     """Which run is better per metric, by how much (95% CI of the mean difference) and whether it is
     significant. Both runs must be completed and have scored the same split (manifest). Default
-    metrics: every metric both computed per tile."""
+    metrics: every metric both computed per tile. Where the runs recorded their tiles' source
+    images, the tests resample (or rank) source images instead of tiles, as the leaderboard does."""
     if test not in PAIRED_TESTS:
         raise ConfigError(f"unknown test {test!r}; use one of {', '.join(PAIRED_TESTS)}")
     if not 0.0 < alpha < 1.0:
@@ -52,7 +55,7 @@ def compare_runs(
         va, vb = store.scores(a.id, m), store.scores(b.id, m)
         if not va or not vb:
             continue  # set-level metrics (one number per run) have no per-tile scores to pair
-        res = paired_compare(va, vb, higher_is_better=sa[m].higher_is_better, test=test, seed=seed, alpha=alpha)
+        res = paired_compare(va, vb, sa[m].higher_is_better, test=test, seed=seed, alpha=alpha, sources=_sources(a, b))
         res.update(
             metric=m,
             higher_is_better=bool(sa[m].higher_is_better),
@@ -63,10 +66,24 @@ def compare_runs(
     return result
 
 
+def _sources(a, b) -> dict | None:
+    """{tile: source image} of a pair of runs on the same tiles: what either recorded (a's first)."""
+    merged = {**_recorded(b), **_recorded(a)}
+    return merged or None
+
+
+def _recorded(run) -> dict:
+    try:
+        sources = run.tile_sources_dict
+    except ValueError:  # not JSON: as if nothing was recorded
+        return {}
+    return sources if isinstance(sources, dict) else {}
+
+
 def _completed_run(store, run_id: int):
     run = store.get_run(run_id)
     if run is None:
-        raise ConfigError(f"no run {run_id} in {store.url}; `vbench runs` lists them")
+        raise ConfigError(f"no run {run_id} in {store.display_url}; `vbench runs` lists them")
     if run.status != "completed":
         raise ConfigError(f"run {run_id} is {run.status}, not completed; only completed runs can be compared")
     return run
@@ -84,7 +101,8 @@ def compare_methods(
     """Two methods (``stainer`` or ``stainer:preset``, as leaderboards label them) over the seeds
     both completed on one dataset and manifest (latest run per seed): per metric, the mean
     difference a - b with a 95% interval and p-value from a two-level bootstrap that resamples
-    seeds, then tiles within each seed (:func:`vbench.stats.paired_hierarchical`)."""
+    seeds, then tiles (or their source images, where recorded) within each seed
+    (:func:`vbench.stats.paired_hierarchical`)."""
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"--alpha must lie between 0 and 1, got {alpha}")
     runs = store.runs(status="completed", dataset=dataset)
@@ -130,7 +148,8 @@ def compare_methods(
         va, vb = [tiles.get((r.id, m), {}) for r in pa], [tiles.get((r.id, m), {}) for r in pb]
         if not any(va) or not any(vb):
             continue  # set-level metrics (one number per run) have no per-tile scores to pair
-        res = paired_hierarchical(va, vb, higher_is_better=sa[m], seed=seed, alpha=alpha)
+        sources = [_sources(x, y) for x, y in zip(pa, pb)]
+        res = paired_hierarchical(va, vb, higher_is_better=sa[m], seed=seed, alpha=alpha, sources=sources)
         res.update(
             metric=m,
             higher_is_better=bool(sa[m]),

@@ -9,7 +9,10 @@ Layout of the output folder::
     DIR/index.csv         id, input, channels, height, width, output_height, output_width, target, truth
     DIR/README.txt        what a prediction must look like
 
-A prediction for ``inputs/ID.*`` is ``ID.png``: 8-bit RGB, ``scale`` times the input's size.
+A prediction for ``inputs/ID.*`` is ``ID.png``: 8-bit RGB, ``scale`` times the input's size. A tile
+id with folders (``img/in0``, from a CSV dataset's paths) keeps them: ``inputs/img/in0.png``.
+
+The folder is written all at once (``vbench.staging``): a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -51,37 +54,57 @@ def write_input(path_stem: Path, inp) -> Path:
     if arr.shape[0] == 1:
         from PIL import Image
 
-        path = path_stem.with_suffix(".png")
+        path = path_stem.parent / f"{path_stem.name}.png"  # not with_suffix: an id may hold a dot
         Image.fromarray(arr[0]).save(path)
         return path
     import tifffile
 
-    path = path_stem.with_suffix(".tif")
+    path = path_stem.parent / f"{path_stem.name}.tif"
     tifffile.imwrite(path, arr, photometric="minisblack", planarconfig="separate", metadata={"axes": "CYX"})
     return path
 
 
-def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> Path:
-    """Writes ``split`` of ``dataset`` into ``out_dir`` (see the module docstring); returns index.csv."""
-    from PIL import Image
-
+def tile_path(tile_id: str, dataset_name: str) -> str:
+    """The tile's file path under each folder, without extension: its id, whose ``/`` are folders.
+    An id that would leave the folder or hide its file (``..``, ``/x``, ``.x``, a backslash, a
+    control character) is refused."""
     from .errors import DatasetError
+    from .visible import line
+
+    parts = str(tile_id).split("/")
+    if line(tile_id) != tile_id or "\\" in tile_id or any(not p or p.startswith(".") for p in parts):
+        raise DatasetError(
+            f"tile id {line(repr(tile_id))} of {dataset_name!r} cannot be a file path (an empty, hidden or '..' "
+            f"part, a backslash or a control character); rename the image"
+        )
+    return "/".join(parts)
+
+
+def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> Path:
+    """Writes ``split`` of ``dataset`` into ``out_dir``, new or empty (see the module docstring);
+    returns index.csv."""
+    from .errors import DatasetError
+    from .staging import staged
 
     out = Path(out_dir)
     samples = dataset.samples(split)
     if not samples:
         raise DatasetError(f"dataset {dataset.name!r} has no {split} tiles to export")
-    if out.exists() and any(out.iterdir()):
-        raise DatasetError(f"{out} is not empty; export into a new or empty folder")
-    folders = ["inputs"] + (["targets", "truth"] if targets else [])
-    for f in folders:
-        (out / f).mkdir(parents=True, exist_ok=True)
+    paths = [tile_path(s.id, dataset.name) for s in samples]  # every id checked before anything is written
+    with staged(out, "export", empty=True, error=DatasetError) as stage:
+        _write(dataset, split, samples, paths, stage, targets)
+    return out / "index.csv"
+
+
+def _write(dataset, split: str, samples, paths: list[str], out: Path, targets: bool) -> None:
+    from PIL import Image
+
     rows = []
     scale = dataset.scale
-    for s in samples:
-        if "/" in s.id or "\\" in s.id or s.id.startswith("."):
-            raise DatasetError(f"tile id {s.id!r} of {dataset.name!r} cannot be a file name")
-        written = write_input(out / "inputs" / s.id, s.input)
+    for s, rel in zip(samples, paths):
+        for folder in ("inputs", "targets") if targets else ("inputs",):
+            (out / folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        written = write_input(out / "inputs" / rel, s.input)
         c, h, w = s.input.shape
         row = {
             "id": s.id,
@@ -95,14 +118,14 @@ def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> P
             "truth": "",
         }
         if targets:
-            Image.fromarray(_uint8_rgb(s.target)).save(out / "targets" / f"{s.id}.png")
-            row["target"] = f"targets/{s.id}.png"
+            Image.fromarray(_uint8_rgb(s.target)).save(out / "targets" / f"{rel}.png")
+            row["target"] = f"targets/{rel}.png"
             if s.truth is not None and s.truth is not s.target:  # paired: the target is the truth
-                Image.fromarray(_uint8_rgb(s.truth)).save(out / "truth" / f"{s.id}.png")
-                row["truth"] = f"truth/{s.id}.png"
+                (out / "truth" / rel).parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(_uint8_rgb(s.truth)).save(out / "truth" / f"{rel}.png")
+                row["truth"] = f"truth/{rel}.png"
         rows.append(row)
-    index = out / "index.csv"
-    with open(index, "w", newline="", encoding="utf-8") as f:
+    with open(out / "index.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -133,4 +156,3 @@ def export(dataset, out_dir, *, split: str = "test", targets: bool = False) -> P
         )
         + "\n"
     )
-    return index

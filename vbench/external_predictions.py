@@ -57,13 +57,29 @@ def notes_of(bits: set, gray: int) -> list[str]:
     return notes
 
 
+def predictions_by_id(pred_dir: Path, ids) -> dict[str, Path]:
+    """Prediction files by tile id (file name without extension), in subfolders for ids with folders
+    (``img/in0`` -> ``img/in0.png``, as ``vbench datasets export`` writes a CSV dataset's inputs)."""
+    folders = sorted({i.rsplit("/", 1)[0] for i in ids if "/" in i})
+    if not folders:
+        return images.images_by_stem(pred_dir, "prediction")
+    if not Path(pred_dir).expanduser().is_dir():
+        raise ConfigError(f"prediction folder {pred_dir} does not exist or is not a folder")
+    found = images.files_by_stem(pred_dir, "prediction")
+    for folder in folders:
+        found |= {f"{folder}/{stem}": p for stem, p in images.files_by_stem(Path(pred_dir) / folder).items()}
+    if not found:
+        raise images.ImageInputError(f"prediction folder {pred_dir} holds no images ({', '.join(images.EXTENSIONS)})")
+    return found
+
+
 def dataset_items(ds, split: str, pred_dir: Path) -> tuple[list[Item], list[str]]:
     """Predictions in ``pred_dir`` matched to the tiles of ``ds``'s ``split`` by file name (= tile
     id, as ``vbench datasets export`` names the inputs): each must be there, at the target size."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     samples = {s.id: s for s in ds.samples(split)}
-    preds = images.images_by_stem(pred_dir, "prediction")
+    preds = predictions_by_id(pred_dir, samples)
     parts = images.unmatched(
         (f"{split} tile(s) of {ds.name} have no prediction in {pred_dir}", sorted(set(samples) - set(preds))),
         (

@@ -53,6 +53,13 @@ def vbench_register_stainers(register):
     - ``presets`` (dict name -> dict of parameters): ``-s NAME:PRESET``; the first is the default.
       A preset may hold ``steps`` (the training budget, which ``ctx.budget.steps`` carries) and
       ``max_seconds`` (a cap; a run that reaches it is stored as truncated).
+    - ``parameters`` (dict name -> :class:`vbench.Param`): what each parameter accepts, declared
+      once: ``Param(kind, min=None, max=None, choices=(), item=int, help="")`` with ``kind`` one of
+      ``int``, ``float``, ``bool``, ``str`` or ``list`` (one or more of ``item``), inclusive bounds (of each
+      item of a list) and the only values of a ``str``. ``--set KEY=VALUE`` and a suite's
+      ``PRESET[KEY=VALUE]`` are checked against it before any run is created, and ``vbench plugins
+      --params NAME`` shows it. A parameter not declared takes values of its preset value's kind
+      (``steps`` is always a whole number >= 1); a declared one may be set even where no preset does.
     - ``scales`` (set of int or None): output/input scales it can produce; None: any.
     - ``stochastic`` (bool): ``predict`` samples; ``vbench predict`` then seeds it.
     - ``repeats`` (int, default 1): predictions per test tile; above 1 the run stores the

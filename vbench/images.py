@@ -1,15 +1,20 @@
 """Reading image files: the one place that decodes them and knows their extensions.
 
 ``decode`` turns a file into its pixels as stored (every byte decoded, so a truncated file fails
-there). ``read`` adds the checks that make a comparison fair for ``vbench score`` (matched file
-names, equal sizes, no grayscale/RGB mix, explicit bit depths); ``vbench predict`` and folder
-datasets apply their own checks to ``decode``'s array. numpy, Pillow and the other decoders are
-imported on first use, so importing this module is cheap.
+there), after checking the size its header declares against one limit (``max_pixels``): a small
+file that claims a huge image (a decompression bomb) is refused before any memory is taken.
+``read`` adds the checks that make a comparison fair for ``vbench score`` (matched file names,
+equal sizes, no grayscale/RGB mix, explicit bit depths); ``vbench predict`` and folder datasets
+apply their own checks to ``decode``'s array. numpy, Pillow and the other decoders are imported on
+first use, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +24,8 @@ from .errors import ConfigError, VbenchError
 EXTENSIONS = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 ARRAY_EXTENSIONS = (".npy",)  # numpy arrays: channel stacks no image format holds (``vbench predict``)
 GRAY_MODES = ("1", "L", "I", "I;16")  # ``mode_name`` of one-channel images of 1, 8 and 16 bits
+MAX_PIXELS_ENV = "VBENCH_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 1 << 27  # 134,217,728: 16384 x 8192, or 11585 x 11585
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,6 +70,7 @@ def files_by_stem(folder: str | Path, role: str = "image") -> dict[str, Path]:
         return out
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."):
+            check_file_name(p)
             if p.stem in out:
                 raise ImageInputError(
                     f"{role} folder {folder} has two images named {p.stem!r} ({out[p.stem].name} and {p.name}); "
@@ -70,6 +78,27 @@ def files_by_stem(folder: str | Path, role: str = "image") -> dict[str, Path]:
                 )
             out[p.stem] = p
     return out
+
+
+def check_file_name(path: str | Path) -> None:
+    """File names become tile ids and are stored and shown as text: a name that is not valid UTF-8
+    (Python holds its stray bytes as surrogates) is refused with its bytes shown, and one holding a
+    control or invisible format character (a line break, ESC, a bidi override) with it escaped."""
+    from .visible import line
+
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ImageInputError(
+            f"the file name {os.fsencode(path)!r} is not valid UTF-8, and vbench records file names as text; "
+            f"rename the file (e.g. `convmv -f latin1 -t utf8 --notest FILE`)"
+        ) from None
+    if line(text) != text:
+        raise ImageInputError(
+            f"the file name {line(text)} holds a control or invisible character (shown escaped), which would "
+            f"garble tile ids, manifests and tables; rename the file"
+        )
 
 
 def images_by_stem(folder: str | Path, role: str) -> dict[str, Path]:
@@ -83,11 +112,51 @@ def images_by_stem(folder: str | Path, role: str) -> dict[str, Path]:
     return out
 
 
-def _png_bit_depth(path: Path) -> int | None:
+def max_pixels() -> int:
+    """The most pixels (width x height) vbench decodes from one file: ``$VBENCH_MAX_PIXELS``, else
+    ``DEFAULT_MAX_PIXELS``. Pillow's own decompression-bomb check is set to the same number."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    if not raw.isdecimal() or int(raw) <= 0:
+        raise ConfigError(
+            f"{MAX_PIXELS_ENV}={raw!r} is not a positive whole number of pixels; unset it for the default "
+            f"({DEFAULT_MAX_PIXELS:,})"
+        )
+    return int(raw)
+
+
+class ImageTooLarge(ImageInputError):
+    """A file whose header declares more pixels than ``max_pixels()``; nothing of it was decoded."""
+
+    def __init__(self, path: Path, declared: str, limit: int):
+        super().__init__(
+            f"{path} declares {declared}, more than the {limit:,} pixels vbench decodes from one file (a small "
+            f"file claiming a huge image is a decompression bomb). Tile or crop the image, or, if it is real, "
+            f"raise the limit with {MAX_PIXELS_ENV}"
+        )
+        self.path = path
+
+
+def check_size(path: Path, shape) -> None:
+    """Refuses ``path`` when the shape its header declares holds more than ``max_pixels()`` pixels:
+    height x width, or for an array every value, less the channels of a channel stack (a 3-D array's
+    smallest axis, when it has at most 16)."""
+    dims = [int(d) for d in shape]
+    pixels = math.prod(dims)
+    if len(dims) == 3 and 0 < min(dims) <= 16:
+        pixels //= min(dims)
+    limit = max_pixels()
+    if pixels > limit:
+        raise ImageTooLarge(path, f"{' x '.join(map(str, dims))} ({pixels:,} pixels)", limit)
+
+
+def _png_header(path: Path) -> tuple[int, int, int] | None:
+    """(bit depth, width, height) from a PNG's IHDR chunk; None for any other file."""
     with open(path, "rb") as f:
         head = f.read(26)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        return head[24]
+    if len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return head[24], int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     return None
 
 
@@ -113,12 +182,13 @@ def decode(path: str | Path):
     suffix = path.suffix.lower()
     try:
         if suffix in ARRAY_EXTENSIONS:
-            return np.load(path, allow_pickle=False)
+            return _decode_npy(path)
         if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            return tifffile.imread(path)
-        depth = _png_bit_depth(path)
+            return _decode_tiff(path)
+        png = _png_header(path)
+        if png is not None:
+            check_size(path, png[:0:-1])  # before OpenCV or Pillow allocates anything
+        depth = png[0] if png is not None else None
         arr = _decode_cv2(path) if depth == 16 else None
         if arr is None:
             arr = _decode_pil(path)
@@ -128,10 +198,60 @@ def decode(path: str | Path):
                     f"16-bit TIFF or 8-bit PNG"
                 )
         return arr
-    except ImageInputError:
+    except VbenchError:  # our own checks' errors (the limit, its setting), as they are
         raise
     except Exception as exc:  # each decoder has its own exception types; the message says what failed
         raise UnreadableImage(path, str(exc) or type(exc).__name__) from None
+
+
+def _decode_npy(path: Path):
+    """A ``.npy`` array; its header (shape, type) is read and checked before its data."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    with open(path, "rb") as f:
+        version = npy.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise UnreadableImage(path, f".npy format version {version[0]}.{version[1]} is not an image array")
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if dtype.kind not in "biuf" or dtype.fields is not None:
+            raise UnreadableImage(path, f"the array holds {dtype}, not numbers")
+        check_size(path, shape)
+    return np.load(path, allow_pickle=False)
+
+
+def _decode_tiff(path: Path):
+    """The first image series of a TIFF (what ``tifffile.imread`` reads), its shape checked first."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise UnreadableImage(path, "the TIFF holds no image")
+        check_size(path, tif.series[0].shape)
+        return tif.series[0].asarray()
+
+
+def open_pil(path: Path):
+    """``PIL.Image.open`` with its header's size checked against ``max_pixels()`` (Pillow's own
+    limit set to the same number); the pixels are decoded on ``load()``."""
+    from PIL import Image as PILImage
+
+    limit = max_pixels()
+    PILImage.MAX_IMAGE_PIXELS = limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)  # raised above the limit
+        try:
+            im = PILImage.open(path)
+        except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError) as exc:
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            raise ImageTooLarge(path, f"{int(found[1]):,} pixels" if found else "too many pixels", limit) from None
+    try:
+        check_size(path, (im.height, im.width))
+    except ImageTooLarge:
+        im.close()
+        raise
+    return im
 
 
 def _decode_cv2(path: Path):
@@ -147,9 +267,8 @@ def _decode_cv2(path: Path):
 
 def _decode_pil(path: Path):
     import numpy as np
-    from PIL import Image as PILImage
 
-    with PILImage.open(path) as im:
+    with open_pil(path) as im:
         im.load()  # decodes every byte, so a truncated file fails here
         if im.mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")

@@ -40,11 +40,11 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
     _check_device(device)
     run = store.get_run(run_id)
     if run is None:
-        raise ConfigError(f"no run {run_id} in {store.url}; `vbench runs` lists them")
+        raise ConfigError(f"no run {run_id} in {store.display_url}; `vbench runs` lists them")
     trainer = store.get_run(run.trained_by) if run.trained_by else run
     if trainer is None:
         raise ConfigError(
-            f"run {run_id} evaluated the model of run {run.trained_by}, which is no longer in {store.url}"
+            f"run {run_id} evaluated the model of run {run.trained_by}, which is no longer in {store.display_url}"
         )
     folder = Path(trainer.artifacts) if trainer.artifacts else run_folder(artifacts_root(store), trainer.id)
     if not (folder / checkpoint.WEIGHTS).is_file():

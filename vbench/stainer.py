@@ -2,9 +2,72 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import ConfigError
+
+KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """What one tunable parameter of a stainer accepts (``Stainer.parameters``): ``--set`` and a
+    suite's ``preset[KEY=VALUE]`` are checked against it before any run is created, and
+    ``vbench plugins --params NAME`` shows it.
+
+    ``kind``: ``int``, ``float``, ``bool``, ``str`` or ``list`` (one or more of ``item``: ``int`` or ``float``).
+    ``min`` / ``max``: inclusive bounds of a number, or of each item of a list. ``choices``: the only
+    values a ``str`` parameter takes. ``help``: what it does, in a few words.
+    """
+
+    kind: type
+    min: float | None = None
+    max: float | None = None
+    choices: tuple = ()
+    item: type = int
+    help: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS or (self.kind is list and self.item not in (int, float)):
+            raise TypeError(f"Param kind {self.kind!r}: use int, float, bool, str or list (of int or float)")
+
+    def describe(self) -> str:
+        """What it accepts in words: ``a whole number in [2, 4096]``, ``one of 'global', 'patch'``."""
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind is list:
+            return f"a list of one or more {KINDS[self.item].removeprefix('a ')}s{self._range()}"
+        return KINDS[self.kind] + ("" if self.kind in (bool, str) else self._range())
+
+    def _range(self) -> str:
+        low, high = _bound(self.min), _bound(self.max)
+        if low and high:
+            return f" in [{low}, {high}]"
+        return f" >= {low}" if low else f" <= {high}" if high else ""
+
+    def accepts(self, value) -> bool:
+        if self.kind is list:
+            return isinstance(value, (list, tuple)) and bool(value) and all(self._number(v, self.item) for v in value)
+        if self.kind in (int, float):
+            return self._number(value, self.kind)
+        if self.kind is str:
+            return isinstance(value, str) and (not self.choices or value in self.choices)
+        return isinstance(value, bool)
+
+    def _number(self, value, kind: type) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            return False
+        return (
+            math.isfinite(value) and (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+        )
+
+
+def _bound(value) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else f"{value:g}"
 
 
 class Stainer:
@@ -22,6 +85,8 @@ class Stainer:
     ``variants``: evaluation variant name -> attributes set on the *trained* model before
         predicting (``-s name:preset+variant``); runs that differ only in variants reuse one
         trained checkpoint, so create every module in ``__init__`` for it to be restored.
+    ``parameters``: parameter name -> :class:`Param` (kind, range, choices, help), which ``--set``
+        checks; a parameter not declared takes values of its preset value's kind.
     """
 
     name: ClassVar[str] = ""
@@ -31,6 +96,7 @@ class Stainer:
     stochastic: ClassVar[bool] = False
     repeats: ClassVar[int] = 1
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    parameters: ClassVar[dict[str, Param]] = {}
 
     def __init__(self, **params: Any):
         self.params = dict(params)

@@ -53,61 +53,54 @@ def paired_compare(
     n_resamples: int = 10_000,
     seed: int = 0,
     alpha: float = 0.05,
+    sources: dict | None = None,
 ) -> dict:
     """Compares per-tile scores ``a`` and ``b`` ({tile: value}) on the tiles both have.
 
-    ``bootstrap``: the tiles are resampled with replacement (the same resample for both runs) to get
-    the distribution of the mean difference; the 95% CI is its percentile interval and the two-sided
-    p-value twice the smaller tail beyond 0. ``wilcoxon``: the Wilcoxon signed-rank test of the
-    per-tile differences (scipy; zero differences dropped), with the same bootstrap CI.
-    Returns n, means, mean difference a - b with its CI, p, which is better, and significance.
+    ``sources``: None, or {tile: the source image it was cut from}, as runs record them. Tiles of
+    one image are not independent: with two or more sources, the tests resample (and rank) source
+    images instead of tiles, exactly as leaderboard intervals do (:func:`paired_hierarchical`
+    with one seed: one implementation for both).
+
+    ``bootstrap``: the tiles (or sources) are resampled with replacement (the same resample for
+    both runs) to get the distribution of the mean difference; the CI is its percentile interval
+    and the two-sided p-value twice the smaller tail beyond 0. ``wilcoxon``: the Wilcoxon
+    signed-rank test of the per-tile differences (per-source mean differences with sources;
+    scipy; zero differences dropped), with the same bootstrap CI. Returns n, n_sources, means,
+    mean difference a - b with its CI, p, which is better, and significance.
     """
     if test not in PAIRED_TESTS:
         raise ValueError(f"unknown test {test!r}; use one of {', '.join(PAIRED_TESTS)}")
+    out = paired_hierarchical([a], [b], higher_is_better, n_resamples, seed, alpha, sources=[sources])
+    out["test"] = test
+    del out["n_seeds"]
+    if test == "wilcoxon" and out["p"] is not None:
+        from scipy.stats import wilcoxon
+
+        x, y, groups = _common(a, b, sources)
+        d = x - y
+        if groups is not None and len(set(groups)) > 1:
+            _, inverse = np.unique(groups, return_inverse=True)
+            d = np.bincount(inverse, weights=d) / np.bincount(inverse)
+        out["p"] = float(wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue) if np.any(d) else 1.0
+        out["significant"] = out["p"] < alpha
+    return out
+
+
+def tile_groups(tiles, sources) -> list | None:
+    """The cluster of each tile for the bootstrap: its source image where ``sources`` ({tile:
+    source}, as a run records them) names one, else the tile itself; None without sources."""
+    if not sources or not isinstance(sources, dict):
+        return None
+    return [str(sources.get(t, f"tile {t}")) for t in tiles]
+
+
+def _common(a: dict, b: dict, sources) -> tuple[np.ndarray, np.ndarray, list | None]:
+    """Scores of the tiles both scored with finite values, in tile order, and their clusters."""
     tiles = sorted(t for t in set(a) & set(b) if _finite(a[t]) and _finite(b[t]))
-    n = len(tiles)
-    out = {
-        "n": n,
-        "test": test,
-        "mean_a": None,
-        "mean_b": None,
-        "diff": None,
-        "ci_low": None,
-        "ci_high": None,
-        "p": None,
-        "better": None,
-        "significant": False,
-    }
-    if n == 0:
-        return out
     x = np.asarray([a[t] for t in tiles], dtype=np.float64)
     y = np.asarray([b[t] for t in tiles], dtype=np.float64)
-    d = x - y
-    out.update(mean_a=float(x.mean()), mean_b=float(y.mean()), diff=float(d.mean()))
-    if n == 1:
-        out.update(ci_low=float(d[0]), ci_high=float(d[0]))
-    else:
-        rng = np.random.default_rng(seed)
-        means = np.empty(n_resamples)
-        for start in range(0, n_resamples, 1000):  # bounded memory for many tiles
-            k = min(1000, n_resamples - start)
-            idx = rng.integers(0, n, size=(k, n))
-            means[start : start + k] = d[idx].mean(axis=1)
-        lo, hi = np.percentile(means, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        out.update(ci_low=float(lo), ci_high=float(hi))
-        if not np.any(d != 0):
-            out["p"] = 1.0
-        elif test == "bootstrap":
-            tail = min((means <= 0).mean(), (means >= 0).mean())
-            out["p"] = float(min(1.0, 2.0 * max(tail, 1.0 / n_resamples)))
-        else:
-            from scipy.stats import wilcoxon
-
-            out["p"] = float(wilcoxon(x, y, zero_method="wilcox", alternative="two-sided").pvalue)
-    if out["diff"] != 0.0:
-        out["better"] = "a" if (out["diff"] > 0) == bool(higher_is_better) else "b"
-    out["significant"] = out["p"] is not None and out["p"] < alpha
-    return out
+    return x, y, tile_groups(tiles, sources)
 
 
 def _finite(v) -> bool:
@@ -151,25 +144,35 @@ def hierarchical_bootstrap(
 
 
 def paired_hierarchical(
-    a_seeds, b_seeds, higher_is_better: bool = True, n_resamples: int = 10_000, seed: int = 0, alpha: float = 0.05
+    a_seeds,
+    b_seeds,
+    higher_is_better: bool = True,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    sources=None,
 ) -> dict:
     """The seed-aware paired test: ``a_seeds`` and ``b_seeds`` are per seed ({tile: value}) for the
-    seeds both methods ran, in the same order. Per seed the differences a - b on the tiles both
-    scored are bootstrapped as in :func:`hierarchical_bootstrap` (seeds, then tiles). Returns
-    the paired_compare fields: n, n_seeds, mean_a, mean_b, diff with its CI, two-sided p (twice the
-    smaller tail of the replicates beyond 0), better and significant."""
-    diffs, xs, ys = [], [], []
-    for a, b in zip(a_seeds, b_seeds):
-        tiles = sorted(t for t in set(a) & set(b) if _finite(a[t]) and _finite(b[t]))
-        if tiles:
-            x = np.asarray([a[t] for t in tiles], dtype=np.float64)
-            y = np.asarray([b[t] for t in tiles], dtype=np.float64)
+    seeds both methods ran, in the same order; ``sources`` None or per seed {tile: source image}
+    (or None). Per seed the differences a - b on the tiles both scored are bootstrapped as in
+    :func:`hierarchical_bootstrap` (seeds, then tiles, or source images where recorded). Returns
+    the paired_compare fields: n, n_seeds, n_sources (None where tiles were resampled), mean_a,
+    mean_b, diff with its CI, two-sided p (twice the smaller tail of the replicates beyond 0; None
+    with a single tile or source to resample), better and significant."""
+    sources = sources or [None] * len(a_seeds)
+    diffs, groups, xs, ys = [], [], [], []
+    for a, b, src in zip(a_seeds, b_seeds, sources):
+        x, y, g = _common(a, b, src)
+        if x.size:
             diffs.append(x - y)
+            groups.append(g)
             xs.append(x.mean())
             ys.append(y.mean())
+    clusters = {c for g in groups if g is not None and len(set(g)) > 1 for c in g}
     out = {
         "n": int(sum(d.size for d in diffs)),
         "n_seeds": len(diffs),
+        "n_sources": len(clusters) or None,
         "test": "hierarchical-bootstrap",
         "mean_a": None,
         "mean_b": None,
@@ -182,18 +185,20 @@ def paired_hierarchical(
     }
     if not diffs:
         return out
-    reps, means, _ = _replicates(diffs, None, n_resamples, seed)
+    reps, means, _ = _replicates(diffs, groups, n_resamples, seed)
     diff = float(np.mean(means))
     lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     out.update(mean_a=float(np.mean(xs)), mean_b=float(np.mean(ys)), diff=diff, ci_low=float(lo), ci_high=float(hi))
-    if not any(np.any(d != 0) for d in diffs):
+    if len(diffs) == 1 and diffs[0].size == 1:
+        pass  # one tile: nothing to resample, no p-value
+    elif not any(np.any(d != 0) for d in diffs):
         out["p"] = 1.0
     else:
         tail = min((reps <= 0).mean(), (reps >= 0).mean())
         out["p"] = float(min(1.0, 2.0 * max(tail, 1.0 / n_resamples)))
     if diff != 0.0:
         out["better"] = "a" if (diff > 0) == bool(higher_is_better) else "b"
-    out["significant"] = out["p"] < alpha
+    out["significant"] = out["p"] is not None and out["p"] < alpha
     return out
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import typer
 
 from ..errors import VbenchError
+from ..visible import lines
 from . import assets, compare, datasets, exchange, metrics, plugins, predict, publish, results, score  # noqa: F401  (they register their commands)
 from .common import app, err, print_error
 
@@ -23,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="vbench")
     except _click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # the value a user typed is in the message: shown through vbench.visible
+        sys.stderr.write(lines(shown.getvalue()))
         return exc.exit_code
     except typer.Abort:
         err.print("aborted", markup=False)

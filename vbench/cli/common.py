@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from ..console import console as make_console
 from ..errors import ConfigError
 
 app = typer.Typer(
@@ -24,18 +23,10 @@ assets_app = typer.Typer(no_args_is_help=True, help="Files metrics need: status,
 app.add_typer(assets_app, name="assets")
 
 
-def _console(stderr: bool = False) -> Console:
-    # Markup off everywhere: what vbench prints is full of user and plugin text (names, paths,
-    # error messages, table cells) that may contain [brackets]; styles are given explicitly.
-    # Piped output (CI logs, files) gets a wide fixed width instead of Rich's 80-column default.
-    console = Console(stderr=stderr, markup=False)
-    if console.is_terminal:
-        return console
-    return Console(stderr=stderr, markup=False, width=int(os.environ.get("COLUMNS", 160)))
-
-
-out = _console()
-err = _console(stderr=True)
+# Every line printed goes through these two consoles (vbench.console): markup off (styles are
+# given explicitly) and control characters in user, plugin and stored text shown as escapes.
+out = make_console()
+err = make_console(stderr=True)
 
 DbOption = typer.Option(
     None, "--db", help="SQLAlchemy URL of the results database [env VBENCH_DB; default sqlite:///vbench.db]"
@@ -44,7 +35,7 @@ DbOption = typer.Option(
 
 def say(console: Console, label: str, style: str, text: str) -> None:
     """``label`` in ``style``, then ``text`` as given (``[/x]`` in a message can neither crash the
-    error path nor vanish)."""
+    error path nor vanish; control characters are shown as escapes by the console)."""
     console.print(Text.assemble((label, style), " ", text), highlight=False)
 
 

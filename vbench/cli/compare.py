@@ -35,7 +35,8 @@ def compare(
     """Paired test on the same test tiles: which is better per metric, by how much (95% CI of the
     mean difference) and whether it is significant. Two run ids compare those runs; two methods
     (`phasestain:quick baseline-linear`) compare them over the seeds both ran, resampling seeds,
-    then tiles within each seed."""
+    then tiles within each seed. Where the runs recorded their tiles' source images, source images
+    are resampled instead of tiles, as for leaderboard intervals."""
     from ..compare import compare_methods, compare_runs
     from ..errors import ConfigError
     from ..store import Store
@@ -94,8 +95,18 @@ def compare(
             )
         p = "-" if r["p"] is None else f"{r['p']:.3g}"
         n = str(r["n"]) if all(ids) else f"{r['n']} ({r['n_seeds']})"
+        if r.get("n_sources"):
+            n += f", {r['n_sources']} source images"
         t.add_row(r["metric"], n, f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", ci, p, verdict)
     out.print(t)
+    if any(r.get("n_sources") for r in rows):
+        say(
+            err,
+            "note:",
+            "blue",
+            "the runs recorded their tiles' source images: source images were resampled, not tiles "
+            "(tiles of one image are not independent), as leaderboard intervals are.",
+        )
     skipped = [r for r in rows if r["only_a"] or r["only_b"]]
     for r in skipped:
         say(

@@ -21,7 +21,7 @@ def export(
 
     store = Store(db)
     n = export_runs(store, output, dataset=dataset)
-    out.print(f"exported {n} completed run(s) from {store.url} to {output}")
+    out.print(f"exported {n} completed run(s) from {store.display_url} to {output}")
 
 
 @app.command("import")
@@ -29,7 +29,8 @@ def import_(
     file: Path = typer.Argument(..., help="A file written by `vbench export`"),
     db: str | None = DbOption,
 ):
-    """Add the runs of an exported file; runs already present with the same result are skipped."""
+    """Add the runs of an exported file; runs already present with the same result are skipped.
+    The whole file is checked first and imported in one transaction: all of it or nothing."""
     from ..store import Store
     from ..store.transfer import import_runs
 
@@ -37,4 +38,6 @@ def import_(
     report = import_runs(store, file)
     for _, message in report.conflicts:
         say(err, "kept both:", "yellow", message)
-    out.print(f"imported {len(report.imported)} run(s) into {store.url}; {report.skipped} already present")
+    for note in report.notes:
+        say(err, "not computed:", "yellow", note)
+    out.print(f"imported {len(report.imported)} run(s) into {store.display_url}; {report.skipped} already present")

@@ -60,10 +60,14 @@ def metrics_list(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     if fmt == "csv":
+        from ..report.escape import csv_text
+
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
         w.writeheader()
-        w.writerows([dict(r, default_for=" ".join(r["default_for"])) for r in rows])
+        # plugin text: control characters as escapes, no spreadsheet formula (as the leaderboard's CSV)
+        for r in rows:
+            w.writerow({k: csv_text(v) for k, v in dict(r, default_for=" ".join(r["default_for"])).items()})
         sys.stdout.write(buf.getvalue())
         return
     t = Table(title=f"metrics ({len(rows)})")

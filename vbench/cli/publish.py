@@ -30,7 +30,7 @@ def figures(
     boards = build_leaderboard(store, dataset=dataset, metrics=split_names(metric))
     if not boards:
         raise ConfigError(
-            f"no completed runs in {store.url}"
+            f"no completed runs in {store.display_url}"
             + (f" of dataset {dataset}" if dataset else "")
             + "; start with `vbench run`"
         )

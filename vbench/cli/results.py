@@ -12,6 +12,8 @@ from rich.table import Table
 from ..errors import ConfigError
 from .common import DbOption, app, check_format, err, loaded_plugins, out, say, split_names, write_text
 
+HELD_EXIT = 3  # `vbench run` left runs that live owners elsewhere hold (docs/runs.md)
+
 
 @app.command()
 def run(
@@ -31,7 +33,13 @@ def run(
     ),
     db: str | None = DbOption,
     resume: bool = typer.Option(False, "--resume", help="Skip runs already completed in the database"),
-    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="With --resume: wait for runs a live process elsewhere holds, until each is completed or its "
+        "owner is gone (then run it here); without it they are left to it and the exit code is 3",
+    ),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:N or mps; default cuda when available"),
     max_seconds: float | None = typer.Option(
         None, help="Cap on training seconds; a run that hits it is marked truncated"
     ),
@@ -75,14 +83,21 @@ def run(
     from ..report.terminal import rich_tables
     from ..run import load_suite, plan, plan_suite, run_sweep
     from ..run.artifacts import artifacts_root
+    from ..run.options import check_device_available, check_options
     from ..run.overrides import parse as parse_settings
     from ..run.provenance import default_device
     from ..run.ray_executor import from_options
     from ..store import Store
 
+    check_options(seed or [], device, max_seconds)  # before anything is opened or created
+    if wait and not resume:
+        raise ConfigError("--wait waits for runs another process holds, which only --resume leaves to it: add --resume")
     runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
     device = runner.device(device) if runner is not None else device
+    if runner is None and device is not None:
+        check_device_available(device)
     chosen = load_suite(suite or "default")
+    settings = parse_settings(set_ or [])
     store = Store(db)
     plugins = loaded_plugins()
     options = dict(
@@ -92,7 +107,7 @@ def run(
         batch_size=batch_size,
         artifacts_root=artifacts_root(store),
         warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
-        settings=parse_settings(set_ or []),
+        settings=settings,
     )
     if stainer or dataset:
         # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset
@@ -108,15 +123,35 @@ def run(
         )
     else:
         specs = plan_suite(plugins, chosen, seeds=seed, metrics=split_names(metric), **options)
-    err.print(f"{len(specs)} run(s) → {store.url}")
+    err.print(f"{len(specs)} run(s) → {store.display_url}")
 
     def report(o):
-        colour = {"completed": "green", "skipped": "blue", "failed": "red", "interrupted": "yellow"}[o.status]
+        colour = {"completed": "green", "skipped": "blue", "failed": "red", "interrupted": "yellow", "held": "yellow"}[
+            o.status
+        ]
         extra = f": {o.message}" if o.message else ""
         say(err, o.status, colour, f"run {o.run_id} {o.spec.label}{extra}")
 
+    def waiting(held, pause):
+        until = ", ".join(f"run {o.run_id} until {o.expires:%H:%M:%S}" for o in held)
+        say(
+            err,
+            "waiting",
+            "yellow",
+            f"for {len(held)} run(s) held elsewhere (leases expire, UTC: {until}); looking again in {pause:.0f} s",
+        )
+
     outcomes = run_sweep(
-        specs, store, plugins, resume=resume, isolate=isolate, progress=not quiet, on_event=report, executor=runner
+        specs,
+        store,
+        plugins,
+        resume=resume,
+        isolate=isolate,
+        progress=not quiet,
+        on_event=report,
+        executor=runner,
+        wait=wait,
+        on_wait=waiting,
     )
     datasets = sorted({s.dataset for s in specs})
     for ds in datasets:
@@ -124,9 +159,19 @@ def run(
         for table in rich_tables(boards, metrics=split_names(metric) or None, all_metrics=all_metrics):
             out.print(table)
     failed = [o for o in outcomes if o.status == "failed"]
+    held = [o for o in outcomes if o.status == "held"]
+    if held:
+        say(
+            err,
+            f"{len(held)} run(s) left to live owners elsewhere",
+            "yellow",
+            "(listed above with when each lease expires): add --wait to wait for them, or --resume again later.",
+        )
     if failed:
         say(err, f"{len(failed)} run(s) failed;", "red", "see `vbench runs RUN_ID` for the stored traceback.")
         raise typer.Exit(1)
+    if held:
+        raise typer.Exit(HELD_EXIT)
 
 
 @app.command()
@@ -181,7 +226,10 @@ def leaderboard(
         return
     text = render(boards, fmt) + ("\n" if fmt not in ("csv",) else "")
     if output is None:
-        sys.stdout.write(text)
+        from ..report.escape import json_visible
+
+        # the other formats escape hidden characters as they render; JSON keeps them, as \u escapes here
+        sys.stdout.write(json_visible(text) if fmt == "json" else text)
         return
     write_text(output, text)
     say(err, "wrote", "green", str(output))
@@ -252,7 +300,7 @@ def runs(
             + "\n"
         )
         return
-    t = Table(title=f"runs in {store.url}")
+    t = Table(title=f"runs in {store.display_url}")
     for col in ("id", "status", "stainer", "dataset", "seed", "started", "train s", "note"):
         t.add_column(col)
     for r in rows:

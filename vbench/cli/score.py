@@ -103,6 +103,8 @@ def _render_scores(result, fmt: str, notes: list[str], run_id: int | None) -> No
         )
         return
     if fmt == "csv":
+        from ..report.escape import csv_text
+
         by_metric = {s["metric"]: s for s in result.summaries}
         # set-level (distribution) metrics have no per-image values: only their summary rows
         whole = [m for m, s in by_metric.items() if s["status"] == "computed" and m not in result.values]
@@ -110,7 +112,8 @@ def _render_scores(result, fmt: str, notes: list[str], run_id: int | None) -> No
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["image", *names, *whole])
         for r in rows:
-            w.writerow([r["image"], *("" if r[m] is None else repr(r[m]) for m in names), *("" for _ in whole)])
+            image = csv_text(r["image"])  # a file name: control characters as escapes, never a formula
+            w.writerow([image, *("" if r[m] is None else repr(r[m]) for m in names), *("" for _ in whole)])
         for stat in ("n", "mean", "std", "ci_low", "ci_high"):
             w.writerow([stat, *("" if by_metric[m].get(stat) is None else by_metric[m][stat] for m in names + whole)])
         sys.stdout.write(buf.getvalue())

@@ -2,8 +2,9 @@
 output format. Every renderer passes every such string through one of these.
 
 ``plain`` comes first everywhere: control characters (a terminal escape sequence, a NUL, bidi
-overrides that reorder what a reader sees) are shown as visible ``\\xNN`` codes, line breaks and
-tabs as spaces.
+overrides that reorder what a reader sees, other invisible format characters) are shown as visible
+``\\xNN`` codes (the rule is ``vbench.visible``'s, which the CLI's console applies too), line breaks
+and tabs as spaces.
 """
 
 from __future__ import annotations
@@ -12,22 +13,15 @@ import html
 import json
 import re
 import unicodedata
+from urllib.parse import quote
 
-# Bidi embedding/override/isolate controls: they can make a name display as a different one.
-_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F}
+from .. import visible
 
 
 def plain(text) -> str:
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if ch in "\n\r\t":
-            out.append(" ")
-        elif unicodedata.category(ch) == "Cc" or code in _BIDI:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """One line of text: hidden characters (``vbench.visible``) as visible codes, line breaks and
+    tabs as spaces."""
+    return visible.line(text)
 
 
 # Inline Markdown punctuation; line-start syntax (# - + 1.) cannot occur: cells and notes never
@@ -51,6 +45,37 @@ def markdown(text) -> str:
 
 def html_text(text) -> str:
     return html.escape(plain(text), quote=True)
+
+
+def relative_url(path) -> str | None:
+    """``path`` as a link to a file inside the published folder, percent-encoded segment by segment
+    (so it can be nothing but a relative path); None for anything else, which gets no link: a URL
+    with a scheme (``javascript:``, ``data:``, ``http:``, ``file:``), an absolute path (``/x``,
+    ``//host``), a path that climbs out (``..``), a backslash, a control or format character."""
+    if not isinstance(path, str) or not path or path != plain(path) or any(c in path for c in "\\:"):
+        return None
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    return "/".join(quote(p, safe="-._~") for p in parts)
+
+
+def json_visible(text: str) -> str:
+    """JSON text with its hidden characters (``vbench.visible``) written as ``\\u`` escapes: the
+    same data, but a bidi override in a name cannot reorder what a terminal shows."""
+    if text.replace("\n", "").isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\n" or not visible.hidden(ch):
+            out.append(ch)
+        elif code > 0xFFFF:  # JSON writes a character outside the BMP as its UTF-16 surrogate pair
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
 
 
 def json_in_script(data) -> str:

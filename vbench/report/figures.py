@@ -97,11 +97,13 @@ def _samples(run) -> tuple | None:
     if not image.is_file():
         return None
     import numpy as np
-    from PIL import Image
+
+    from ..images import ImageInputError, open_pil
 
     try:
-        arr = np.asarray(Image.open(image).convert("RGB"))
-    except OSError:
+        with open_pil(image) as img:  # the pixel limit: a run's artifacts may come from an imported file
+            arr = np.asarray(img.convert("RGB"))
+    except (OSError, ImageInputError):
         return None
     try:
         layout = json.loads((folder / "samples.json").read_text())["rows"]

@@ -154,6 +154,7 @@ def footer_lines(board) -> list[str]:
         lines.append(note)
     for m, why in board.hidden.items():
         lines.append(f"{m} is left out: not computed for any row ({short(why)}).")
+    lines += getattr(board, "excluded", [])  # stored runs and figures the board could not use
     return lines
 
 
@@ -164,6 +165,8 @@ def short(reason: str, limit: int = 240) -> str:
 
 
 def provenance_line(board) -> str:
+    from ..store.urls import display_url  # a board read from JSON may hold a URL with a password
+
     p = board.provenance or {}
     versions = ", ".join(p.get("vbench_version") or []) or "unknown"
     commits = ", ".join(c[:12] + ("-dirty" if c.endswith("-dirty") else "") for c in p.get("git_commit") or [])
@@ -171,6 +174,6 @@ def provenance_line(board) -> str:
     return (
         f"vbench {versions}"
         + (f", commit {commits}" if commits else "")
-        + (f", database {p['database']}" if p.get("database") else "")
+        + (f", database {display_url(str(p['database']))}" if p.get("database") else "")
         + f"; {where}"
     )

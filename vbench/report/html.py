@@ -4,8 +4,10 @@ One real ``<table>`` per board rendered here (readable and copyable without Java
 inline script (``static/page.js``) that sorts a table when a heading is clicked, the metric
 pipelines, links to each run's sample grid and to the figures, provenance in the footer and the
 boards as JSON in a ``<script type="application/json">`` element. Every string from plugins,
-datasets, params and users is escaped (``escape.html_text``; ``escape.json_in_script`` for the
-JSON), and a Content-Security-Policy allows only this page's own script and style.
+datasets, params and users is escaped, in text and attribute values alike (``escape.html_text``;
+``escape.json_in_script`` for the JSON); every link and image is a relative path inside the
+published folder (``escape.relative_url``: any other gets none); and a Content-Security-Policy
+allows only this page's own script and style.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from importlib import resources
 
 from . import formatting
 from .escape import html_text as h
-from .escape import json_in_script
+from .escape import json_in_script, relative_url
 from .ranking import marks
 
 TITLE = "vbench leaderboard"
@@ -57,7 +59,7 @@ def page(boards, links: dict | None = None) -> str:
     if labels:
         out.append(f'<p class="sub">{h("; ".join(labels))}</p>')
     nav = [f'<a href="#{_anchor(b)}">{h(b.dataset)}</a>' for b in boards]
-    nav += [f'<a href="{h(_relative(path))}">{h(label)}</a>' for label, path in (links or {}).items()]
+    nav += [f'<a href="{h(url)}">{h(label)}</a>' for label, url in _links(links or {})]
     if nav:
         out.append(f"<nav><p>{' · '.join(nav)}</p></nav>")
     out.append("</header>")
@@ -84,13 +86,24 @@ def _anchor(board) -> str:
     return "board-" + hashlib.sha256(f"{board.dataset}\0{board.manifest_hash}".encode()).hexdigest()[:10]
 
 
-def _relative(path: str) -> str:
-    """Links stay inside the published folder: anything with a scheme or an absolute path is cut
-    to its file name."""
-    p = str(path)
-    if ":" in p.split("/", 1)[0] or p.startswith(("/", "\\")):
-        return p.replace("\\", "/").rsplit("/", 1)[-1]
-    return p
+def _links(links: dict):
+    """(label, url) of the links that stay inside the published folder; any other is left out."""
+    for label, path in links.items():
+        url = relative_url(path)
+        if url is not None:
+            yield label, url
+
+
+def _sort_key(value, as_float: bool = False) -> str:
+    """A number as its cell's sort key; anything else (missing, or not a number) sorts as missing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return repr(float(value)) if as_float else repr(value)
+
+
+def _seed_order(seed) -> int:
+    text = str(seed)
+    return int(text) if text.isdecimal() and len(text) < 20 else -1
 
 
 def _board(b) -> list[str]:
@@ -128,12 +141,14 @@ def _board(b) -> list[str]:
     if b.figures:
         out.append('<div class="figures">')
         for fig in b.figures:
-            png, svg = _relative(fig["path"]), _relative(fig.get("svg") or "")
-            alt = f"{fig['kind']} figure of {b.dataset}"
+            png, svg = relative_url(fig.get("path")), relative_url(fig.get("svg"))
+            if png is None:  # a figure outside the published folder (or a URL) is not shown
+                continue
+            alt = f"{fig.get('kind')} figure of {b.dataset}"
             svg_link = f' (<a href="{h(svg)}">SVG</a>)' if svg else ""
             out.append(
                 f'<figure><a href="{h(png)}"><img src="{h(png)}" alt="{h(alt)}" loading="lazy"></a>'
-                f"<figcaption>{h(fig.get('caption') or fig['kind'])}{svg_link}</figcaption></figure>"
+                f"<figcaption>{h(fig.get('caption') or fig.get('kind'))}{svg_link}</figcaption></figure>"
             )
         out.append("</div>")
     out.append("</section>")
@@ -143,7 +158,7 @@ def _board(b) -> list[str]:
 def _row_cells(b, row: dict, idx: int, marked: dict) -> list[str]:
     rank = row.get("rank")
     tds = [
-        f'<td data-value="{rank if rank is not None else ""}">{h(formatting.rank_cell(row))}</td>',
+        f'<td data-value="{h("" if rank is None else rank)}">{h(formatting.rank_cell(row))}</td>',
         f'<td class="name" data-value="{h(formatting.name(row))}">{h(formatting.name(row))}</td>',
         f'<td data-value="{h(formatting.seeds_cell(row))}">{h(formatting.seeds_cell(row))}</td>',
     ]
@@ -159,7 +174,7 @@ def _row_cells(b, row: dict, idx: int, marked: dict) -> list[str]:
                 text = f'<strong class="best">{text}</strong>'
             elif mark == "second":
                 text = f'<u class="second">{text}</u>'
-            tds.append(f'<td data-value="{v["mean"]!r}">{text}</td>')
+            tds.append(f'<td data-value="{_sort_key(v["mean"])}">{text}</td>')
         elif m in row["not_computed"]:
             tds.append(f'<td class="nc" data-value="" title="{h(row["not_computed"][m])}">not computed</td>')
         else:
@@ -167,14 +182,9 @@ def _row_cells(b, row: dict, idx: int, marked: dict) -> list[str]:
     for key, _, fmt in formatting.HTML_RUNTIME_COLUMNS:
         value = row.get(key)
         tds.append(
-            f'<td data-value="{"" if value is None else repr(float(value))}">'
-            f"{h(formatting.runtime_cell(row, key, fmt))}</td>"
+            f'<td data-value="{_sort_key(value, as_float=True)}">{h(formatting.runtime_cell(row, key, fmt))}</td>'
         )
-    links = [
-        f'<a href="{h(_relative(path))}">seed {h(seed)}</a>'
-        for seed, path in sorted(
-            (row.get("samples") or {}).items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else -1
-        )
-    ]
+    samples = sorted((row.get("samples") or {}).items(), key=lambda kv: _seed_order(kv[0]))
+    links = [f'<a href="{h(url)}">seed {h(seed)}</a>' for seed, url in _links(dict(samples))]
     tds.append(f'<td class="name">{" ".join(links) or "-"}</td>')
     return tds

@@ -17,11 +17,12 @@ import os
 import tempfile
 
 from ..home import cache_dir
-from ..stats import N_RESAMPLES, hierarchical_bootstrap
+from ..stats import N_RESAMPLES, hierarchical_bootstrap, tile_groups
+from .stored import finite
 
 log = logging.getLogger(__name__)
 # Part of every cache key: bump when the computation changes, so stale intervals are not reused.
-METHOD = f"hierarchical-bootstrap-v2-{N_RESAMPLES}"
+METHOD = f"hierarchical-bootstrap-v3-{N_RESAMPLES}"
 MAX_ENTRIES = 20_000
 
 
@@ -32,8 +33,9 @@ def run_set_key(runs, metric: str) -> str:
 
 def intervals(store, wanted: dict[tuple, tuple[list, str]], summaries: dict) -> dict[tuple, dict]:
     """``wanted``: {key: (runs of one row, metric)}, every run with a computed summary of the
-    metric. Returns {key: {mean, ci_low, ci_high, n, n_seeds, seed_std}}."""
-    cache = _Cache(store.url)
+    metric. Returns {key: {mean, ci_low, ci_high, n, n_seeds, seed_std, per_tile}}: ``per_tile``
+    False where some run stored only its summary (a figure that cannot be checked against tiles)."""
+    cache = _Cache(store.display_url)
     out, missing = {}, {}
     for key, (runs, metric) in wanted.items():
         ck = run_set_key(runs, metric)
@@ -55,22 +57,34 @@ def intervals(store, wanted: dict[tuple, tuple[list, str]], summaries: dict) -> 
 
 def _interval(runs, metric: str, tiles: dict, summaries: dict) -> dict:
     ordered = sorted(runs, key=lambda r: r.seed)
-    per_seed = [tiles.get((r.id, metric)) for r in ordered]
+    # A stored score that is not a finite number (text, infinity) is undefined, as NaN scores are.
+    per_seed = [
+        {str(t): float(v) if finite(v) else None for t, v in (tiles.get((r.id, metric)) or {}).items()} for r in ordered
+    ]
     if all(per_seed):
         # Tiles of one source image are not independent: where the runs recorded the tiles'
         # sources, those are resampled (a cluster bootstrap) instead of tiles.
+        # `vbench compare` resamples the same way (vbench.stats.tile_groups, paired_hierarchical).
         sources = [r.tile_sources_dict for r in ordered]
         groups = None
         if all(sources):
-            groups = [[src.get(tile, tile) for tile in v] for src, v in zip(sources, per_seed)]
-        return hierarchical_bootstrap([list(v.values()) for v in per_seed], groups)
+            groups = [tile_groups(list(v), src) for src, v in zip(sources, per_seed)]
+        return dict(hierarchical_bootstrap([list(v.values()) for v in per_seed], groups), per_tile=True)
     # Figures without per-tile scores (one number per run: fid, nfe): the seeds are the only
     # level to resample; one seed keeps the interval its run stored (or none).
     stored = [summaries[r.id][metric] for r in runs]
     if len(runs) > 1:
-        return hierarchical_bootstrap([[s.mean] for s in stored])
+        return dict(hierarchical_bootstrap([[s.mean] for s in stored]), per_tile=False)
     (s,) = stored
-    return {"n": s.n, "n_seeds": 1, "mean": s.mean, "seed_std": None, "ci_low": s.ci_low, "ci_high": s.ci_high}
+    return {
+        "n": s.n,
+        "n_seeds": 1,
+        "mean": s.mean,
+        "seed_std": None,
+        "ci_low": s.ci_low,
+        "ci_high": s.ci_high,
+        "per_tile": False,
+    }
 
 
 class _Cache:

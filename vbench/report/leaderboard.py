@@ -19,6 +19,7 @@ from ..metric import presentation
 from ..store import Run, Store
 from .intervals import intervals
 from .ranking import rank
+from .stored import checked_summaries, completed_runs
 
 RUNTIME_FIELDS = (
     "train_seconds",
@@ -47,10 +48,13 @@ class Board:
     provenance: dict = field(default_factory=dict)  # vbench versions, commits, database
     figures: list = field(default_factory=list)  # [{"kind", "path"}] relative to a published folder
     label: str = ""  # what a publication says the results are ("CPU, quick presets, ...")
+    excluded: list = field(default_factory=list)  # stored runs and figures left out, and why (footer)
 
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["primary_metric"] = data.pop("primary")
+        if not data["excluded"]:  # the JSON of a board with nothing left out is as before
+            del data["excluded"]
         return data
 
     @classmethod
@@ -100,14 +104,14 @@ def build_leaderboard(
     chosen = [metrics] if isinstance(metrics, str) else list(metrics or [])
     presented = presentations(plugins)
     latest: dict[tuple, Run] = {}
-    for r in store.runs(status="completed", dataset=dataset):
+    runs, left_out = completed_runs(store, dataset)
+    for r in runs:
         latest[(r.dataset, r.manifest_hash, r.stainer, r.preset, r.params, r.external, r.seed)] = r
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for key, r in latest.items():
         groups[key[:-1]].append(r)
-    summaries: dict[int, dict] = defaultdict(dict)
-    for s in store.summaries([r.id for r in latest.values()]):
-        summaries[s.run_id][s.metric] = s
+    checked, unnamed = checked_summaries(store.summaries([r.id for r in latest.values()]))
+    summaries: dict[int, dict] = defaultdict(dict, checked)
 
     boards: dict[tuple, Board] = {}
     wanted: dict[tuple, tuple[list, str]] = {}
@@ -157,14 +161,49 @@ def build_leaderboard(
     for board in boards.values():
         for row in board.rows:
             for m in board.metrics:
-                if (id(row), m) in found:
-                    row["metrics"][m] = found[(id(row), m)]
+                value = found.get((id(row), m))
+                if value is not None and value["mean"] is None:  # every stored per-tile score undefined
+                    row["not_computed"][m] = "none of its stored per-tile scores is a finite number"
+                elif value is not None:
+                    row["metrics"][m] = dict(value)
         _disambiguate(board)
+        _unchecked(board, row_runs)
         _columns(board, chosen)
         _describe(board, [r for row in board.rows for r in row_runs[id(row)]], store)
         rank(board)
     _warn_manifests(boards.values())
+    _note_left_out(list(boards.values()), left_out, unnamed)
     return sorted(boards.values(), key=lambda b: (b.dataset, b.manifest_hash or ""))
+
+
+def _unchecked(board: Board, row_runs: dict) -> None:
+    """A figure stored as a summary without per-tile scores cannot be checked: where other rows of
+    the board have per-tile scores of that metric, it is not ranked beside them, but shown as not
+    computed and named in the footer."""
+    for m in board.metrics:
+        have = [row["metrics"][m] for row in board.rows if m in row["metrics"]]
+        tiles = any(v.get("per_tile") for v in have)
+        for row in board.rows:
+            if m in row["metrics"] and not row["metrics"][m].pop("per_tile", True) and tiles:
+                del row["metrics"][m]
+                row["not_computed"][m] = "stored as a summary without per-tile scores, so it cannot be checked"
+                ids = [str(r.id) for r in row_runs[id(row)]]
+                runs = f"run{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+                board.excluded.append(
+                    f"{m} of {row['label']} ({runs}) is left out: stored as a summary without per-tile scores, "
+                    f"it cannot be checked, so it is not ranked beside rows that have them."
+                )
+
+
+def _note_left_out(boards: list[Board], left_out: list, unnamed: dict[int, str]) -> None:
+    """Each run a board could not use is named in the footer of its dataset's boards (of every
+    board when none has its dataset)."""
+    for item in left_out:
+        for board in [b for b in boards if b.dataset == item.dataset] or boards:
+            board.excluded.append(item.note)
+    for run_id, note in unnamed.items():
+        for board in [b for b in boards if any(run_id in row["run_ids"] for row in b.rows)] or boards:
+            board.excluded.append(note)
 
 
 def _disambiguate(board: Board) -> None:
@@ -239,17 +278,8 @@ def _describe(board: Board, runs: list[Run], store: Store) -> None:
     board.provenance = {
         "vbench_version": sorted({r.vbench_version for r in runs if r.vbench_version}),
         "git_commit": sorted({r.git_commit for r in runs if r.git_commit}),
-        "database": _safe_url(store.url),
+        "database": store.display_url,
     }
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - shown only; the store already accepted the URL
-        return url
 
 
 def _warn_manifests(boards) -> None:

@@ -5,6 +5,9 @@
 The JSON holds everything the text files show, and they are rendered from it
 (:func:`render_files`), so a published folder can be checked against its JSON: rendering the
 committed JSON again must give the committed files byte for byte.
+
+Every file is written into a staging folder first and moved into place when all were written
+(``vbench.staging``): a failed publish leaves the folder as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..images import ImageInputError, open_pil
+from ..staging import staged
 from .leaderboard import Board, build_leaderboard
 
 JSON_NAME, HTML_NAME, TEX_NAME, README_NAME = "leaderboard.json", "index.html", "leaderboard.tex", "README.md"
@@ -36,8 +41,6 @@ def prepare(out_dir: Path) -> Path:
 
 def copy_samples(store, boards: list[Board], out_dir: Path) -> list[Path]:
     """Each run's samples.png as ``samples/run-ID.jpg``, linked from its row (``row["samples"]``)."""
-    from PIL import Image
-
     written = []
     for board in boards:
         for row in board.rows:
@@ -50,10 +53,11 @@ def copy_samples(store, boards: list[Board], out_dir: Path) -> list[Path]:
                 target = out_dir / SAMPLES / f"run-{int(run_id)}.jpg"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    with Image.open(source) as img:
-                        img.convert("RGB").save(target, quality=88, optimize=True)
-                except OSError:
-                    continue  # an unreadable grid only loses its link
+                    with open_pil(source) as img:  # a run's artifacts may come from an imported file
+                        rgb = img.convert("RGB")
+                except (OSError, ImageInputError):
+                    continue  # an unreadable (or implausibly large) grid only loses its link
+                rgb.save(target, quality=88, optimize=True)
                 row["samples"][str(seed)] = f"{SAMPLES}/{target.name}"
                 written.append(target)
     return written
@@ -82,13 +86,13 @@ def link_figures(boards: list[Board], out_dir: Path) -> None:
 
 def write_page(store, boards: list[Board], out_dir: Path) -> list[Path]:
     """``vbench leaderboard --format html -o DIR``: the page, its JSON and the runs' sample grids."""
-    out_dir = prepare(out_dir)
-    written = copy_samples(store, boards, out_dir)
-    link_figures(boards, out_dir)
-    data = to_json(boards)
-    files = render_files(json.loads(data), only=(HTML_NAME,), links={"JSON": JSON_NAME})
-    written += _write(out_dir, {JSON_NAME: data, **files})
-    return written
+    with staged(out_dir, "publish") as stage:
+        written = copy_samples(store, boards, stage)
+        link_figures(boards, Path(out_dir))
+        data = to_json(boards)
+        files = render_files(json.loads(data), only=(HTML_NAME,), links={"JSON": JSON_NAME})
+        written += _write(stage, {JSON_NAME: data, **files})
+    return _moved(written, stage, out_dir)
 
 
 def publish(
@@ -101,24 +105,24 @@ def publish(
     figures: bool = True,
 ) -> list[Path]:
     """Everything from a database: tables in every published format, figures and sample grids."""
-    out_dir = prepare(out_dir)
     boards = build_leaderboard(store, dataset=dataset, metrics=metrics)
     if not boards:
         raise ConfigError(
-            f"nothing to publish: {store.url} has no completed runs"
+            f"nothing to publish: {store.display_url} has no completed runs"
             + (f" of dataset {dataset}" if dataset else "")
             + "; start with `vbench run`"
         )
     for b in boards:
         b.label = label
-    written = copy_samples(store, boards, out_dir)
-    if figures:
-        from .figures import write_figures
+    with staged(out_dir, "publish") as stage:
+        written = copy_samples(store, boards, stage)
+        if figures:
+            from .figures import write_figures
 
-        written += write_figures(store, boards, out_dir / FIGURES, prefix=f"{FIGURES}/")
-    data = to_json(boards)
-    written += _write(out_dir, {JSON_NAME: data, **render_files(json.loads(data))})
-    return written
+            written += write_figures(store, boards, stage / FIGURES, prefix=f"{FIGURES}/")
+        data = to_json(boards)
+        written += _write(stage, {JSON_NAME: data, **render_files(json.loads(data))})
+    return _moved(written, stage, out_dir)
 
 
 def to_json(boards: list[Board]) -> str:
@@ -128,19 +132,11 @@ def to_json(boards: list[Board]) -> str:
 
 
 def load(path: Path) -> list[dict]:
-    """A published leaderboard.json, with an error naming the file when it is not one."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not JSON ({exc}); pass a leaderboard.json written by vbench publish") from None
-    if not isinstance(data, list) or not all(isinstance(b, dict) and "dataset" in b and "rows" in b for b in data):
-        raise ConfigError(
-            f"{path} is not a vbench leaderboard (expected a list of boards with 'dataset' and "
-            f"'rows'); pass a leaderboard.json written by vbench publish or vbench leaderboard -f json"
-        )
-    return data
+    """A published leaderboard.json, checked (:mod:`.board_file`), with an error naming the file,
+    the board and the field when it is not one."""
+    from .board_file import load as load_boards
+
+    return load_boards(path)
 
 
 def render_files(
@@ -182,20 +178,22 @@ def _readme(boards: list[Board], tables: str) -> str:
 def rerender(json_path: Path, out_dir: Path) -> list[Path]:
     """``vbench publish DIR --from-json FILE``: the text files again, from a published JSON."""
     data = load(json_path)
-    out_dir = prepare(out_dir)
     files = render_files(data)
-    if Path(json_path).resolve() != (out_dir / JSON_NAME).resolve():
+    if Path(json_path).resolve() != (Path(out_dir) / JSON_NAME).resolve():
         files[JSON_NAME] = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    return _write(out_dir, files)
+    with staged(out_dir, "publish") as stage:
+        written = _write(stage, files)
+    return _moved(written, stage, out_dir)
 
 
 def _write(out_dir: Path, files: dict[str, str]) -> list[Path]:
-    written = []
+    """Writes the files into ``out_dir`` (a staging folder: ``staged`` turns an OSError into an
+    error naming the target)."""
     for name, text in files.items():
-        path = out_dir / name
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror}. Pass a writable folder.") from None
-        written.append(path)
-    return written
+        (out_dir / name).write_text(text, encoding="utf-8")
+    return [out_dir / name for name in files]
+
+
+def _moved(paths: list[Path], stage: Path, out_dir) -> list[Path]:
+    """The files written into the staging folder, where they are now."""
+    return [Path(out_dir) / p.relative_to(stage) for p in paths]

@@ -41,8 +41,6 @@ def to_json(boards: list[Board]) -> str:
 
 def markdown(boards: list[Board], heading: str = "##", figures: bool = False) -> str:
     """Markdown tables; with ``figures``, each board's figures under its table."""
-    from urllib.parse import quote
-
     md = escape.markdown
     out = []
     for b in boards:
@@ -59,8 +57,10 @@ def markdown(boards: list[Board], heading: str = "##", figures: bool = False) ->
         out += [f"- {md(p)}" for p in formatting.pipelines(b)]
         out.append(f"- {md(formatting.provenance_line(b))}")
         out.append("")
-        if figures and b.figures:
-            out += [f"![{md(f.get('caption') or f['kind'])}]({quote(str(f['path']), safe='/._-')})" for f in b.figures]
+        shown = [(f, escape.relative_url(f.get("path"))) for f in b.figures] if figures else []
+        shown = [(f, url) for f, url in shown if url is not None]  # only files inside the published folder
+        if shown:
+            out += [f"![{md(f.get('caption') or f.get('kind'))}]({url})" for f, url in shown]
             out.append("")
     return "\n".join(out)
 

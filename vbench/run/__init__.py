@@ -3,9 +3,10 @@ worker processes, the Ray executor, progress and fault injection.
 
 The modules, in the order a run passes through them:
 
-- ``suites``: named sweeps (``suites.toml``) and users' suite files;
+- ``suites``: named sweeps (``suites.toml``) and users' suite files, checked against one schema;
 - ``planning``: names, presets and datasets resolved into ``RunSpec`` objects (``spec``), with the
-  ``--set`` overrides of ``overrides``;
+  ``--set`` overrides of ``overrides`` (checked against the stainer's declared parameters) and the
+  seeds, device and time cap checked by ``options`` first;
 - ``sweep``: claiming each run and running it in its own process (``processes``, ``preloaded``)
   or as a Ray task (``ray_executor``), with live ``progress``;
 - ``execute``: one run without a database: fit, predict, ``output_checks``, score; its files

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from ..errors import ConfigError, UnknownNameError
 from ..plugins import Plugins
-from .overrides import combinations, split_preset
+from .options import check_options
+from .overrides import combinations, declarations, split_preset
 from .spec import RunSpec
 from .suites import Suite
 
@@ -63,7 +64,9 @@ def plan(
     """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
     (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
     ``settings`` (``vbench.run.overrides.parse`` of ``--set``) override preset parameters; every
-    combination of their values is its own run."""
+    combination of their values is its own run. Seeds, the device, ``max_seconds`` and every
+    ``--set`` value are checked (:mod:`vbench.run.options`) before any spec is made."""
+    check_options(list(seeds), device, max_seconds)
     for m in metrics:
         plugins.metrics.entry(m)
     specs = []
@@ -76,7 +79,7 @@ def plan(
             raise UnknownNameError(f"preset of {name}", preset, list(presets))
         if not preset and presets:
             preset = next(iter(presets))
-        grid = combinations(name, presets, preset, {**pinned, **(settings or {})})
+        grid = combinations(name, presets, preset, {**pinned, **(settings or {})}, declarations(cls))
         params = dict(presets.get(preset, {}))
         cap = params.pop("max_seconds", None)
         known_variants = dict(getattr(cls, "variants", {}) or {})

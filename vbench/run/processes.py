@@ -6,17 +6,21 @@ that imported torch, vbench and the plugin modules once, so a run starts in well
 instead of importing them again (several seconds). The server only imports, never computes: a
 process that has run torch's OpenMP thread pool cannot be forked safely. ``spawn`` (the default
 elsewhere) starts a fresh interpreter per run. Either way a run has a process of its own: a crash
-fails only that run.
+fails only that run. Workers (and the forkserver) never take Ctrl-C themselves: the driver passes
+an interruption on as SIGTERM (:func:`start_worker`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import time
 
+from .. import liveness
 from ..errors import ConfigError
 
 START_ENV = "VBENCH_START_METHOD"
@@ -78,9 +82,42 @@ def context(modules: list[str] = ()):
             if _server is not None and hasattr(forkserver._forkserver, "_stop"):
                 forkserver._forkserver._stop()
             ctx.set_forkserver_preload(preload)
-            forkserver.ensure_running()  # imports in the background while the driver goes on
+            with interrupts_held():  # the server and its workers never take Ctrl-C (see start_worker)
+                forkserver.ensure_running()  # imports in the background while the driver goes on
             _server = state
     return ctx
+
+
+@contextlib.contextmanager
+def interrupts_held():
+    """Blocks SIGINT in this thread while a worker (or the forkserver) starts: a process inherits
+    the block, and keeps it. CPython starts its resource tracker the same way. Other threads of
+    this process still take the signal, so this process sees a Ctrl-C as before."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # starting it unblocks SIGINT: before the block, not inside it
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def start_worker(ctx, proc) -> None:
+    """Starts a run's worker with SIGINT blocked. A worker never takes Ctrl-C itself: its driver
+    passes an interruption on once, as SIGTERM, which the worker records as interrupted. So a
+    Ctrl-C during a worker's imports prints no KeyboardInterrupt traceback, and a worker never
+    gets two interruptions at once. Forkserver workers inherit the block from the server (started
+    blocked by :func:`context`), spawned ones from this thread, blocked while one starts; under
+    forkserver this thread stays open to Ctrl-C while it waits for the server to fork."""
+    if ctx.get_start_method() == "spawn":
+        with interrupts_held():
+            proc.start()
+    else:
+        proc.start()
 
 
 def plugin_modules(plugins) -> list[str]:
@@ -124,38 +161,14 @@ def memory_offset_mb() -> float:
 
 def watch_driver(driver: int, interval: float = 0.5) -> None:
     """Stops this worker (``os._exit(1)``) once its driver process is gone, killed with SIGKILL
-    included, instead of training on orphaned; the run's lease then expires and a resumed sweep
-    takes it over. The driver is watched by pid and start time, not as the parent process: under
+    included, instead of training on orphaned; a resumed sweep then takes its run over at once (the
+    lease's owner is gone). The driver is watched by pid and start time, not as the parent process: under
     forkserver the parent is the server."""
-    born = _stat(driver)
+    born = liveness.start_time(driver)
 
     def watch():
-        while _alive(driver, born):
+        while liveness.running(driver, born):
             time.sleep(interval)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="vbench-driver-watch").start()
-
-
-def _stat(pid: int) -> tuple[bytes, bytes] | None:
-    """(state, start time) of a process from /proc; None when it does not exist (or no /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rindex(b")") + 2 :].split()
-    return fields[0], fields[19]
-
-
-def _alive(pid: int, born: tuple[bytes, bytes] | None) -> bool:
-    if os.path.isdir("/proc/self"):
-        now = _stat(pid)  # gone, a zombie, or the pid taken by a newer process: the driver died
-        return now is not None and now[0] not in (b"Z", b"X") and born is not None and now[1] == born[1]
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True

@@ -12,9 +12,9 @@ class Reporter:
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-        from rich.console import Console
+        from ..console import SafeConsole
 
-        console = Console(stderr=True)
+        console = SafeConsole(stderr=True)  # labels are user and plugin text
         if not self.enabled or not console.is_terminal:  # no bars in logs and pipes
             yield lambda completed: None
             return
@@ -93,8 +93,9 @@ class SweepDisplay:
     def __init__(self, labels: list[str], expected: list[float]):
         import time
 
-        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn
+
+        from ..console import SafeConsole
 
         self.labels, self.expected = labels, expected
         self.total = sum(expected) or 1.0
@@ -107,7 +108,7 @@ class SweepDisplay:
             BarColumn(),
             TextColumn("{task.fields[extra]}", markup=False),
             transient=True,
-            console=Console(stderr=True, markup=False),
+            console=SafeConsole(stderr=True, markup=False),
         )
         self.sweep = self.progress.add_task("sweep", total=self.total, extra="")
         self.run = self.progress.add_task("", total=None, extra="")

@@ -31,7 +31,7 @@ from .progress import Reporter
 from .provenance import hardware
 from .record import INTERRUPTED, end_run, run_provenance
 from .spec import RunSpec
-from .sweep import Outcome, claim_run
+from .sweep import Outcome, claim_run, not_claimed
 
 EXECUTORS = ("local", "ray")
 INSTALL = "pip install 'vbench[ray]'"
@@ -236,7 +236,7 @@ class _Sweep:
     def _submit(self, index: int, spec: RunSpec, keys: tuple) -> None:
         claimed = claim_run(self.store, spec, self.plugins, self.provenance, self.resume)
         if claimed.run_id is None:  # completed, or running under another process's live lease
-            self._record(Outcome(spec, claimed.existing, "skipped", claimed.reason), index)
+            self._record(not_claimed(spec, claimed), index)
             return
         heartbeat = Heartbeat(self.store, claimed.run_id, claimed.owner).__enter__()
         flight = _Flight(index, spec, claimed.run_id, claimed.owner, heartbeat, keys)

@@ -7,13 +7,15 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..errors import RunInterrupted
 from ..plugins import Plugins, load_plugins
 from ..store import Store
-from ..store.leases import Heartbeat, claim
+from ..store.leases import Claim, Heartbeat, claim, lease_seconds
 from . import processes
 from .execute import params_json, run_one
 from .progress import ForwardingReporter, Reporter, SweepDisplay, expected_seconds
@@ -25,8 +27,17 @@ from .spec import RunSpec
 class Outcome:
     spec: RunSpec
     run_id: int | None
-    status: str  # completed | failed | interrupted | skipped
+    status: str  # completed | failed | interrupted | skipped | held (a live owner elsewhere runs it)
     message: str = ""
+    expires: datetime | None = None  # held: when the holder's lease expires (database clock, UTC)
+    expires_in: float | None = None  # held: seconds until then, on the database clock
+
+
+def not_claimed(spec: RunSpec, claimed: Claim) -> Outcome:
+    """The outcome of a run that was not claimed: skipped (already completed) or held (running
+    under a live owner's lease)."""
+    status = "held" if claimed.expires is not None else "skipped"
+    return Outcome(spec, claimed.existing, status, claimed.reason, claimed.expires, claimed.expires_in)
 
 
 class Terminated(KeyboardInterrupt):
@@ -49,7 +60,9 @@ def run_worker(
     env: dict | None = None,
 ) -> None:
     """Entry point of the per-run process (forked from a forkserver or spawned: see
-    :mod:`vbench.run.processes`), with the driver's environment; it stops when the driver dies."""
+    :mod:`vbench.run.processes`), with the driver's environment; it stops when the driver dies.
+    Ctrl-C is blocked here: the driver passes it on as SIGTERM (see
+    :func:`~vbench.run.processes.start_worker`)."""
     signal.signal(signal.SIGTERM, _raise_terminated)
     processes.note_fork(driver)
     processes.adopt_environment(env)
@@ -74,18 +87,45 @@ def run_sweep(
     progress: bool = True,
     on_event: Callable[[Outcome], None] = lambda o: None,
     executor=None,
+    wait: bool = False,
+    on_wait: Callable[[list[Outcome], float], None] = lambda held, pause: None,
 ) -> list[Outcome]:
     """Claims and executes every run; ``executor`` (e.g. ``vbench.run.ray_executor.RayExecutor``) runs
-    them elsewhere, else each runs here, in its own process unless not ``isolate``."""
+    them elsewhere, else each runs here, in its own process unless not ``isolate``. With ``resume``,
+    a run a live owner elsewhere holds is ``held``; with ``wait`` those are tried again (after
+    ``on_wait(held, seconds)``) until each is completed or its owner is gone and it ran here."""
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
-    try:
+
+    def sweep(chosen, report):
         if executor is not None:
-            return executor(specs, store, plugins, resume=resume, progress=progress, on_event=on_event)
-        return _sweep(specs, store, plugins, resume, isolate, progress, on_event)
+            return executor(chosen, store, plugins, resume=resume, progress=progress, on_event=report)
+        return _sweep(chosen, store, plugins, resume, isolate, progress, report)
+
+    try:
+        outcomes = sweep(specs, on_event)
+
+        def quiet(o: Outcome) -> None:  # held runs are reported by on_wait, not again at every look
+            if o.status != "held":
+                on_event(o)
+
+        while wait and (held := [i for i, o in enumerate(outcomes) if o.status == "held"]):
+            pause = _pause([outcomes[i] for i in held])
+            on_wait([outcomes[i] for i in held], pause)
+            time.sleep(pause)
+            for i, o in zip(held, sweep([specs[i] for i in held], quiet)):
+                outcomes[i] = o
+        return outcomes
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _pause(held: list[Outcome]) -> float:
+    """Seconds until the next look at held runs: until the first lease expires (a little after,
+    by the database clock), and at least every quarter lease, to see a run its owner completed."""
+    first = min((o.expires_in for o in held if o.expires_in is not None), default=lease_seconds())
+    return max(0.2, min(first + 0.2, lease_seconds() / 4))
 
 
 def _sweep(specs, store, plugins, resume, isolate, progress, on_event) -> list[Outcome]:
@@ -138,7 +178,7 @@ def _runs(specs, store, plugins, resume, isolate, progress, on_event, display) -
     for index, spec in enumerate(specs):
         claimed = claim_run(store, spec, plugins, provenance, resume)
         if claimed.run_id is None:  # completed, or running under another process's live lease
-            outcome = Outcome(spec, claimed.existing, "skipped", claimed.reason)
+            outcome = not_claimed(spec, claimed)
             outcomes.append(outcome)
             on_event(outcome)
             continue
@@ -202,20 +242,21 @@ def _execute(
             dict(os.environ),
         ),
     )
-    proc.start()
     try:
+        processes.start_worker(ctx, proc)
         while proc.is_alive():
             proc.join(0.1)
             _relay(messages, display)
         _relay(messages, display)
-    except KeyboardInterrupt as exc:
-        # Ctrl-C reaches the child too (same process group); SIGTERM was sent to this process
-        # only, so pass it on. Either way the child stores its status; give it time to.
-        if isinstance(exc, Terminated):
-            proc.terminate()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: the child takes neither itself; pass it on once, as SIGTERM, and give
+        # it time to store its status. A child not forked yet stops with this process (its watch).
+        if proc.pid is None:
+            raise
+        proc.terminate()
         proc.join(timeout=30)
         if proc.is_alive():
-            proc.terminate()
+            proc.kill()
             proc.join()
         raise
     code = proc.exitcode

@@ -9,15 +9,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, insert, inspect, select, text, update
+from sqlalchemy import delete, event, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import SchemaError, StoreError
 from ..run import faults
 from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
+from .urls import SUPPORTED, display_url, engine, scrubbed, sqlite_file
 
 DEFAULT_URL = "sqlite:///vbench.db"
 # Every row of one executemany must carry the same keys; "not computed" rows have no statistics.
@@ -29,7 +29,7 @@ SCHEMA_LOCK = "vbench-schema"
 JSON_COLUMNS = ("params", "hardware", "libraries", "tile_sources")  # Text columns holding JSON
 ENDED = ("completed", "failed", "interrupted")
 
-__all__ = ["Store", "Run", "Score", "Summary", "resolve_url", "SCHEMA_VERSION"]
+__all__ = ["Store", "Run", "Score", "Summary", "display_url", "resolve_url", "SCHEMA_VERSION"]
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -44,14 +44,17 @@ class Store:
     """Opens (creating if needed) a vbench database and checks its schema version."""
 
     def __init__(self, url: str | None = None):
-        self.url = resolve_url(url)
+        self.url = resolve_url(url)  # as given, password included: only to connect, never shown
+        self.display_url = display_url(self.url)
         try:
             parsed = make_url(self.url)
         except Exception as exc:
-            raise StoreError(f"invalid database URL {self.url!r}: {exc}. Example: sqlite:///results.db") from None
+            raise StoreError(
+                f"invalid database URL {self.display_url!r}: {self.scrubbed(str(exc))}. Use {SUPPORTED}"
+            ) from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self.path = Path(parsed.database) if self.is_sqlite and parsed.database not in (None, "", ":memory:") else None
-        if self.path is not None:
+        self.path = sqlite_file(parsed) if self.is_sqlite else None
+        if self.path is not None and parsed.query.get("mode") != "ro":  # read-only: nothing to create
             parent = self.path.parent
             if parent.exists() and not parent.is_dir():
                 raise StoreError(
@@ -66,20 +69,24 @@ class Store:
                     f"Pass a writable location with --db sqlite:///PATH or VBENCH_DB."
                 ) from None
         connect_args = {"timeout": 30} if self.is_sqlite and "timeout" not in parsed.query else {}
-        self.engine: Engine = create_engine(self.url, connect_args=connect_args)
+        self.engine: Engine = engine(self.url, connect_args)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         with self.database_errors("open"):
             self._check_schema()
 
     # --- errors ---------------------------------------------------------------------------
+    def scrubbed(self, text: str) -> str:
+        """A driver's message with the URL's password, wherever it appears, replaced by ``***``."""
+        return scrubbed(self.url, text)
+
     @contextmanager
     def database_errors(self, action: str) -> Iterator[None]:
-        where = str(self.path) if self.path is not None else self.url
+        where = str(self.path) if self.path is not None else self.display_url
         try:
             yield
         except OperationalError as exc:
-            text = str(exc.orig) if exc.orig is not None else str(exc)
+            text = self.scrubbed(str(exc.orig) if exc.orig is not None else str(exc))
             if "locked" in text or "busy" in text:
                 raise StoreError(
                     f"the results database {where} is locked by another process ({text}); nothing was "
@@ -92,7 +99,7 @@ class Store:
                 ) from None
             raise StoreError(f"database error while trying to {action} {where}: {text}") from None
         except DBAPIError as exc:
-            text = str(exc.orig)
+            text = self.scrubbed(str(exc.orig))
             if "not a database" in text or "malformed" in text:
                 raise StoreError(
                     f"{where} is not a readable SQLite database ({text}): it is damaged (truncated, overwritten) "
@@ -108,7 +115,7 @@ class Store:
             return
         if Meta.__tablename__ not in tables:
             raise SchemaError(
-                f"{self.path or self.url} is not a vbench results database (it has tables "
+                f"{self.path or self.display_url} is not a vbench results database (it has tables "
                 f"{', '.join(sorted(tables))} but no {Meta.__tablename__}). Use another --db."
             )
         with self.engine.connect() as conn:
@@ -118,7 +125,7 @@ class Store:
             from .. import __version__
 
             raise SchemaError(
-                f"the results database {self.path or self.url} was written by a newer vbench (schema "
+                f"the results database {self.path or self.display_url} was written by a newer vbench (schema "
                 f"version {raw}; this vbench {__version__} reads up to {SCHEMA_VERSION}). Upgrade vbench "
                 f"(pip install -U vbench) or use another --db. The database was not modified."
             )
@@ -239,6 +246,19 @@ class Store:
                 )
             faults.check("final-write", run_id)  # VBENCH_FAULT (tests): die before the commit
 
+    def add_completed(self, runs: list[tuple[dict, list, list[dict]]]) -> list[int]:
+        """Stores finished runs, each (fields, per-tile scores, summaries), as ``completed`` in one
+        transaction: all of them or, on any error, none (``vbench import``). Returns their ids."""
+        ids = []
+        with self.database_errors("write"), self.engine.begin() as conn:
+            for fields, scores, summaries in runs:
+                row = dict(self.row(fields), status="completed")
+                ids.append(conn.execute(insert(Run).values(**row)).inserted_primary_key[0])
+                self._insert_scores(conn, ids[-1], scores)
+                if summaries:
+                    conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=ids[-1]) for s in summaries])
+        return ids
+
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
         with self.database_errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
@@ -300,7 +320,7 @@ class Store:
         """Everything stored about one run: its columns (JSON parsed) and its summaries."""
         run = self.get_run(run_id)
         if run is None:
-            raise StoreError(f"no run {run_id} in {self.url}; `vbench runs` lists them")
+            raise StoreError(f"no run {run_id} in {self.display_url}; `vbench runs` lists them")
         data = run.to_dict()
         data["summaries"] = [{k: getattr(s, k) for k in SUMMARY_FIELDS} for s in self.summaries([run_id])]
         return data

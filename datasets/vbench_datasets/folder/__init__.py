@@ -3,7 +3,8 @@ and those of downloaded public datasets (BCI, MIST, DSD), registered with ``vben
 
 ``vbench datasets add`` (vbench's own registry, ``vbench.user_datasets``) records which folder
 uses which layout; these layouts open it. The pieces: ``trees`` (what each layout looks like),
-``folder_index`` (which files make up a split), ``image_files`` (reading and checking them),
+``index`` (which files make up a split; the csv layout's rows checked in ``csv_index``; each tile an
+``entries.Entry``), ``image_files`` (reading and checking them),
 ``folder_dataset`` (the dataset), ``public`` (BCI, MIST and DSD) and ``leaks`` (splits that share
 source images).
 """

@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 
 import vbench
+from vbench import images
 from vbench import manifest as mf
 from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
@@ -89,6 +90,7 @@ class FolderDataset(vbench.Dataset):
                 index = self.index_files()
             except OSError as exc:  # e.g. a folder without read permission
                 raise DatasetError(f"{self.where()}: cannot list {self.root}: {exc}") from exc
+            self._check_names(index)
             for split in ("train", "test"):
                 if not index[split]:
                     raise DatasetError(
@@ -97,6 +99,18 @@ class FolderDataset(vbench.Dataset):
                     )
             self.__dict__["_index_cache"] = index
         return self.__dict__["_index_cache"]
+
+    def _check_names(self, index: dict[str, list[Entry]]) -> None:
+        """Every file of every layout (CSV rows and adapters too) has a UTF-8 name: ids and
+        manifests are text."""
+        try:
+            images.check_file_name(self.root)
+            for e in (e for entries in index.values() for e in entries):
+                for path in (e.input, e.target, e.truth):
+                    if path is not None:
+                        images.check_file_name(path)
+        except images.ImageInputError as exc:
+            raise DatasetError(f"{self.where()}: {exc}") from None
 
     def index_files(self) -> dict[str, list[Entry]]:
         """Split -> entries, read from the layout's folders or CSV."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import vbench
 
+from ..parameters import count, fraction
+
 
 class MeanColorBaseline(vbench.Stainer):
     """Predicts the mean target colour of the training set everywhere."""
@@ -75,6 +77,10 @@ class ColorMapBaseline(vbench.Stainer):
     name = "baseline-colormap"
     pairings = {"paired", "misaligned"}
     presets = {"default": {"max_bins": 4096, "prior": 4.0}}
+    parameters = {
+        "max_bins": count("the most colour bins of a multi-channel input (one channel: 256)", min=2, max=2**20),
+        "prior": fraction("pixels' worth of the linear fit that sparse bins shrink towards", max=1e9),
+    }
 
     def __init__(self, **params):
         super().__init__(**{"max_bins": 4096, "prior": 4.0, **params})

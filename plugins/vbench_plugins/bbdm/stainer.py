@@ -46,7 +46,10 @@ Where it deviates (and why)
 from __future__ import annotations
 
 import vbench
+from vbench import Param
 from vbench.errors import ConfigError
+
+from ..parameters import LIMIT, choice, count, every, flag, fraction, rate, side, steps, weight
 
 SAMPLERS = ("vanilla", "skip", "mean", "mean-skip")
 
@@ -124,6 +127,38 @@ class BBDM(vbench.Stainer):
             n_avg=1,
         ),
     }
+    parameters = dict(
+        steps=steps(),
+        batch_size=count("crops per training step"),
+        crop=side(),
+        lr=rate(),
+        warmup=count("steps of linear learning-rate warm-up", min=0, max=LIMIT),
+        schedule=choice("learning-rate schedule", "cosine", "plateau"),
+        width=count("channels of the U-Net's first level"),
+        mult=Param(list, min=1, max=64, help="channel multiplier of each U-Net level"),
+        blocks=count("residual blocks per level", max=64),
+        attention=Param(list, min=0, max=16, help="levels with self-attention"),
+        head_channels=count("channels per attention head"),
+        patch=count("pixels folded into channels before the U-Net", max=16),
+        match_width=count("channels of the dimension-matching network"),
+        match_weight=weight("weight of the dimension-matching loss"),
+        init_color=flag("start the matching network from the mean colour"),
+        objective=choice("what the network regresses", "grad", "ysubx"),
+        ema_decay=fraction("decay of the weights' moving average"),
+        ema_start=count("step from which the moving average is kept", min=0, max=LIMIT),
+        ema_every=every("steps between moving-average updates"),
+        augment=flag("random flips and quarter turns of the crops"),
+        timesteps=count("diffusion steps of the bridge", max=100_000),
+        max_var=Param(float, min=1e-6, max=100.0, help="the bridge's largest variance"),
+        dropout=fraction("dropout in the residual blocks", max=0.99),
+        clip=flag("clip x0 estimates to the data range while sampling"),
+        use_ema=flag("sample with the moving-average weights"),
+        sampler=choice("sampling strategy", *SAMPLERS),
+        sample_steps=count("sampling steps (at most timesteps)", max=100_000),
+        exit_t=count("step at which the mean samplers exit", min=0, max=100_000),
+        n_avg=count("samples averaged per prediction", max=100),
+    )
+
     # Sampling strategies are evaluation variants of one trained model (``bbdm:quick+mean+avg3``).
     variants = {
         "vanilla": {"sampler": "vanilla", "sample_steps": 1000},

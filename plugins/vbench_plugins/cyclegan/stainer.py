@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import vbench
 
+from ..parameters import flag, resnet_gan, weight
+
 PAPER = dict(
     steps=200_000,
     tile=256,
@@ -62,6 +64,11 @@ class CycleGAN(vbench.Stainer):
     name = "cyclegan"
     pairings = {"paired", "misaligned", "unpaired"}
     presets = {"quick": QUICK, "paper": PAPER}
+    parameters = dict(
+        resnet_gan("channels of the generators' first layer"),
+        identity_weight=weight("weight of the identity loss (off where input and stain channels differ)"),
+        channels_last=flag("channels-last memory format"),
+    )
 
     def __init__(self, **params):
         super().__init__(**{**QUICK, **params})  # missing parameters: the quick preset's

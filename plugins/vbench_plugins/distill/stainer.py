@@ -84,7 +84,10 @@ from __future__ import annotations
 import time
 
 import vbench
+from vbench import Param
 from vbench.errors import ConfigError
+
+from ..parameters import LIMIT, choice, count, every, flag, rate, resnet_gan, side, weight
 
 PAPER = dict(
     steps=187_700,
@@ -161,6 +164,29 @@ class Distill(vbench.Stainer):
         ),
         "quick-niqe": dict(QUICK, niqe_weight=0.05),
     }
+    parameters = dict(
+        resnet_gan("channels of the student's first layer"),
+        teacher_steps=count("the teacher's share of the steps (0: no teacher)", min=0, max=LIMIT),
+        teacher_tile=side("side of the teacher's training crops in pixels"),
+        teacher_batch=count("crops per teacher step"),
+        teacher_width=count("channels of the teacher's first layer"),
+        teacher_lr=rate("the teacher's learning rate"),
+        adv_weight=weight("weight of the adversarial losses"),
+        distill_weight=weight("weight of the distillation loss (position-paired data)"),
+        corr_weight=weight("weight of the registered L1 loss (Learning-to-Align)"),
+        smooth_weight=weight("weight of the aligner's smoothness loss"),
+        unpaired_cycle_weight=weight("cycle weight on unpaired data"),
+        unpaired_distill_weight=weight("distillation weight on unpaired data"),
+        align=flag("Learning-to-Align on position-paired data"),
+        align_width=count("channels of the aligner's first level"),
+        align_depth=count("levels of the aligner", max=8),
+        niqe_weight=weight("weight of the differentiable NIQE loss (0: none)"),
+        niqe_tile=side("side of the NIQE loss's regions in pixels"),
+        niqe_every=every("steps between NIQE loss terms"),
+        niqe_model=choice("NIQE model of the loss", "auto", "pristine", "stain"),
+        match_levels=count("histogram levels of the enhancement's matching", min=2, max=65536),
+        enhance_sigma=Param(float, min=0.0, max=100.0, help="blur of the enhanced channel in pixels"),
+    )
 
     def __init__(self, **params):
         super().__init__(**{**QUICK, **params})  # missing parameters: the quick preset's

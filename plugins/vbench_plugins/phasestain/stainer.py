@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import vbench
 
+from ..parameters import choice, count, every, flag, rate, side, steps, weight
+
 PAPER = dict(
     steps=100_000,
     tile=256,
@@ -93,6 +95,25 @@ class PhaseStain(vbench.Stainer):
     name = "phasestain"
     pairings = {"paired", "misaligned"}
     presets = {"quick": QUICK, "paper": PAPER}
+    parameters = dict(
+        steps=steps(),
+        tile=side(),
+        batch=count("crops per training step"),
+        width=count("channels of the U-Net's first level"),
+        depth=count("down-sampling levels of the U-Net", max=8),
+        disc=choice("discriminator: one score per crop (global) or a PatchGAN map (patch)", "global", "patch"),
+        d_width=count("channels of the discriminator's first layer"),
+        d_depth=count("layers of the discriminator", max=8),
+        lr_g=rate("generator learning rate"),
+        lr_d=rate("discriminator learning rate"),
+        l1_weight=weight("weight of the L1 loss"),
+        tv_weight=weight("weight of the total-variation loss"),
+        adv_weight=weight("weight of the adversarial loss (0: none)"),
+        augment=flag("random flips and quarter turns of the crops"),
+        val_every=every("steps between validations (model selection)"),
+        val_tiles=count("validation tiles scored for model selection (0: none)", min=0, max=1_000_000),
+        channels_last=flag("channels-last memory format"),
+    )
 
     def __init__(self, **params):
         super().__init__(**{**QUICK, **params})  # missing parameters: the quick preset's
