@@ -95,6 +95,7 @@ BAD = [
     ("train_seconds fast", HEADER, lambda r: r["run"].update(train_seconds="fast"), "run.train_seconds"),
     ("started_at yesterday", HEADER, lambda r: r["run"].update(started_at="yesterday"), "ISO 8601"),
     ("started_at a number", HEADER, lambda r: r["run"].update(started_at=1714564800), "ISO 8601"),
+    ("started_at out of range", HEADER, lambda r: r["run"].update(started_at="0001-01-01T00:00:00+01:00"), "ISO 8601"),
     ("score row of two", HEADER, lambda r: r.update(scores=[["psnr", "t1"]]), "line 2: scores[0][2]"),
     ("score row an object", HEADER, lambda r: r["scores"].__setitem__(0, {"v": 1}), "scores[0]"),
     ("seed as text", HEADER, lambda r: r["run"].update(seed="0"), "run.seed: input should be a valid integer"),

@@ -179,3 +179,28 @@ def test_bad_stored_values_on_postgresql(pg_url, plugins, tmp_path):
     assert "psnr" not in row["metrics"]  # NaN mean: not computed
     assert main(["publish", str(tmp_path / "site"), "--db", store.url, "--no-figures"]) == 0
     store.engine.dispose()
+
+
+def test_export_leaves_out_a_run_it_cannot_read_and_the_rest_imports(template, tmp_path, capsys):
+    store = poisoned(
+        template,
+        tmp_path,
+        "UPDATE runs SET ended_at = 'yesterday' WHERE id = 1",
+        "UPDATE scores SET value = 'high' WHERE run_id = 2 AND tile = 't0'",
+    )
+    path = tmp_path / "r.jsonl"
+    assert main(["export", "-o", str(path), "--db", store.url]) == 0
+    captured = capsys.readouterr()
+    assert "exported 3 completed run(s)" in captured.out
+    assert "left out: Run 1 is left out: its ended_at 'yesterday' is not a timestamp." in " ".join(captured.err.split())
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    assert main(["import", str(path), "--db", target]) == 0
+    assert sorted(r.seed for r in Store(target).runs()) == [0, 1, 1]
+
+
+def test_a_name_longer_than_its_column_is_left_out(template, tmp_path, plugins):
+    """SQLite keeps a 200,000-character stainer name another tool wrote; an import would refuse it,
+    and a board leaves its run out rather than render it."""
+    store = poisoned(template, tmp_path, "UPDATE runs SET stainer = printf('%.*c', 200000, 'a') WHERE id = 1")
+    (board,) = build_leaderboard(store, plugins=plugins)
+    assert "Run 1 is left out: its stainer is 200,000 characters long (at most 128)." in board.excluded

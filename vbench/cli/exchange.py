@@ -20,7 +20,10 @@ def export(
     from ..store.transfer import export_runs
 
     store = Store(db)
-    n = export_runs(store, output, dataset=dataset)
+    report = export_runs(store, output, dataset=dataset)
+    for note in report.left_out:
+        say(err, "left out:", "yellow", note)
+    n = report.exported
     out.print(f"exported {n} completed run(s) from {store.display_url} to {output}")
 
 

@@ -16,14 +16,17 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from ..errors import ConfigError
-from ..store.records import INT_LIMIT, JsonObject, Text, bounded_name, finite, message
+from ..store.records import INT_LIMIT, JsonObject, bounded_name, check_lines, finite, message
 from ..validation import Seed, shown
 from ..visible import line
 from .escape import relative_url
 from .figures import KINDS
 
 Name = bounded_name()
-Label = bounded_name(10_000)  # a row's label carries its parameters when two rows share a preset
+# A row's label carries its parameters (up to 100,000 characters as JSON) when two rows share a
+# preset, and footers join reasons: generous limits, so vbench's own JSON always renders again.
+Label = bounded_name(200_000)
+Text = Annotated[str, Strict(), Field(max_length=1_000_000), AfterValidator(check_lines)]
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Count = Annotated[int, Strict(), Field(ge=0, lt=INT_LIMIT)]
 
@@ -146,7 +149,10 @@ def load(path: Path) -> list[dict]:
     boards = []
     for i, raw in enumerate(data, start=1):
         try:
-            boards.append(BoardFile.model_validate(raw).model_dump())
+            board = BoardFile.model_validate(raw).model_dump()
         except ValidationError as exc:
             raise ConfigError(message(exc, f"{path}, board {i}", "render it")) from None
+        if not board["excluded"]:  # as Board.to_dict writes it: the JSON copied is the JSON given
+            del board["excluded"]
+        boards.append(board)
     return boards

@@ -18,7 +18,7 @@ import tempfile
 
 from ..home import cache_dir
 from ..stats import N_RESAMPLES, hierarchical_bootstrap, tile_groups
-from .stored import finite
+from ..store.stored_rows import finite
 
 log = logging.getLogger(__name__)
 # Part of every cache key: bump when the computation changes, so stale intervals are not reused.

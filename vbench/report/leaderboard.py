@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, fields
 from ..errors import ConfigError
 from ..metric import presentation
 from ..store import Run, Store
+from ..store.stored_rows import checked_summaries, completed_runs
 from .intervals import intervals
 from .ranking import rank
-from .stored import checked_summaries, completed_runs
 
 RUNTIME_FIELDS = (
     "train_seconds",

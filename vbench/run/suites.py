@@ -20,7 +20,7 @@ EXPECTED = {
     "stainers": 'a list of stainer names, e.g. stainers = ["baseline-mean", "phasestain:quick[steps=250]"]',
     "datasets": 'a list of dataset names, e.g. datasets = ["qpi-he"]',
     "seeds": "a list of whole numbers in [0, 2^32), e.g. seeds = [0, 1, 2]",
-    "metrics": 'a list of metric names, e.g. metrics = ["psnr", "ssim"] (left out: each dataset\'s default set)',
+    "metrics": "a list of metric names (`vbench metrics list` shows them; left out: each dataset's default set)",
     "tasks": 'a table mapping each dataset to a list of stainers, e.g. [tasks] then qpi-he = ["baseline-linear"]',
 }
 Names = Annotated[list[Name], Field(min_length=1)]

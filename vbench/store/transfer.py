@@ -31,6 +31,7 @@ from ..visible import line
 from . import SUMMARY_FIELDS, utcnow
 from .models import Run
 from .records import Header, Record, message
+from .stored_rows import completed_runs
 
 FORMAT = "vbench-results"
 VERSION = 1
@@ -47,10 +48,17 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)  # values stored as not computed, and why
 
 
-def export_runs(store, path: str | Path, dataset: str | None = None) -> int:
-    """Writes every completed run (of ``dataset``) to ``path``; returns how many."""
+@dataclass
+class ExportReport:
+    exported: int = 0
+    left_out: list[str] = field(default_factory=list)  # stored runs that could not be read, and why
+
+
+def export_runs(store, path: str | Path, dataset: str | None = None) -> ExportReport:
+    """Writes every completed run (of ``dataset``) to ``path``. A stored run that cannot be read
+    (:mod:`.stored_rows`: one another tool wrote) is left out and named in the report."""
     path = Path(path)
-    runs = store.runs(status="completed", dataset=dataset)
+    runs, left_out = completed_runs(store, dataset)
     summaries: dict[int, list] = {}
     for s in store.summaries([r.id for r in runs]):
         summaries.setdefault(s.run_id, []).append({k: getattr(s, k) for k in (*SUMMARY_FIELDS, "higher_is_better")})
@@ -67,7 +75,7 @@ def export_runs(store, path: str | Path, dataset: str | None = None) -> int:
                 f.write(json.dumps(record, default=_default) + "\n")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}; choose another --output") from None
-    return len(runs)
+    return ExportReport(len(runs), [item.note for item in left_out])
 
 
 def import_runs(store, path: str | Path) -> ImportReport:
@@ -217,4 +225,4 @@ def _open(path: Path, mode: str):
 def _default(value):
     if isinstance(value, datetime):
         return value.isoformat()
-    raise TypeError(f"cannot export {type(value).__name__}")
+    return str(value)  # what another tool stored (bytes in a text column): the importer checks it

@@ -1,11 +1,12 @@
-"""The store's rows as a leaderboard reads them, each checked first.
+"""The store's rows as readers that must not fail on one (leaderboards, ``vbench export``) read
+them, each checked first.
 
 A database can hold rows that no check of this vbench saw: written by an older vbench, another
 tool or by hand (a seed stored as text, NaN, JSON that does not parse, a timestamp SQLite keeps as
-any text). A leaderboard never fails on one: a run it cannot use is left out with a note naming the
+any text). A reader never fails on one: a run it cannot use is left out with a note naming the
 run; a summary statistic that is not a finite number is read as not computed, and a runtime figure
 that is not finite as not measured. (Per-tile scores that are not finite numbers are left out of
-their interval: :mod:`.intervals`.)
+their interval: :mod:`vbench.report.intervals`.)
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from datetime import datetime
 
 from sqlalchemy import DateTime, String, select, type_coerce
 
-from ..store import Run
 from ..visible import line
+from .models import Run
 
 TEXT = ("stainer", "preset", "dataset", "run_key")
 OPTIONAL_TEXT = ("manifest_hash", "dataset_note", "vbench_version", "git_commit", "device")
@@ -34,6 +35,7 @@ NUMBERS = (
     "flops_per_tile",
 )
 STATISTICS = ("mean", "std", "ci_low", "ci_high")
+JSON_LIMIT = 100_000  # characters of params, hardware or libraries as JSON (as an import checks them)
 TIMES = ("started_at", "ended_at")
 
 
@@ -91,14 +93,18 @@ def _problem(row: dict, timestamps: dict) -> str | None:
     """What makes a stored run unusable (None: nothing); fixes what can be read another way."""
     if not isinstance(row["seed"], int) or isinstance(row["seed"], bool):
         return f"seed {shown(row['seed'])} is not an integer"
-    for key in TEXT:
-        if not isinstance(row[key], str):
-            return f"{key} {shown(row[key])} is not text"
-    for key in OPTIONAL_TEXT:
-        if row[key] is not None and not isinstance(row[key], str):
-            return f"{key} {shown(row[key])} is not text"
+    for key in TEXT + OPTIONAL_TEXT:
+        value, limit = row[key], getattr(Run.__table__.c[key].type, "length", None)
+        if value is None and key in OPTIONAL_TEXT:
+            continue
+        if not isinstance(value, str):
+            return f"{key} {shown(value)} is not text"
+        if limit is not None and len(value) > limit:  # SQLite keeps any length; an import refuses it
+            return f"{key} is {len(value):,} characters long (at most {limit})"
     for key in JSON_OBJECTS:
         value = row[key]
+        if key != "tile_sources" and isinstance(value, str) and len(value) > JSON_LIMIT:
+            return f"{key} is {len(value):,} characters long as JSON (at most {JSON_LIMIT:,})"
         try:
             parsed = json.loads(value) if value not in (None, "") else {}
         except (TypeError, ValueError, RecursionError):
