@@ -291,3 +291,12 @@ def test_the_cli_names_each_value_stored_as_not_computed(exported, tmp_path, cap
     err = " ".join(captured.err.split())
     assert code == 0 and "imported 4 run(s)" in captured.out
     assert f"not computed: {path}, line 2 (run 1): 1 per-tile psnr score(s) were not finite numbers ('high')" in err
+
+
+def test_the_largest_seed_is_stored_as_written(exported, tmp_path, target):
+    """Seeds are in [0, 2^32): PostgreSQL's 32-bit INTEGER column refused 2^31 and up (schema 5
+    stores seeds as BIGINT)."""
+    header, records = exported
+    records[0] = edited(records[0], lambda r: r["run"].update(seed=2**32 - 1))
+    import_runs(target, write(tmp_path / "r.jsonl", header, records))
+    assert max(r.seed for r in target.runs()) == 2**32 - 1

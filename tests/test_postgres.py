@@ -45,6 +45,7 @@ def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
         conn.execute(text("ALTER TABLE runs DROP COLUMN owner"))  # schema 3's lease columns
         conn.execute(text("ALTER TABLE runs DROP COLUMN heartbeat"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN tile_sources"))  # schema 4's
+        conn.execute(text("ALTER TABLE runs ALTER COLUMN seed TYPE INTEGER"))  # schema 5 made it BIGINT
         conn.execute(text("UPDATE vbench_meta SET value = '1' WHERE key = 'schema_version'"))
     store.engine.dispose()
 
@@ -54,6 +55,8 @@ def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
     run = migrated.get_run(run_id)
     assert (run.status, run.modality, run.stain) == ("completed", "", "")
     assert migrated.scores(run_id, "psnr") == {"t0": 20.0}
+    big = migrated.create_run(stainer="a", run_key="k2", vbench_version="0", dataset="d", seed=2**32 - 1)
+    assert migrated.get_run(big).seed == 2**32 - 1  # the migrated seed column holds every seed
     migrated.engine.dispose()
 
 

@@ -144,6 +144,8 @@ class Store:
         ),
         (3, ("ALTER TABLE runs ADD COLUMN owner VARCHAR(160)", "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
         (4, ("ALTER TABLE runs ADD COLUMN tile_sources TEXT",)),
+        # SQLite's INTEGER already holds 64 bits; PostgreSQL's is 32 (seeds reach 2^32 - 1)
+        (5, ({"postgresql": "ALTER TABLE runs ALTER COLUMN seed TYPE BIGINT"},)),
     )
 
     def _create(self) -> None:
@@ -166,7 +168,9 @@ class Store:
                 if target <= current:
                     continue
                 for sql in statements:
-                    conn.exec_driver_sql(sql)
+                    sql = sql.get(conn.dialect.name) if isinstance(sql, dict) else sql
+                    if sql:
+                        conn.exec_driver_sql(sql)
                 conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(target)))
         self._wal()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..run.spec import stainer_label
@@ -14,7 +14,7 @@ from ..run.spec import stainer_label
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
 # 3: runs.owner and runs.heartbeat (run leases, see store/leases.py).
 # 4: runs.tile_sources (the source image of each test tile, for the leaderboard's bootstrap).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Base(DeclarativeBase):
@@ -49,7 +49,7 @@ class Run(Base):
     stain: Mapped[str] = mapped_column(String(64), default="")  # the dataset's target stain
     owner: Mapped[str | None] = mapped_column(String(160))  # host:pid:attempt of the lease holder
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime)  # last lease renewal, database clock
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)  # seeds are in [0, 2^32): past a signed 32-bit column
     suite: Mapped[str | None] = mapped_column(String(64))
     external: Mapped[bool] = mapped_column(Boolean, default=False)
     device: Mapped[str | None] = mapped_column(String(64))
