@@ -300,3 +300,13 @@ def test_the_largest_seed_is_stored_as_written(exported, tmp_path, target):
     records[0] = edited(records[0], lambda r: r["run"].update(seed=2**32 - 1))
     import_runs(target, write(tmp_path / "r.jsonl", header, records))
     assert max(r.seed for r in target.runs()) == 2**32 - 1
+
+
+def test_an_imported_run_names_no_folder_of_this_machine(exported, tmp_path):
+    """A run's artifacts folder is a path on the exporting machine: an imported run has none, so
+    nothing (a checkpoint, a sample grid) is read from a folder another lab's file names."""
+    header, records = exported
+    records[0] = edited(records[0], lambda r: r["run"].update(artifacts="/etc"))
+    target = Store(f"sqlite:///{tmp_path / 't.db'}")
+    import_runs(target, write(tmp_path / "r.jsonl", header, records))
+    assert [r.artifacts for r in target.runs()] == [None] * len(records)

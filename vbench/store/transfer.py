@@ -37,6 +37,9 @@ FORMAT = "vbench-results"
 VERSION = 1
 # Columns that only mean something in the database they were written in (ids, the run lease).
 LOCAL = ("id", "status", "trained_by", "error", "owner", "heartbeat")
+# Not taken from another lab's file either: a folder on the exporting machine, from which this one
+# would otherwise load a checkpoint or copy sample grids.
+NOT_IMPORTED = (*LOCAL, "artifacts")
 EXPECTED = {"scores": "[metric, tile, value] rows, as `vbench export` writes them"}
 
 
@@ -205,7 +208,7 @@ def _record(path: Path, line_no: int, raw) -> Record:
             f"scores; got {shown(raw)}"
         )
     if isinstance(raw.get("run"), dict):  # columns local to the exporting database are ignored
-        raw = dict(raw, run={k: v for k, v in raw["run"].items() if k not in LOCAL})
+        raw = dict(raw, run={k: v for k, v in raw["run"].items() if k not in NOT_IMPORTED})
     try:
         record = Record.model_validate(raw)
     except ValidationError as exc:
