@@ -237,6 +237,7 @@ def test_presets_build_and_the_paper_net_has_the_reference_width():
     assert {"vanilla", "skip", "mean", "mean-skip", "avg3"} <= set(BBDM.variants)
 
 
+@pytest.mark.slow
 def test_sampling_variants_reuse_one_trained_model_and_store_the_spread(plugin_module, db_url, tmp_path, monkeypatch):
     from pathlib import Path
 

@@ -13,6 +13,8 @@ import pytest
 
 from vbench.cli import main
 
+pytestmark = pytest.mark.slow  # starts Ray
+
 PLUGIN = """
 import os
 import time

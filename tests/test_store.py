@@ -164,6 +164,7 @@ def _open_at(url: str, start, errors) -> None:
         errors.put(repr(exc))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old", [False, True], ids=["new", "schema-1"])
 def test_processes_opening_one_database_at_once_create_or_migrate_it_once(tmp_path, old):
     """Two sweeps started together on a new (or old) database: one creates (migrates) it, the

@@ -171,6 +171,7 @@ def vbench(*args, columns: int) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [80, 120])
 def test_the_cli_table_fits_columns_when_redirected(store, width):
     shown = vbench("leaderboard", "--db", store.url, columns=width)
