@@ -61,3 +61,21 @@ def one_line(error: ValidationError, where: str, expected: dict[str, str] | None
     top = loc[0] if loc else None
     want = f". Expected {expected[top]}" if top in expected else ""
     return f"{where}: {field_path(loc)}: {line(msg)}{got}{want}"
+
+
+def read_text(path, shown_as: str, error: type[Exception], prefix: str = "", encoding: str = "utf-8") -> str:
+    """The text of a user's file, or ``error`` naming it (as ``shown_as``, after ``prefix``) when
+    it cannot be read or is not UTF-8 (with the first bad byte and its line)."""
+    from pathlib import Path
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"{prefix}cannot read {shown_as}: {exc.strerror}") from None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        at = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{prefix}{shown_as} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {at}; save it as UTF-8"
+        ) from None

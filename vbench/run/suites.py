@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError, UnknownNameError
-from ..validation import Name, Seed, one_line
+from ..validation import Name, Seed, one_line, read_text
 from ..visible import line
 
 # What each key holds, for messages (the keys' order is the order they are suggested in).
@@ -78,17 +78,7 @@ def named_suites() -> dict:
 
 
 def read_toml(path: Path, where: str) -> dict:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {where}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{where} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {at}; save it as UTF-8"
-        ) from None
+    text = read_text(path, where, ConfigError)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
-from vbench.validation import shown
+from vbench.validation import read_text, shown
 from vbench.visible import line
 
 from .entries import Entry, entry
@@ -77,17 +77,7 @@ def csv_file(root: Path, where: str) -> Path:
 
 def read_rows(path: Path, where: str):
     """(row number, line number, :class:`Row`) for each row of the CSV file at ``path``."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"{where}: cannot read {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        at = raw[: exc.start].count(b"\n") + 1
-        raise DatasetError(
-            f"{where}: {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {at}; save it as UTF-8"
-        ) from None
+    text = read_text(path, str(path), DatasetError, prefix=f"{where}: ", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [c.strip() for c in next(reader, [])]
