@@ -5,6 +5,8 @@ is printed as ``\\x1b[31m`` and ``\\u202e``, never raw, in tables, messages, err
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from rich.text import Text
@@ -228,3 +230,17 @@ def test_errors_and_usage_errors_show_the_typed_value_as_escapes(capsys, hostile
         code, out, err = cli(capsys, *args)
         assert code == 2
         assert_inert(out, err)
+
+
+def test_log_lines_and_warnings_show_hidden_characters_as_escapes():
+    """What a plugin logs (a stainer's ``ctx.logger``) or warns reaches the terminal through Python's
+    handler of last resort and warning display: `vbench` and its run workers escape both."""
+    code = (
+        "import logging, warnings; from vbench.console import show_logs_visibly; show_logs_visibly(); "
+        "logging.getLogger('vbench.stainer.x').warning('log \\x1b[31mred\\u202e'); "
+        "warnings.warn('warn \\x1b[2J\\u202e')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stderr and "\u202e" not in done.stderr, repr(done.stderr)
+    assert "log \\x1b[31mred\\u202e" in done.stderr and "warn \\x1b[2J\\u202e" in done.stderr, done.stderr

@@ -9,7 +9,10 @@ still work. Markup and emoji codes are off: ``[brackets]`` and ``:names:`` are s
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import warnings
 
 from rich.console import Console
 from rich.text import Span, Text
@@ -60,3 +63,38 @@ def console(stderr: bool = False) -> SafeConsole:
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() and int(columns) > 0 else 160
     return SafeConsole(stderr=stderr, markup=False, emoji=False, width=width)
+
+
+class _VisibleStderr(logging.StreamHandler):
+    """Python's handler of last resort (WARNING and above, the message alone, on the current
+    ``sys.stderr``), with hidden characters as escapes: log lines carry plugin and user text too."""
+
+    def __init__(self):
+        super().__init__()
+        self.setLevel(logging.WARNING)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ sets it; the current sys.stderr is used
+        pass
+
+    def format(self, record) -> str:
+        return lines(super().format(record))
+
+
+def show_logs_visibly() -> None:
+    """Log records no handler takes (``logging.lastResort``, documented as replaceable) and Python
+    warnings are printed with hidden characters as escapes, as the console prints everything else."""
+    if not isinstance(logging.lastResort, _VisibleStderr):
+        logging.lastResort = _VisibleStderr()
+    if not getattr(warnings.formatwarning, "visible", False):
+        plain = warnings.formatwarning
+
+        def formatwarning(*args, **kwargs):
+            return lines(plain(*args, **kwargs))
+
+        formatwarning.visible = True
+        warnings.formatwarning = formatwarning

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from ..console import show_logs_visibly
 from ..errors import VbenchError
 from ..visible import lines
 from . import assets, compare, datasets, exchange, metrics, plugins, predict, publish, results, score  # noqa: F401  (they register their commands)
@@ -22,6 +23,7 @@ _click = sys.modules[next(c for c in typer.BadParameter.__mro__ if c.__name__ ==
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: user errors print one message and exit non-zero, without a traceback.
     Usage errors (unknown command or option, bad value, missing argument) exit 2."""
+    show_logs_visibly()
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="vbench")
     except _click.ClickException as exc:

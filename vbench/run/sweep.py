@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..console import show_logs_visibly
 from ..errors import RunInterrupted
 from ..plugins import Plugins, load_plugins
 from ..store import Store
@@ -67,6 +68,7 @@ def run_worker(
     processes.note_fork(driver)
     processes.adopt_environment(env)
     processes.watch_driver(driver)
+    show_logs_visibly()  # a plugin's log lines reach the terminal too
     store = Store(db_url)
     try:
         plugins = load_plugins(extra=modules)
