@@ -136,6 +136,18 @@ def test_the_commands_survive_a_poisoned_database(template, tmp_path, capsys):
     for args in (["leaderboard"], ["leaderboard", "-f", "md"], ["publish", str(tmp_path / "site"), "--no-figures"]):
         assert main([*args, "--db", store.url]) == 0, capsys.readouterr().err
     assert "Run 1 is left out" in (tmp_path / "site" / "README.md").read_text()
+    capsys.readouterr()
+    # `vbench runs` lists what it can read and names the rest; `vbench runs ID` of such a run is one line
+    assert main(["runs", "--db", store.url]) == 0
+    listed = capsys.readouterr()
+    assert "Run 4 is left out: its ended_at 'yesterday' is not a timestamp" in listed.err
+    assert "Run 1 is left out" in listed.err and "Traceback" not in listed.err
+    assert main(["runs", "4", "--db", store.url]) == 2
+    assert "Run 4 cannot be shown: its ended_at 'yesterday' is not a timestamp" in capsys.readouterr().err
+    assert main(["runs", "2", "--db", store.url]) == 0
+    capsys.readouterr()
+    assert main(["compare", "2", "3", "--db", store.url]) == 0  # run 2's 'high' tile is left out
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_summaries_without_per_tile_scores_are_not_ranked_beside_rows_with_them(template, tmp_path, plugins):

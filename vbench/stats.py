@@ -104,7 +104,8 @@ def _common(a: dict, b: dict, sources) -> tuple[np.ndarray, np.ndarray, list | N
 
 
 def _finite(v) -> bool:
-    return v is not None and math.isfinite(v)
+    # a score stored by another tool may be text ('high'): not a number, so not compared
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # --- two-level (hierarchical) bootstrap over seeds and tiles ----------------------------------

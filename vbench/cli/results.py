@@ -245,9 +245,15 @@ def runs(
 ):
     """List runs, or show one with its provenance, runtime, scores and error."""
     from ..store import Store
+    from ..store.stored_rows import readable_runs
 
     store = Store(db)
+    # A run stored by another tool with values vbench cannot read is named, not a traceback.
+    rows, unreadable = readable_runs(store) if run_id is not None else readable_runs(store, status, dataset)
     if run_id is not None:
+        bad = next((u for u in unreadable if u.run_id == run_id), None)
+        if bad is not None:
+            raise ConfigError(f"{bad.note.replace(' is left out', ' cannot be shown')} ({store.display_url})")
         data = store.run_detail(run_id)
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
@@ -273,7 +279,8 @@ def runs(
             out.print("error:", style="red")
             out.print(data["error"], markup=False, highlight=False)
         return
-    rows = store.runs(status=status, dataset=dataset)
+    for u in unreadable:
+        say(err, "warning:", "yellow", u.note)
     if as_json:
         sys.stdout.write(
             json.dumps(

@@ -67,11 +67,18 @@ class LeftOut:
 
 def completed_runs(store, dataset: str | None = None) -> tuple[list[Run], list[LeftOut]]:
     """The completed runs (of ``dataset``) a board can use, and the ones it cannot."""
+    return readable_runs(store, "completed", dataset)
+
+
+def readable_runs(store, status: str | None = None, dataset: str | None = None) -> tuple[list[Run], list[LeftOut]]:
+    """The runs (with ``status``, of ``dataset``) vbench can read, and the ones it cannot."""
     table = Run.__table__
     # Timestamps as stored: SQLite keeps any text in a DateTime column, and SQLAlchemy would fail
     # reading the whole table on one bad value.
     cols = [type_coerce(c, String).label(c.key) if isinstance(c.type, DateTime) else c for c in table.columns]
-    stmt = select(*cols).where(table.c.status == "completed").order_by(table.c.id)
+    stmt = select(*cols).order_by(table.c.id)
+    if status:
+        stmt = stmt.where(table.c.status == status)
     if dataset:
         stmt = stmt.where(table.c.dataset == dataset)
     with store.database_errors("read"), store.engine.connect() as conn:
