@@ -243,7 +243,9 @@ def test_an_early_ctrl_c_prints_no_traceback_from_a_starting_worker(tmp_path, in
         con = sqlite3.connect(path)
         statuses = [s for (s,) in con.execute("select status from runs order by id")]
         con.close()
-        assert statuses[-1] == "interrupted" and set(statuses) <= {"completed", "interrupted"}, statuses
+        # The interruption may land while a run executes (stored interrupted) or between two runs,
+        # after the fast first one completed and before the next is claimed: never a run left running.
+        assert statuses and set(statuses) <= {"completed", "interrupted"}, statuses
 
 
 def test_two_databases_in_one_folder_keep_their_own_checkpoints(capsys, tmp_path):
