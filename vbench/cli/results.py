@@ -249,7 +249,9 @@ def runs(
 
     store = Store(db)
     # A run stored by another tool with values vbench cannot read is named, not a traceback.
-    rows, unreadable = readable_runs(store) if run_id is not None else readable_runs(store, status, dataset)
+    rows, unreadable = (
+        readable_runs(store, run_id=run_id) if run_id is not None else readable_runs(store, status, dataset)
+    )
     if run_id is not None:
         bad = next((u for u in unreadable if u.run_id == run_id), None)
         if bad is not None:

@@ -65,14 +65,9 @@ def check_lines(value: str) -> str:
     return value
 
 
-def plain(value: str) -> str:
-    """:func:`vbench.validation.check_text` with a fast path: one pass over a long label."""
-    return value if line(value) == value else check_text(value)
-
-
 def bounded_name(limit: int = NAME_LIMIT, empty: bool = False):
     """A name (no control characters) of at most ``limit`` characters."""
-    return Annotated[str, Strict(), Field(min_length=0 if empty else 1, max_length=limit), AfterValidator(plain)]
+    return Annotated[str, Strict(), Field(min_length=0 if empty else 1, max_length=limit), AfterValidator(check_text)]
 
 
 def column_name(model, column: str, empty: bool = False):
@@ -172,7 +167,7 @@ class RunFields(_Record):
     started_at: Timestamp
     ended_at: Timestamp | None = None
     truncated: Annotated[bool, Strict()] = False
-    artifacts: Annotated[str, Strict(), Field(max_length=4096), AfterValidator(plain)] | None = None
+    artifacts: Annotated[str, Strict(), Field(max_length=4096), AfterValidator(check_text)] | None = None
     train_seconds: Figure = None
     train_steps: Count | None = None
     train_samples_per_s: Figure = None

@@ -70,8 +70,11 @@ def completed_runs(store, dataset: str | None = None) -> tuple[list[Run], list[L
     return readable_runs(store, "completed", dataset)
 
 
-def readable_runs(store, status: str | None = None, dataset: str | None = None) -> tuple[list[Run], list[LeftOut]]:
-    """The runs (with ``status``, of ``dataset``) vbench can read, and the ones it cannot."""
+def readable_runs(
+    store, status: str | None = None, dataset: str | None = None, run_id: int | None = None
+) -> tuple[list[Run], list[LeftOut]]:
+    """The runs (with ``status``, of ``dataset``, or the one ``run_id``) vbench can read, and the
+    ones it cannot."""
     table = Run.__table__
     # Timestamps as stored: SQLite keeps any text in a DateTime column, and SQLAlchemy would fail
     # reading the whole table on one bad value.
@@ -79,6 +82,8 @@ def readable_runs(store, status: str | None = None, dataset: str | None = None) 
     stmt = select(*cols).order_by(table.c.id)
     if status:
         stmt = stmt.where(table.c.status == status)
+    if run_id is not None:
+        stmt = stmt.where(table.c.id == run_id)
     if dataset:
         stmt = stmt.where(table.c.dataset == dataset)
     with store.database_errors("read"), store.engine.connect() as conn:
