@@ -91,7 +91,7 @@ BAD = [
     ("no run", HEADER, lambda r: r.pop("run"), "line 2: run: field required"),
     ("run not an object", HEADER, lambda r: r.update(run=[1]), "line 2: run: input should be a valid dictionary"),
     ("run with an extra key", HEADER, lambda r: r["run"].update(foo=1), "field 'run.foo' is not known to vbench"),
-    ("record with an unknown key", HEADER, lambda r: r.update(curve=[]), "field 'curve' is not known to vbench"),
+    ("record with an unknown key", HEADER, lambda r: r.update(curves=[]), "field 'curves' is not known to vbench"),
     ("train_seconds fast", HEADER, lambda r: r["run"].update(train_seconds="fast"), "run.train_seconds"),
     ("started_at yesterday", HEADER, lambda r: r["run"].update(started_at="yesterday"), "ISO 8601"),
     ("started_at a number", HEADER, lambda r: r["run"].update(started_at=1714564800), "ISO 8601"),

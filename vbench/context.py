@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compute import StepFlops
+
 
 @dataclass
 class Budget:
@@ -31,17 +33,31 @@ class RunContext:
     stain: str = ""  # the dataset's target stain (he, ihc-dab...); "" when unknown
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("vbench.stainer"))
     on_progress: Callable[[int, int | None, dict], None] | None = None
+    # The runner's anytime evaluation: called with the steps done at each step in ``checkpoints``
+    # and when training stops (see docs/plugins.md); its time is not training time.
+    on_checkpoint: Callable[[int], None] | None = None
+    checkpoints: frozenset = frozenset()
+    stage: str = "train"
     steps_done: int = 0
     samples_seen: int = 0
     truncated: bool = False
+    flops: StepFlops = field(default_factory=StepFlops)
     _started: float = field(default_factory=time.perf_counter)
+    _paused: float = 0.0
 
     def start_clock(self) -> None:
         self._started = time.perf_counter()
+        self._paused = 0.0
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self._started
+        """Seconds of training since :meth:`start_clock`, without the runner's evaluations."""
+        return time.perf_counter() - self._started - self._paused
+
+    @property
+    def train_flops(self) -> float | None:
+        """FLOPs of the training steps so far (:class:`vbench.compute.StepFlops`); None when unknown."""
+        return self.flops.total()
 
     @property
     def time_left(self) -> bool:
@@ -51,18 +67,36 @@ class RunContext:
             return False
         return True
 
-    def step(self, n: int = 1, samples: int = 0, **logs: Any) -> bool:
+    def step(self, n: int = 1, samples: int = 0, stage: str | None = None, **logs: Any) -> bool:
         """Report ``n`` finished training steps that saw ``samples`` tiles; returns True while
         training should go on. Stops at ``budget.steps`` or at the seconds cap (which marks the
-        run truncated). ``samples`` feeds the train samples/s figure.
+        run truncated). ``samples`` feeds the train samples/s figure. ``stage`` names a phase
+        whose steps cost differently (``"teacher"``, then ``"student"``): each stage's step FLOPs
+        are counted once. At the runner's checkpoints this call also evaluates the model on
+        validation tiles (the anytime curve), so the model must be able to ``predict`` here.
         """
+        if stage:
+            self.stage = stage
+        self.flops.reported(self.stage, n)
         self.steps_done += n
         self.samples_seen += samples
         if self.on_progress is not None:
             self.on_progress(self.steps_done, self.budget.steps, logs)
-        if self.budget.steps is not None and self.steps_done >= self.budget.steps:
-            return False
-        return self.time_left
+        reached = self.budget.steps is not None and self.steps_done >= self.budget.steps
+        go_on = not reached and self.time_left
+        if self.on_checkpoint is not None and (self.steps_done in self.checkpoints or not go_on):
+            started = time.perf_counter()
+            try:
+                self.on_checkpoint(self.steps_done)
+            finally:
+                self._paused += time.perf_counter() - started
+        if go_on:
+            self.flops.start(self.stage)
+        return go_on
+
+    def end_training(self) -> None:
+        """Closes an open FLOP count (the runner calls it when ``fit`` returns or raises)."""
+        self.flops.close()
 
     def log(self, msg: str, *args: Any) -> None:
         self.logger.info(msg, *args)

@@ -19,7 +19,10 @@ class Param:
 
     ``kind``: ``int``, ``float``, ``bool``, ``str`` or ``list`` (one or more of ``item``: ``int`` or ``float``).
     ``min`` / ``max``: inclusive bounds of a number, or of each item of a list. ``choices``: the only
-    values a ``str`` parameter takes. ``help``: what it does, in a few words.
+    values a ``str`` parameter takes. ``help``: what it does, in a few words. ``budget``: a step
+    count that scales with the training budget (``steps`` itself, a warm-up, a stage's share, the
+    step an average starts at): ``--budgets 4`` multiplies it by 4, so a x4 run is not a x1 run
+    continued.
     """
 
     kind: type
@@ -28,6 +31,7 @@ class Param:
     choices: tuple = ()
     item: type = int
     help: str = ""
+    budget: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS or (self.kind is list and self.item not in (int, float)):
@@ -86,7 +90,10 @@ class Stainer:
         predicting (``-s name:preset+variant``); runs that differ only in variants reuse one
         trained checkpoint, so create every module in ``__init__`` for it to be restored.
     ``parameters``: parameter name -> :class:`Param` (kind, range, choices, help), which ``--set``
-        checks; a parameter not declared takes values of its preset value's kind.
+        checks; a parameter not declared takes values of its preset value's kind. Step counts that
+        scale with the budget are declared ``Param(int, budget=True)`` (``steps`` always scales).
+    ``curve_tiles``: validation tiles scored at each point of the anytime curve (default 8); a
+        stainer whose prediction is slow (an iterative sampler) lowers it to keep the curve cheap.
     """
 
     name: ClassVar[str] = ""
@@ -97,6 +104,7 @@ class Stainer:
     repeats: ClassVar[int] = 1
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
     parameters: ClassVar[dict[str, Param]] = {}
+    curve_tiles: ClassVar[int] = 8
 
     def __init__(self, **params: Any):
         self.params = dict(params)

@@ -10,7 +10,12 @@ LIMIT = 100_000_000  # steps and counts of steps: far beyond any budget, short o
 
 
 def steps(help: str = "training steps: the run's budget") -> Param:
-    return Param(int, min=1, max=LIMIT, help=help)
+    return Param(int, min=1, max=LIMIT, help=help, budget=True)
+
+
+def schedule_steps(help: str) -> Param:
+    """A step count of a schedule (a warm-up, a stage's share): it scales with ``--budgets``."""
+    return Param(int, min=0, max=LIMIT, help=help, budget=True)
 
 
 def every(help: str) -> Param:

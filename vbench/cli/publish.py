@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
-from .common import DbOption, app, err, say, split_names
+from .common import AT_BUDGET_HELP, DbOption, app, err, say, split_names
 
 
 @app.command()
@@ -50,6 +50,7 @@ def publish(
         None, "--metric", "-m", help="Metric columns (repeatable; the first ranks)"
     ),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the figures"),
+    at_budget: str | None = typer.Option(None, "--at-budget", help=AT_BUDGET_HELP),
     from_json: Path | None = typer.Option(
         None,
         "--from-json",
@@ -59,17 +60,27 @@ def publish(
 ):
     """Write README.md (tables and figures), index.html, leaderboard.json, leaderboard.tex, the
     figures and each run's sample grid into a folder."""
+    from ..compute import parse_budget
     from ..report.publish import publish as publish_folder
     from ..report.publish import rerender
     from ..store import Store
 
     if from_json is not None:
-        if dataset or metric or label or db:
-            raise ConfigError("--from-json renders the JSON as it is: leave out --db, --dataset, --metric and --label")
+        if dataset or metric or label or db or at_budget:
+            raise ConfigError(
+                "--from-json renders the JSON as it is: leave out --db, --dataset, --metric, --label and --at-budget"
+            )
         written = rerender(from_json, output)
     else:
+        budget = parse_budget(at_budget) if at_budget is not None else None
         written = publish_folder(
-            Store(db), output, label=label, dataset=dataset, metrics=split_names(metric), figures=not no_figures
+            Store(db),
+            output,
+            label=label,
+            dataset=dataset,
+            metrics=split_names(metric),
+            figures=not no_figures,
+            at_budget=budget,
         )
     top = sorted(p for p in written if p.parent == Path(output))
     say(err, "published", "green", f"{len(written)} files in {output}: " + ", ".join(p.name for p in top))

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import DbOption, app, check_format, err, loaded_plugins, out, say, split_names, write_text
+from .common import AT_BUDGET_HELP, DbOption, app, check_format, err, loaded_plugins, out, say, split_names, write_text
 
 HELD_EXIT = 3  # `vbench run` left runs that live owners elsewhere hold (docs/runs.md)
 
@@ -73,12 +73,24 @@ def run(
         "--gpus-per-run",
         help="With --executor ray: GPUs each run reserves (a fraction shares one); > 0 runs on cuda; default 0",
     ),
+    budgets: str | None = typer.Option(
+        None,
+        "--budgets",
+        help="Multiples of each preset's step budget, e.g. 0.25,1,4: one run (and leaderboard row) per "
+        "multiple, every step schedule scaled with it",
+    ),
+    curve: bool = typer.Option(
+        True,
+        "--curve/--no-curve",
+        help="Score validation tiles at 8 geometrically spaced points of training (the anytime curve)",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
     all_metrics: bool = typer.Option(
         False, "--all-metrics", help="The leaderboard printed at the end shows every metric (default: headline ones)"
     ),
 ):
     """Train, predict, score and store every (stainer, dataset, seed), then print the leaderboard."""
+    from ..compute import parse_multiples
     from ..report import build_leaderboard
     from ..report.terminal import rich_tables
     from ..run import load_suite, plan, plan_suite, run_sweep
@@ -90,6 +102,7 @@ def run(
     from ..store import Store
 
     check_options(seed or [], device, max_seconds)  # before anything is opened or created
+    multiples = parse_multiples(budgets) if budgets is not None else None
     if wait and not resume:
         raise ConfigError("--wait waits for runs another process holds, which only --resume leaves to it: add --resume")
     runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
@@ -108,6 +121,8 @@ def run(
         artifacts_root=artifacts_root(store),
         warn=lambda m: err.print(m, style="yellow", markup=False, highlight=False),
         settings=settings,
+        budgets=multiples,
+        curve=curve,
     )
     if stainer or dataset:
         # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset
@@ -195,15 +210,18 @@ def leaderboard(
         help="Write to this file instead of printing; for html a folder (index.html, leaderboard.json, "
         "the runs' sample grids)",
     ),
+    at_budget: str | None = typer.Option(None, "--at-budget", help=AT_BUDGET_HELP),
     db: str | None = DbOption,
 ):
     """Rank stainers per dataset from the stored results."""
+    from ..compute import parse_budget
     from ..report import FORMATS, build_leaderboard, render
     from ..report.publish import write_page
     from ..report.terminal import rich_tables
     from ..store import Store
 
     check_format(fmt, FORMATS)
+    budget = parse_budget(at_budget) if at_budget is not None else None
     if fmt == "html" and output is None:
         raise ConfigError(
             "--format html writes a folder (index.html, leaderboard.json and the runs' sample grids "
@@ -213,9 +231,11 @@ def leaderboard(
         raise ConfigError("-o writes a file: choose its format with --format md | csv | json | latex | html")
     store = Store(db)
     chosen = split_names(metric)
-    boards = build_leaderboard(store, dataset=dataset, metrics=chosen)
+    boards = build_leaderboard(store, dataset=dataset, metrics=chosen, at_budget=budget)
     if fmt == "table":
-        if not boards:
+        if not boards and budget is not None:
+            err.print(f"no completed run within the budget of {budget} ({budget.describe()})")
+        elif not boards:
             err.print("no completed runs yet; start with `vbench run`")
         for t in rich_tables(boards, metrics=chosen or None, all_metrics=all_metrics):
             out.print(t)
@@ -244,6 +264,7 @@ def runs(
     db: str | None = DbOption,
 ):
     """List runs, or show one with its provenance, runtime, scores and error."""
+    from ..report.convergence import run_verdicts
     from ..store import Store
     from ..store.stored_rows import readable_runs
 
@@ -257,6 +278,8 @@ def runs(
         if bad is not None:
             raise ConfigError(f"{bad.note.replace(' is left out', ' cannot be shown')} ({store.display_url})")
         data = store.run_detail(run_id)
+        found = run_verdicts(store, [run_id]).get(run_id)
+        data["convergence"] = found.to_dict() if found else None
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
             return
@@ -264,7 +287,7 @@ def runs(
         t.add_column("field", style="bold")
         t.add_column("value", overflow="fold")
         for key, value in data.items():
-            if key in ("error", "summaries"):
+            if key in ("error", "summaries", "curve", "convergence"):
                 continue
             t.add_row(key, json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value))
         out.print(t)
@@ -277,12 +300,15 @@ def runs(
                 mean = f"{x['mean']:.4g}" if x["mean"] is not None else "-"
                 s.add_row(x["metric"], x["status"], str(x["n"]), mean, ci, x["reason"] or x["pipeline"])
             out.print(s)
+        if data["curve"]:
+            out.print(curve_table(data["curve"], found))
         if data["error"]:
             out.print("error:", style="red")
             out.print(data["error"], markup=False, highlight=False)
         return
     for u in unreadable:
         say(err, "warning:", "yellow", u.note)
+    verdicts = run_verdicts(store, [r.id for r in rows])
     if as_json:
         sys.stdout.write(
             json.dumps(
@@ -298,9 +324,11 @@ def runs(
                             "seed",
                             "started_at",
                             "train_seconds",
+                            "train_flops",
                             "truncated",
                         )
                     }
+                    | {"convergence": verdicts[r.id].text if r.id in verdicts else None}
                     for r in rows
                 ],
                 indent=2,
@@ -310,7 +338,7 @@ def runs(
         )
         return
     t = Table(title=f"runs in {store.display_url}")
-    for col in ("id", "status", "stainer", "dataset", "seed", "started", "train s", "note"):
+    for col in ("id", "status", "stainer", "dataset", "seed", "started", "train s", "convergence", "note"):
         t.add_column(col)
     for r in rows:
         name = r.label
@@ -323,6 +351,21 @@ def runs(
             str(r.seed),
             f"{r.started_at:%Y-%m-%d %H:%M}",
             f"{r.train_seconds:.1f}" if r.train_seconds is not None else "-",
+            verdicts[r.id].short if r.id in verdicts else "-",
             note,
         )
     out.print(t)
+
+
+def curve_table(curve: list[dict], found) -> Table:
+    """A run's anytime curve: one row per point, one column per metric; the verdict as caption."""
+    metrics = sorted({m for p in curve for m in p["metrics"]})
+    t = Table(title="anytime validation curve", caption=found.text if found else None)
+    for col in ("step", "train s", "train FLOPs", *metrics):
+        t.add_column(col, justify="right")
+    for p in curve:
+        flops = f"{p['train_flops']:.3g}" if p["train_flops"] is not None else "-"
+        seconds = f"{p['train_seconds']:.1f}" if p["train_seconds"] is not None else "-"
+        values = [f"{p['metrics'][m]:.4g}" if p["metrics"].get(m) is not None else "n/c" for m in metrics]
+        t.add_row(str(p["step"]), seconds, flops, *values)
+    return t

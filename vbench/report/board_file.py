@@ -67,6 +67,20 @@ class Interval(_Part):
     ci_high: Number | None = None
 
 
+class Convergence(_Part):
+    metric: Name
+    unit: Text = ""
+    gain: Number
+    ci_low: Number | None = None
+    ci_high: Number | None = None
+    seeds: Count = 1
+    flat_below: Number
+    text: Text
+
+
+NEWER_ROW_FIELDS = ("train_flops", "convergence")
+
+
 class Row(_Part):
     stainer: Name
     preset: bounded_name(empty=True) = ""
@@ -87,6 +101,8 @@ class Row(_Part):
     peak_mem_mb: Number | None = None
     n_params: Number | None = None
     flops_per_tile: Number | None = None
+    train_flops: Number | None = None
+    convergence: Convergence | None = None
     rank: Annotated[int, Strict(), Field(ge=1, lt=INT_LIMIT)] | None = None
     tied: Annotated[bool, Strict()] = False
 
@@ -119,6 +135,7 @@ class BoardFile(_Part):
     figures: list[Figure] = []
     label: Text = ""
     excluded: list[Text] = []
+    budget: Text = ""
     primary_metric: Name | None = None
     notes: list[Text] = []  # the footer as rendered; rendering makes it again from the rest
 
@@ -152,7 +169,12 @@ def load(path: Path) -> list[dict]:
             board = BoardFile.model_validate(raw).model_dump()
         except ValidationError as exc:
             raise ConfigError(message(exc, f"{path}, board {i}", "render it")) from None
-        if not board["excluded"]:  # as Board.to_dict writes it: the JSON copied is the JSON given
-            del board["excluded"]
+        for key in ("excluded", "budget"):  # as Board.to_dict writes it: the JSON copied is the JSON given
+            if not board[key]:
+                del board[key]
+        for row, given in zip(board["rows"], raw["rows"]):  # boards written before these fields had none
+            for key in NEWER_ROW_FIELDS:
+                if key not in given:
+                    del row[key]
         boards.append(board)
     return boards

@@ -15,12 +15,14 @@ RUNTIME_COLUMNS = (
     ("peak_mem_mb", "peak MB", "{:.0f}"),
     ("n_params", "params", "{:,.0f}"),
     ("flops_per_tile", "GFLOP/tile", "{:.3g}"),
+    ("train_flops", "train FLOPs", "{:.3g}"),
 )
 HTML_RUNTIME_COLUMNS = (
     RUNTIME_COLUMNS[:2]
     + (("infer_ms_p95", "ms/tile p95", "{:.2f}"), ("tiles_per_s", "tiles/s", "{:.3g}"))
     + RUNTIME_COLUMNS[2:]
 )
+CONVERGENCE = "convergence (val, last doubling)"
 
 
 def arrow(info: dict) -> str:
@@ -81,6 +83,21 @@ def seeds_cell(row: dict) -> str:
     return ",".join(map(str, row["seeds"]))
 
 
+def convergence_cell(row: dict, short: bool = False) -> str:
+    """The row's verdict on convergence (:mod:`.convergence`), or ``-`` without a curve."""
+    found = row.get("convergence")
+    if not found:
+        return "-"
+    if not short:
+        return found["text"]
+    flat = abs(found["gain"]) < found["flat_below"]
+    return "flat" if flat else f"{found['gain']:+.2f}{' ' + found['unit'] if found['unit'] else ''}/2x"
+
+
+def has_convergence(board) -> bool:
+    return any(r.get("convergence") for r in board.rows)
+
+
 def runtime_cell(row: dict, key: str, fmt: str) -> str:
     if row.get(key) is None:
         return "-"
@@ -96,6 +113,7 @@ def columns(board) -> list[str]:
     return (
         ["rank", "stainer", "seeds"]
         + [f"{metric_heading(m, i)} mean [95% CI]" for m, i in board.metrics.items()]
+        + ([CONVERGENCE] if has_convergence(board) else [])
         + [heading for _, heading, _ in RUNTIME_COLUMNS]
     )
 
@@ -104,6 +122,7 @@ def cells(board, row: dict) -> list[str]:
     return (
         [rank_cell(row), name(row), seeds_cell(row)]
         + [metric_cell(row, m) for m in board.metrics]
+        + ([convergence_cell(row)] if has_convergence(board) else [])
         + [runtime_cell(row, k, f) for k, _, f in RUNTIME_COLUMNS]
     )
 
@@ -145,6 +164,13 @@ def pipelines(board) -> list[str]:
 def footer_lines(board) -> list[str]:
     """The notes under every rendering of a board: how figures and ranks are made, what is left out."""
     lines = [INTERVAL_RULE]
+    if getattr(board, "budget", ""):
+        lines.append(board.budget)
+    if has_convergence(board):
+        lines.append(
+            "Convergence: the gain of the validation curve's metric over the last doubling of training compute "
+            "(mean over seeds, 95% t-interval with two or more seeds); flat below 0.1 dB (0.005 unitless)."
+        )
     if board.primary:
         lines.append(f"Ranked by {board.primary}. {RANK_RULE}")
     else:

@@ -113,6 +113,8 @@ def _board(b) -> list[str]:
     out.append(f"<caption>{h(b.dataset)}: ranked by {h(b.primary or 'nothing')}</caption>")
     heads = [("rank", "number", ""), ("method", "text", "name"), ("seeds", "text", "")]
     heads += [(f"{formatting.metric_heading(m, i)} mean [95% CI]", "number", "") for m, i in b.metrics.items()]
+    if formatting.has_convergence(b):
+        heads.append((formatting.CONVERGENCE, "number", ""))
     heads += [(heading, "number", "") for _, heading, _ in formatting.HTML_RUNTIME_COLUMNS]
     out.append("<thead><tr>")
     for i, (text, kind, cls) in enumerate(heads):
@@ -179,6 +181,10 @@ def _row_cells(b, row: dict, idx: int, marked: dict) -> list[str]:
             tds.append(f'<td class="nc" data-value="" title="{h(row["not_computed"][m])}">not computed</td>')
         else:
             tds.append('<td class="nc" data-value="">-</td>')
+    if formatting.has_convergence(b):
+        gain = (row.get("convergence") or {}).get("gain")
+        text = formatting.convergence_cell(row)
+        tds.append(f'<td class="name" data-value="{_sort_key(gain, as_float=True)}">{h(text)}</td>')
     for key, _, fmt in formatting.HTML_RUNTIME_COLUMNS:
         value = row.get(key)
         tds.append(

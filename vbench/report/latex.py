@@ -32,6 +32,7 @@ def _table(board) -> str:
     heads = (
         ["rank", "method", "seeds"]
         + [formatting.metric_heading(m, board.metrics[m]) for m in metrics]
+        + (["per doubling"] if formatting.has_convergence(board) else [])
         + [h for _, h, _ in LATEX_RUNTIME]
     )
     spec = "rll" + "r" * (len(heads) - 3)
@@ -41,6 +42,8 @@ def _table(board) -> str:
         line = [tex(formatting.rank_cell(row)), tex(formatting.name(row)), tex(formatting.seeds_cell(row))]
         for m in metrics:
             line.append(_metric(row, m, marked[m].get(i)))
+        if formatting.has_convergence(board):
+            line.append(tex(formatting.convergence_cell(row, short=True)))
         line += [tex(formatting.runtime_cell(row, k, f)) for k, _, f in LATEX_RUNTIME]
         body.append(" & ".join(line) + r" \\")
     wide = len(heads) > SCALE_ABOVE

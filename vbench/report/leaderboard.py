@@ -14,10 +14,12 @@ import difflib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 
+from ..compute import ComputeBudget
 from ..errors import ConfigError
 from ..metric import presentation
 from ..store import Run, Store
 from ..store.stored_rows import checked_summaries, completed_runs
+from . import budgets, convergence
 from .intervals import intervals
 from .ranking import rank
 
@@ -30,6 +32,7 @@ RUNTIME_FIELDS = (
     "peak_mem_mb",
     "n_params",
     "flops_per_tile",
+    "train_flops",
 )
 
 
@@ -49,12 +52,14 @@ class Board:
     figures: list = field(default_factory=list)  # [{"kind", "path"}] relative to a published folder
     label: str = ""  # what a publication says the results are ("CPU, quick presets, ...")
     excluded: list = field(default_factory=list)  # stored runs and figures left out, and why (footer)
+    budget: str = ""  # at a matched budget (--at-budget): what the budget is and where the runs ran
 
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["primary_metric"] = data.pop("primary")
-        if not data["excluded"]:  # the JSON of a board with nothing left out is as before
-            del data["excluded"]
+        for key in ("excluded", "budget"):  # the JSON of a board without them is as before
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod
@@ -92,25 +97,42 @@ def presentations(plugins=None) -> dict[str, dict]:
 
 
 def build_leaderboard(
-    store: Store, dataset: str | None = None, metrics: list[str] | str | None = None, plugins=None
+    store: Store,
+    dataset: str | None = None,
+    metrics: list[str] | str | None = None,
+    plugins=None,
+    at_budget: ComputeBudget | None = None,
 ) -> list[Board]:
     """``metrics``: the metric columns in this order (the first ranks); default every metric
     computed for some row, ranked by the one with the lowest ``rank_priority``, else the first.
-    A metric in ``metrics`` that no run stores is an error naming the ones stored.
+    A metric in ``metrics`` that no run stores is an error naming the ones stored. ``at_budget``:
+    each method's largest run per seed within that training budget (:mod:`.budgets`).
 
     Each metric's unit, display name and rank priority come from the registered metric
     (``plugins``, default the installed plugins) and are kept in the board; a metric no plugin
     registers any more is shown unitless under its name."""
     chosen = [metrics] if isinstance(metrics, str) else list(metrics or [])
-    presented = presentations(plugins)
+    if plugins is None:
+        from ..plugins import load_plugins
+
+        plugins = load_plugins()
+    presented, better = convergence.metric_facts(plugins)
     latest: dict[tuple, Run] = {}
     runs, left_out = completed_runs(store, dataset)
+    budget_notes: dict[str, list[str]] = {}
+    if at_budget is not None:
+        stored = bool(runs)
+        runs, budget_notes = budgets.within_budget(runs, at_budget)
+        if stored and not runs:
+            notes = " ".join(n for ns in budget_notes.values() for n in ns)
+            raise ConfigError(f"no completed run is within the budget of {at_budget} ({at_budget.describe()}). {notes}")
     for r in runs:
         latest[(r.dataset, r.manifest_hash, r.stainer, r.preset, r.params, r.external, r.seed)] = r
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for key, r in latest.items():
         groups[key[:-1]].append(r)
     checked, unnamed = checked_summaries(store.summaries([r.id for r in latest.values()]))
+    curves = store.curves([r.id for r in latest.values()])
     summaries: dict[int, dict] = defaultdict(dict, checked)
 
     boards: dict[tuple, Board] = {}
@@ -154,6 +176,8 @@ def build_leaderboard(
         for f in RUNTIME_FIELDS:
             vals = [getattr(r, f) for r in group if getattr(r, f) is not None]
             row[f] = sum(vals) / len(vals) if vals else None
+        found = convergence.verdict([curves[r.id] for r in group if r.id in curves], presented, better)
+        row["convergence"] = found.to_dict() if found else None
         board.rows.append(row)
 
     _check_chosen(chosen, list(boards.values()), dataset)
@@ -170,6 +194,9 @@ def build_leaderboard(
         _unchecked(board, row_runs)
         _columns(board, chosen)
         _describe(board, [r for row in board.rows for r in row_runs[id(row)]], store)
+        if at_budget is not None:
+            board.budget = budgets.footer(at_budget, board.hardware)
+            board.excluded += budget_notes.get(board.dataset, [])
         rank(board)
     _warn_manifests(boards.values())
     _note_left_out(list(boards.values()), left_out, unnamed)

@@ -103,9 +103,11 @@ def publish(
     dataset: str | None = None,
     metrics: list[str] | None = None,
     figures: bool = True,
+    at_budget=None,
 ) -> list[Path]:
-    """Everything from a database: tables in every published format, figures and sample grids."""
-    boards = build_leaderboard(store, dataset=dataset, metrics=metrics)
+    """Everything from a database: tables in every published format, figures and sample grids.
+    ``at_budget`` (a :class:`vbench.compute.ComputeBudget`): the boards at that matched budget."""
+    boards = build_leaderboard(store, dataset=dataset, metrics=metrics, at_budget=at_budget)
     if not boards:
         raise ConfigError(
             f"nothing to publish: {store.display_url} has no completed runs"

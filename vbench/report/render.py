@@ -66,6 +66,7 @@ def markdown(boards: list[Board], heading: str = "##", figures: bool = False) ->
 
 
 _CSV_RUNTIME = [k for k, _, _ in formatting.RUNTIME_COLUMNS] + ["infer_ms_p95", "tiles_per_s", "train_samples_per_s"]
+_CSV_CONVERGENCE = ["convergence_metric", "convergence_gain", "convergence_ci_low", "convergence_ci_high"]
 
 
 def _csv(boards: list[Board]) -> str:
@@ -86,7 +87,7 @@ def _csv(boards: list[Board]) -> str:
     units = {m: formatting.unit(b.metrics[m]) for b in reversed(boards) for m in b.metrics}
     for m in metrics:
         fields += [f"{m}_mean", f"{m}_ci_low", f"{m}_ci_high", f"{m}_unit", f"{m}_n", f"{m}_n_seeds"]
-    fields += _CSV_RUNTIME
+    fields += _CSV_RUNTIME + _CSV_CONVERGENCE
     w = csv.DictWriter(buf, fieldnames=[escape.csv_text(f) for f in fields], lineterminator="\n")
     w.writeheader()
     t = escape.csv_text
@@ -119,5 +120,8 @@ def _csv(boards: list[Board]) -> str:
                     )
             for k in _CSV_RUNTIME:
                 rec[k] = row.get(k)
+            found = row.get("convergence") or {}
+            rec.update({k: found.get(k.removeprefix("convergence_")) for k in _CSV_CONVERGENCE})
+            rec["convergence_metric"] = t(found.get("metric") or "")
             w.writerow({escape.csv_text(k): v for k, v in rec.items()})
     return buf.getvalue()

@@ -171,6 +171,9 @@ class BoardTable:
             # A long heading wraps at its spaces rather than widen the column past its numbers.
             longest = max([len(w) for w in head.split()] + [len(c) for c in cells] + [len(head) * (len(head) <= 12)])
             t.add_column(Text(head, no_wrap=False, overflow="fold"), justify="right", no_wrap=True, max_width=longest)
+        converge = formatting.has_convergence(b) and runtime
+        if converge:
+            t.add_column("/2x", justify="right", no_wrap=True)
         if runtime:
             for _, head in RUNTIME:
                 t.add_column(head, justify="right", no_wrap=True)
@@ -178,6 +181,7 @@ class BoardTable:
             cells = [formatting.rank_cell(row), shorten(plain(name), names)]
             cells += [formatting.seeds_cell(row)] if seeds else []
             cells += [metric_cell(row, m) for m in metrics]
+            cells += [formatting.convergence_cell(row, short=True)] if converge else []
             cells += [runtime_cell(row, key) for key, _ in RUNTIME] if runtime else []
             t.add_row(*[Text(plain(c), no_wrap=True, overflow="ellipsis") for c in cells])
         return t

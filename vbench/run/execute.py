@@ -10,8 +10,7 @@ import sys
 import time
 import traceback
 from collections import defaultdict
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from ..context import Budget, RunContext
 from ..errors import VbenchError
@@ -19,8 +18,9 @@ from ..plugins import Plugins
 from ..scoring import batches, default_metrics, items_from_samples, score
 from ..stats import summarize
 from ..store import Store
-from . import checkpoint, faults, processes
+from . import faults, processes
 from .artifacts import run_folder
+from .fit import StainerFailure, Trained, call_stainer, fit_or_reuse, trained_model
 from .output_checks import check_output
 from .progress import Reporter
 from .sample_grid import save_sample_grid
@@ -47,57 +47,15 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-class StainerFailure(Exception):
-    """A stainer's own code raised; the message names the phase."""
-
-
-def _call(spec: RunSpec, phase: str, fn, *args):
-    try:
-        return fn(*args)
-    except (KeyboardInterrupt, VbenchError):
-        raise
-    except Exception as exc:
-        raise StainerFailure(f"stainer {spec.stainer!r} raised in {phase}: {type(exc).__name__}: {exc}") from exc
-
-
-@dataclass
-class Trained:
-    """A completed run whose checkpoint an evaluation variant reuses (looked up by the driver: a
-    run's worker may have no database)."""
-
-    id: int
-    artifacts: str
-    train_seconds: float | None = None
-    train_steps: int | None = None
-    train_samples_per_s: float | None = None
-    truncated: bool | None = None
-
-
 @dataclass
 class RunResult:
-    """What a run computed: per-tile scores, summaries and the run's fields, for the store."""
+    """What a run computed: per-tile scores, summaries, the run's fields and its anytime curve's
+    rows, for the store."""
 
     scores: list
     summaries: list[dict]
     fields: dict
-
-
-def trained_model(store: Store, spec: RunSpec, plugins: Plugins) -> Trained | None:
-    """The trained run an evaluation-variant stainer reuses for ``spec``, if one completed."""
-    if not plugins.stainers.get(spec.stainer).variants:  # spec.variants imply these
-        return None
-    manifest = plugins.datasets.get(spec.dataset).manifest_hash
-    source = store.trained_run(spec.train_key(manifest))
-    if source is None:
-        return None
-    return Trained(
-        source.id,
-        source.artifacts,
-        source.train_seconds,
-        source.train_steps,
-        source.train_samples_per_s,
-        source.truncated,
-    )
+    curve: list[dict] = field(default_factory=list)
 
 
 def run_one(
@@ -111,7 +69,7 @@ def run_one(
 ) -> dict:
     """Executes the run and stores its results. Raises on failure (the caller records it)."""
     result = compute_run(run_id, spec, plugins, reporter, isolated, trained_model(store, spec, plugins))
-    store.finish_run(run_id, result.scores, result.summaries, owner=owner, **result.fields)
+    store.finish_run(run_id, result.scores, result.summaries, owner=owner, curve=result.curve, **result.fields)
     return result.fields
 
 
@@ -146,7 +104,8 @@ def compute_run(
     stainer = cls(**spec.params)
     stainer.ctx = ctx
     artifacts = run_folder(spec.artifacts_root, run_id)
-    fields = _fit_or_reuse(trained, spec, dataset, stainer, ctx, train, reporter, artifacts, run_id)
+    fitted = fit_or_reuse(trained, spec, plugins, dataset, stainer, ctx, train, reporter, artifacts, run_id)
+    fields = fitted.fields
 
     for key, value in spec.eval_params.items():  # evaluation variants act on the trained model
         setattr(stainer, key, value)
@@ -193,7 +152,7 @@ def compute_run(
         threads=torch.get_num_threads(),
         tile_sources=tile_sources(test),
     )
-    return RunResult(list(scores), summaries, fields)
+    return RunResult(list(scores), summaries, fields, fitted.curve)
 
 
 def tile_sources(test) -> dict | None:
@@ -222,51 +181,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def _fit_or_reuse(source, spec, dataset, stainer, ctx, train, reporter, artifacts, run_id=None) -> dict:
-    """Fits the stainer or, for a stainer with evaluation variants (plain or not), loads the model a
-    completed run trained: sampling strategies never retrain. The run's own folder keeps its
-    sample grid; ``trained_by`` points at the checkpoint."""
-    train_key = spec.train_key(dataset.manifest_hash)
-    if source is not None and (Path(source.artifacts) / checkpoint.WEIGHTS).exists():
-        checkpoint.load(stainer, Path(source.artifacts), device=spec.device)
-        return dict(
-            train_key=train_key,
-            trained_by=source.id,
-            artifacts=str(artifacts),
-            train_seconds=source.train_seconds,
-            train_steps=source.train_steps,
-            train_samples_per_s=source.train_samples_per_s,
-            truncated=source.truncated,
-        )
-
-    with reporter.task(f"fit {spec.label}", total=ctx.budget.steps) as advance:
-
-        def on_progress(done, total, logs):
-            advance(done)
-            faults.check("fit", run_id)  # VBENCH_FAULT (tests): die after a training step
-
-        ctx.on_progress = on_progress
-        ctx.start_clock()
-        _call(spec, "fit", stainer.fit, train, ctx)
-        train_seconds = ctx.elapsed
-    checkpoint.save(stainer, artifacts, spec)
-    return dict(
-        train_key=train_key,
-        artifacts=str(artifacts),
-        train_seconds=train_seconds,
-        train_steps=ctx.steps_done,
-        train_samples_per_s=(ctx.samples_seen or len(train)) / train_seconds if train_seconds > 0 else None,
-        truncated=bool(ctx.truncated or (spec.max_seconds is not None and train_seconds > spec.max_seconds)),
-    )
-
-
 def _warm_up(spec, stainer, sample) -> None:
     """One untimed prediction of one tile: first-call costs (allocations, kernel selection) are
     not the stainer's latency. For a 20-step sampler they were about 1 s per tile in a batch of 8."""
     import torch
 
     with torch.inference_mode():
-        _call(spec, "predict", stainer.predict, sample.input.unsqueeze(0).to(spec.device))
+        call_stainer(spec, "predict", stainer.predict, sample.input.unsqueeze(0).to(spec.device))
 
 
 def _predict(spec, dataset, stainer, test, reporter):
@@ -283,7 +204,7 @@ def _predict(spec, dataset, stainer, test, reporter):
             for batch in batches(test, spec.batch_size, key=lambda b: tuple(b.input.shape)):
                 x = torch.stack([b.input for b in batch]).to(spec.device)
                 t0 = time.perf_counter()
-                out = _call(spec, "predict", stainer.predict, x)
+                out = call_stainer(spec, "predict", stainer.predict, x)
                 if spec.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 dt = time.perf_counter() - t0

@@ -120,6 +120,22 @@ def described(cls) -> dict[str, tuple[str, str]]:
     return out
 
 
+def scaled(params: dict, multiple: float | None, parameters: dict[str, Param]) -> dict:
+    """``params`` at ``multiple`` of their step budget: ``steps`` and every parameter declared
+    ``Param(budget=True)`` (a warm-up, a stage's share) multiplied and rounded, never below the
+    declaration's minimum (``steps``: 1)."""
+    if multiple is None:
+        return dict(params)
+    out = dict(params)
+    for key, value in params.items():
+        param = parameters.get(key) or (STEPS if key == "steps" else None)
+        if param is None or not (param.budget or key == "steps") or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            out[key] = max(int(round(value * multiple)), int(param.min or 0))
+    return out
+
+
 def label(overrides: dict) -> str:
     """How the changed parameters show in a preset's label: ``[lr=0.0002,width=8]``."""
     return "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(overrides.items())) + "]" if overrides else ""

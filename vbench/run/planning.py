@@ -9,8 +9,8 @@ from collections.abc import Callable
 from ..errors import ConfigError, UnknownNameError
 from ..plugins import Plugins
 from .options import check_options
-from .overrides import combinations, declarations, split_preset
-from .spec import RunSpec
+from .overrides import combinations, declarations, scaled, split_preset
+from .spec import RunSpec, split_budget
 from .suites import Suite
 
 
@@ -60,18 +60,23 @@ def plan(
     strict: bool = False,
     warn: Callable[[str], None] = lambda m: None,
     settings: dict[str, list] | None = None,
+    budgets: list[float] | None = None,
+    curve: bool = True,
 ) -> list[RunSpec]:
     """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
     (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
     ``settings`` (``vbench.run.overrides.parse`` of ``--set``) override preset parameters; every
-    combination of their values is its own run. Seeds, the device, ``max_seconds`` and every
-    ``--set`` value are checked (:mod:`vbench.run.options`) before any spec is made."""
+    combination of their values is its own run. ``budgets``: multiples of each preset's step budget
+    (``--budgets``; a ``NAME:PRESET@xN`` names one), each its own run with every budget-scaled
+    parameter and the preset's seconds cap multiplied. Seeds, the device, ``max_seconds``, every
+    ``--set`` value and the budgets are checked (:mod:`vbench.run.options`) before any spec is made."""
     check_options(list(seeds), device, max_seconds)
     for m in metrics:
         plugins.metrics.entry(m)
     specs = []
     for text in stainers:
         name, preset, variants = split_stainer(text)
+        preset, pinned_budget = split_budget(preset)  # quick@x4: the label's form of --budgets 4
         preset, pinned = split_preset(preset)  # quick[steps=250]: the label's form of --set
         cls = plugins.stainers.get(name)
         presets = dict(getattr(cls, "presets", {}) or {})
@@ -82,6 +87,15 @@ def plan(
         grid = combinations(name, presets, preset, {**pinned, **(settings or {})}, declarations(cls))
         params = dict(presets.get(preset, {}))
         cap = params.pop("max_seconds", None)
+        multiples = [pinned_budget] if pinned_budget is not None else list(budgets or [None])
+        if pinned_budget is not None and not 0 < pinned_budget < float("inf"):
+            raise ConfigError(f"{text}: the budget multiple must be a positive number, e.g. {name}:{preset}@x4")
+        if multiples != [None] and not any("steps" in p for p in [params, *grid]):
+            raise ConfigError(
+                f"{'--budgets' if pinned_budget is None else text}: {name} does not train (its preset "
+                f"{preset or '(none)'!r} has no step budget), so it has no budget to multiply. Name the "
+                f"stainers that train with -s, or give each its budget in a suite as NAME:PRESET@x4"
+            )
         known_variants = dict(getattr(cls, "variants", {}) or {})
         eval_params: dict = {}
         for v in variants:
@@ -105,14 +119,16 @@ def plan(
                     raise ConfigError(f"cannot run {name} on {ds_name}: {problem}. Choose another dataset or stainer.")
                 warn(f"skipping {name} on {ds_name}: {problem}")
                 continue
-            for overrides, seed in itertools.product(grid, seeds):
+            for overrides, multiple, seed in itertools.product(grid, multiples, seeds):
                 specs.append(
                     RunSpec(
                         stainer=name,
                         dataset=ds_name,
                         seed=seed,
                         preset=preset,
-                        params={**params, **overrides},
+                        params=scaled({**params, **overrides}, multiple, declarations(cls)),
+                        budget=multiple,
+                        curve=curve,
                         overrides=overrides,
                         variants=variants,
                         eval_params=eval_params,
@@ -120,7 +136,7 @@ def plan(
                         plugin=plugin,
                         metrics=list(metrics),
                         device=device,
-                        max_seconds=max_seconds if max_seconds is not None else cap,
+                        max_seconds=max_seconds if max_seconds is not None else _times(cap, multiple),
                         batch_size=batch_size,
                         suite=suite,
                         artifacts_root=artifacts_root,
@@ -129,3 +145,8 @@ def plan(
     if not specs:
         raise ConfigError("nothing to run: no stainer supports the pairing/scale of the chosen datasets")
     return specs
+
+
+def _times(cap: float | None, multiple: float | None) -> float | None:
+    """A preset's seconds cap at a budget multiple: a x4 run gets four times the time."""
+    return cap if cap is None or multiple is None else cap * multiple

@@ -26,7 +26,8 @@ from ..errors import ConfigError, RunInterrupted, VbenchError
 from ..plugins import Plugins, load_plugins
 from ..store import Store
 from ..store.leases import Heartbeat
-from .execute import RunResult, Trained, compute_run, failure_text, trained_model
+from .execute import RunResult, compute_run, failure_text
+from .fit import Trained, trained_model
 from .progress import Reporter
 from .provenance import hardware
 from .record import INTERRUPTED, end_run, run_provenance
@@ -269,7 +270,9 @@ class _Sweep:
             )
         try:
             if isinstance(value, RunResult):
-                self.store.finish_run(flight.run_id, value.scores, value.summaries, owner=flight.owner, **value.fields)
+                self.store.finish_run(
+                    flight.run_id, value.scores, value.summaries, owner=flight.owner, curve=value.curve, **value.fields
+                )
             else:
                 self.store.end_run(flight.run_id, value.status, value.error, owner=flight.owner)
         except VbenchError as exc:  # the run's lease was lost meanwhile: its first ending stands

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
+
+from ..compute import multiple_label
+
+BUDGET_SUFFIX = re.compile(r"^(?P<preset>.*)@x(?P<multiple>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)$")
+
+
+def split_budget(preset: str) -> tuple[str, float | None]:
+    """``quick[steps=250]@x4`` -> (``quick[steps=250]``, 4.0); a preset without a multiple -> (it, None)."""
+    match = BUDGET_SUFFIX.match(preset)
+    if not match:
+        return preset, None
+    return match.group("preset"), float(match.group("multiple"))
+
+
+def method_label(preset_label: str) -> str:
+    """A stored preset label without its budget multiple (``quick@x4+mean`` -> ``quick+mean``): the
+    method a budget sweep trains at several budgets."""
+    head, *variants = preset_label.split("+")
+    return "+".join([split_budget(head)[0], *variants])
 
 
 def stainer_label(stainer: str, preset: str = "") -> str:
@@ -31,14 +51,17 @@ class RunSpec:
     suite: str | None = None
     artifacts_root: str = "vbench-artifacts"
     plugin: str | None = None  # "dist version" of the stainer's plugin: new code is a new run
+    budget: float | None = None  # the multiple of the preset's step budget (--budgets, NAME:PRESET@xN)
+    curve: bool = True  # score validation tiles while training (the anytime curve; --no-curve: off)
 
     @property
     def preset_label(self) -> str:
-        """The preset with its --set changes and variants, as stored and shown:
-        ``quick+mean+avg3``, ``quick[lr=0.0002]``."""
+        """The preset with its --set changes, budget multiple and variants, as stored and shown:
+        ``quick+mean+avg3``, ``quick[lr=0.0002]``, ``quick@x4``."""
         from .overrides import label
 
-        return "+".join([self.preset + label(self.overrides)] + self.variants)
+        budget = "" if self.budget is None else "@" + multiple_label(self.budget)
+        return "+".join([self.preset + label(self.overrides) + budget] + self.variants)
 
     @property
     def label(self) -> str:
@@ -56,6 +79,8 @@ class RunSpec:
         }
         if self.plugin:  # stainers registered from a module (no distribution) have no version
             ident["plugin"] = self.plugin
+        if self.budget is not None:  # a budget row is its own run, even where --set gives the same steps
+            ident["budget"] = self.budget
         return run_key(ident)
 
     def key(self, manifest_hash: str | None) -> str:

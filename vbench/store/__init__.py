@@ -10,13 +10,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 
-from sqlalchemy import delete, event, insert, inspect, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ..errors import SchemaError, StoreError
+from ..errors import StoreError
 from ..run import faults
-from .models import SCHEMA_VERSION, Base, Meta, Run, Score, Summary
+from .models import CURVE_FIELDS, SCHEMA_VERSION, CurvePoint, Run, Score, Summary
+from .schema import check_schema
+from .stored_rows import as_curve
 from .urls import SUPPORTED, display_url, engine, scrubbed, sqlite_file
 
 DEFAULT_URL = "sqlite:///vbench.db"
@@ -25,7 +27,6 @@ SUMMARY_DEFAULTS = {"reason": None, "pipeline": "", "n": 0, "mean": None, "std":
 DB_ENV = "VBENCH_DB"
 SUMMARY_FIELDS = ("metric", "status", "n", "mean", "std", "ci_low", "ci_high", "reason", "pipeline")
 RUNNING = "running"
-SCHEMA_LOCK = "vbench-schema"
 JSON_COLUMNS = ("params", "hardware", "libraries", "tile_sources")  # Text columns holding JSON
 ENDED = ("completed", "failed", "interrupted")
 
@@ -109,77 +110,7 @@ class Store:
             raise StoreError(f"database error while trying to {action} {where}: {text}") from None
 
     def _check_schema(self) -> None:
-        tables = set(inspect(self.engine).get_table_names())
-        if not tables:
-            self._create()
-            return
-        if Meta.__tablename__ not in tables:
-            raise SchemaError(
-                f"{self.path or self.display_url} is not a vbench results database (it has tables "
-                f"{', '.join(sorted(tables))} but no {Meta.__tablename__}). Use another --db."
-            )
-        with self.engine.connect() as conn:
-            raw = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-        version = int(raw) if raw is not None and str(raw).isdigit() else None
-        if version is None or version > SCHEMA_VERSION:
-            from .. import __version__
-
-            raise SchemaError(
-                f"the results database {self.path or self.display_url} was written by a newer vbench (schema "
-                f"version {raw}; this vbench {__version__} reads up to {SCHEMA_VERSION}). Upgrade vbench "
-                f"(pip install -U vbench) or use another --db. The database was not modified."
-            )
-        if version < SCHEMA_VERSION:
-            self._migrate(version)
-
-    # Forward migrations, one step per schema version: (new version, SQL statements). Runs stored
-    # before a column existed get its default; nothing is dropped or rewritten.
-    MIGRATIONS = (
-        (
-            2,
-            (
-                "ALTER TABLE runs ADD COLUMN modality VARCHAR(64) NOT NULL DEFAULT ''",
-                "ALTER TABLE runs ADD COLUMN stain VARCHAR(64) NOT NULL DEFAULT ''",
-            ),
-        ),
-        (3, ("ALTER TABLE runs ADD COLUMN owner VARCHAR(160)", "ALTER TABLE runs ADD COLUMN heartbeat TIMESTAMP")),
-        (4, ("ALTER TABLE runs ADD COLUMN tile_sources TEXT",)),
-        # SQLite's INTEGER already holds 64 bits; PostgreSQL's is 32 (seeds reach 2^32 - 1)
-        (5, ({"postgresql": "ALTER TABLE runs ALTER COLUMN seed TYPE BIGINT"},)),
-    )
-
-    def _create(self) -> None:
-        """Creates the tables of an empty database. Several processes may open a new database at
-        once (a sweep started twice): under the schema lock only the first creates it."""
-        with self.locked(SCHEMA_LOCK) as conn:
-            if inspect(conn).get_table_names():
-                return
-            Base.metadata.create_all(conn)
-            conn.execute(insert(Meta), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
-        self._wal()
-
-    def _migrate(self, version: int) -> None:
-        """Brings a database written by an older vbench up to SCHEMA_VERSION, each step in one
-        transaction with its new version number, so an interrupted upgrade resumes where it stopped
-        and two processes upgrading at once apply each step once."""
-        for target, statements in self.MIGRATIONS:
-            with self.locked(SCHEMA_LOCK) as conn:
-                current = int(conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar())
-                if target <= current:
-                    continue
-                for sql in statements:
-                    sql = sql.get(conn.dialect.name) if isinstance(sql, dict) else sql
-                    if sql:
-                        conn.exec_driver_sql(sql)
-                conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(target)))
-        self._wal()
-
-    def _wal(self) -> None:
-        """SQLite files written by vbench use write-ahead logging: readers (a leaderboard) do not
-        block the writers of a running sweep, and a writer commits without waiting for them."""
-        if self.path is not None:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        check_schema(self)
 
     @contextmanager
     def locked(self, key: str) -> Iterator:
@@ -234,34 +165,44 @@ class Store:
         run_id: int,
         scores: Iterable[tuple[str, str, float | None]],
         summaries: list[dict],
+        curve: list[dict] = (),
         **fields,
     ) -> None:
-        """Stores per-tile scores, summaries and the run's final fields in one transaction, so a
-        crash never leaves a half-written run marked completed."""
+        """Stores per-tile scores, summaries, the anytime curve's rows and the run's final fields in
+        one transaction, so a crash never leaves a half-written run marked completed."""
         status = fields.pop("status", "completed")
         fields = self.serialised(fields)
         with self.database_errors("write"), self.engine.begin() as conn:
             self._insert_scores(conn, run_id, scores)
             if summaries:
                 conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=run_id) for s in summaries])
+            self._insert_curve(conn, run_id, curve)
             if not self._end(conn, run_id, status, **fields):  # rolls the scores back with it
                 raise StoreError(
                     f"run {run_id} is no longer running ({self._status(conn, run_id)}); its results were not stored"
                 )
             faults.check("final-write", run_id)  # VBENCH_FAULT (tests): die before the commit
 
-    def add_completed(self, runs: list[tuple[dict, list, list[dict]]]) -> list[int]:
-        """Stores finished runs, each (fields, per-tile scores, summaries), as ``completed`` in one
-        transaction: all of them or, on any error, none (``vbench import``). Returns their ids."""
+    def add_completed(self, runs: list[tuple]) -> list[int]:
+        """Stores finished runs, each (fields, per-tile scores, summaries[, curve rows]), as
+        ``completed`` in one transaction: all of them or, on any error, none (``vbench import``).
+        Returns their ids."""
         ids = []
         with self.database_errors("write"), self.engine.begin() as conn:
-            for fields, scores, summaries in runs:
+            for fields, scores, summaries, *curve in runs:
                 row = dict(self.row(fields), status="completed")
                 ids.append(conn.execute(insert(Run).values(**row)).inserted_primary_key[0])
                 self._insert_scores(conn, ids[-1], scores)
                 if summaries:
                     conn.execute(insert(Summary), [dict(SUMMARY_DEFAULTS, **s, run_id=ids[-1]) for s in summaries])
+                self._insert_curve(conn, ids[-1], curve[0] if curve else ())
         return ids
+
+    @staticmethod
+    def _insert_curve(conn, run_id: int, rows) -> None:
+        rows = [{k: r.get(k) for k in CURVE_FIELDS} | {"run_id": run_id} for r in rows]
+        if rows:
+            conn.execute(insert(CurvePoint), rows)
 
     def add_scores(self, run_id: int, scores: Iterable[tuple[str, str, float | None]]) -> None:
         with self.database_errors("write"), self.engine.begin() as conn:
@@ -308,6 +249,7 @@ class Store:
         with self.database_errors("write"), self.engine.begin() as conn:
             conn.execute(delete(Score).where(Score.run_id == run_id))
             conn.execute(delete(Summary).where(Summary.run_id == run_id))
+            conn.execute(delete(CurvePoint).where(CurvePoint.run_id == run_id))
             conn.execute(delete(Run).where(Run.id == run_id))
 
     # --- reads ----------------------------------------------------------------------------
@@ -327,7 +269,23 @@ class Store:
             raise StoreError(f"no run {run_id} in {self.display_url}; `vbench runs` lists them")
         data = run.to_dict()
         data["summaries"] = [{k: getattr(s, k) for k in SUMMARY_FIELDS} for s in self.summaries([run_id])]
+        data["curve"] = as_curve(self.curve_rows(run_id))
         return data
+
+    def curve_rows(self, run_id: int) -> list[dict]:
+        """The stored rows of a run's anytime curve (``CURVE_FIELDS``), steps ascending."""
+        return self.curves([run_id]).get(run_id, [])
+
+    def curves(self, run_ids: list[int]) -> dict[int, list[dict]]:
+        """{run id: curve rows} of the runs that have a curve."""
+        out: dict[int, list[dict]] = {}
+        cols = [getattr(CurvePoint, k) for k in ("run_id", *CURVE_FIELDS)]
+        with self.database_errors("read"), self.engine.connect() as conn:
+            for start in range(0, len(run_ids), 500):
+                stmt = select(*cols).where(CurvePoint.run_id.in_(run_ids[start : start + 500]))
+                for run_id, *values in conn.execute(stmt.order_by(CurvePoint.step, CurvePoint.metric)):
+                    out.setdefault(run_id, []).append(dict(zip(CURVE_FIELDS, values)))
+        return out
 
     def runs(self, status: str | None = None, dataset: str | None = None) -> list[Run]:
         from sqlalchemy.orm import Session

@@ -14,7 +14,8 @@ from ..run.spec import stainer_label
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
 # 3: runs.owner and runs.heartbeat (run leases, see store/leases.py).
 # 4: runs.tile_sources (the source image of each test tile, for the leaderboard's bootstrap).
-SCHEMA_VERSION = 5
+# 6: runs.train_flops, runs.curve_seconds and the curve_points table.
+SCHEMA_VERSION = 6
 
 
 class Base(DeclarativeBase):
@@ -75,6 +76,9 @@ class Run(Base):
     n_params: Mapped[int | None] = mapped_column(Integer)
     flops_per_tile: Mapped[float | None] = mapped_column(Float)
     n_test_tiles: Mapped[int | None] = mapped_column(Integer)
+    # FLOPs of the training steps (vbench.compute.StepFlops); seconds spent on the anytime curve
+    train_flops: Mapped[float | None] = mapped_column(Float)
+    curve_seconds: Mapped[float | None] = mapped_column(Float)
     # JSON {tile: source image} when the test tiles come from two or more recorded sources, else None
     tile_sources: Mapped[str | None] = mapped_column(Text)
 
@@ -139,3 +143,23 @@ class Summary(Base):
     std: Mapped[float | None] = mapped_column(Float)
     ci_low: Mapped[float | None] = mapped_column(Float)
     ci_high: Mapped[float | None] = mapped_column(Float)
+
+
+class CurvePoint(Base):
+    """One metric of one anytime-curve point: the model scored on validation tiles after ``step``
+    training steps (``train_seconds``, ``train_flops`` so far)."""
+
+    __tablename__ = "curve_points"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(BigInteger)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    train_flops: Mapped[float | None] = mapped_column(Float)
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="computed")  # computed | not computed
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+CURVE_FIELDS = ("step", "train_seconds", "train_flops", "metric", "value", "n", "status", "reason")

@@ -179,6 +179,8 @@ class RunFields(_Record):
     flops_per_tile: Figure = None
     n_test_tiles: Count | None = None
     tile_sources: dict[Tile, bounded_name()] | None = None
+    train_flops: Figure = None
+    curve_seconds: Figure = None
 
 
 STATISTICS = ("mean", "std", "ci_low", "ci_high")
@@ -219,13 +221,38 @@ class SummaryRow(_Record):
         return self._notes
 
 
+class CurveRow(_Record):
+    """One metric of one point of the run's anytime validation curve (format version 2)."""
+
+    step: Count
+    train_seconds: Figure = None
+    train_flops: Figure = None
+    metric: Metric
+    value: Any = None
+    n: Count = 0
+    status: Literal["computed", "not computed"] = "computed"
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _finite(self):
+        if self.value is not None and not finite(self.value):
+            self.status, self.reason = "not computed", f"its imported value {shown(self.value)} is not a finite number"
+            self.value = None
+        if self.value is not None:
+            self.value = float(self.value)
+        if self.status == "computed" and self.value is None:
+            self.status, self.reason = "not computed", "imported without a value"
+        return self
+
+
 class Record(_Record):
-    """One run of a results file. A later format may add fields (per-step curves: ``curve``, a
-    list of points); an older vbench then refuses the record with a version message."""
+    """One run of a results file. Format version 2 added ``curve`` (the anytime validation curve's
+    rows); a later format may add more fields, which an older vbench refuses with a version message."""
 
     run: RunFields
     summaries: list[SummaryRow] = []
     scores: list[tuple[Metric, Tile, Any]] = []
+    curve: list[CurveRow] = []
     content: Annotated[str, Strict(), Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     _notes: list[str] = PrivateAttr(default_factory=list)
 
@@ -257,6 +284,9 @@ class Record(_Record):
     @property
     def notes(self) -> list[str]:
         return self._notes
+
+    def curve_dicts(self) -> list[dict]:
+        return [c.model_dump() for c in self.curve]
 
     def summary_dicts(self) -> list[dict]:
         """The summaries as the store keeps them, sorted by metric (as `vbench export` writes them)."""

@@ -170,3 +170,18 @@ def checked_summaries(summaries) -> tuple[dict[int, dict], dict[int, str]]:
         s.n = s.n if isinstance(s.n, int) and not isinstance(s.n, bool) else 0
         out.setdefault(s.run_id, {})[s.metric] = s
     return out, notes
+
+
+def as_curve(rows) -> list[dict]:
+    """Stored rows -> ``[{step, train_seconds, train_flops, metrics: {name: value}}]``, steps
+    ascending; a metric not computed at a point has value None (its reason is in ``reasons``)."""
+    points: dict[int, dict] = {}
+    for r in sorted(rows, key=lambda r: (r["step"], r["metric"])):
+        p = points.setdefault(
+            r["step"],
+            dict(step=r["step"], train_seconds=r["train_seconds"], train_flops=r["train_flops"], metrics={}),
+        )
+        p["metrics"][r["metric"]] = r["value"]
+        if r.get("status") == "not computed":
+            p.setdefault("reasons", {})[r["metric"]] = r.get("reason")
+    return list(points.values())

@@ -34,7 +34,7 @@ from .records import Header, Record, message
 from .stored_rows import completed_runs
 
 FORMAT = "vbench-results"
-VERSION = 1
+VERSION = 2  # 2: records carry the anytime curve (curve)
 # Columns that only mean something in the database they were written in (ids, the run lease).
 LOCAL = ("id", "status", "trained_by", "error", "owner", "heartbeat")
 # Not taken from another lab's file either: a folder on the exporting machine, from which this one
@@ -65,6 +65,7 @@ def export_runs(store, path: str | Path, dataset: str | None = None) -> ExportRe
     summaries: dict[int, list] = {}
     for s in store.summaries([r.id for r in runs]):
         summaries.setdefault(s.run_id, []).append({k: getattr(s, k) for k in (*SUMMARY_FIELDS, "higher_is_better")})
+    curves = store.curves([r.id for r in runs])
     try:
         with _open(path, "wt") as f:
             f.write(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
@@ -75,6 +76,8 @@ def export_runs(store, path: str | Path, dataset: str | None = None) -> ExportRe
                     "scores": _scores(store, r.id),
                 }
                 record["content"] = content_hash(record)
+                if r.id in curves:
+                    record["curve"] = curves[r.id]
                 f.write(json.dumps(record, default=_default) + "\n")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}; choose another --output") from None
@@ -122,11 +125,11 @@ def import_runs(store, path: str | Path) -> ImportReport:
     return report
 
 
-def _stored(record) -> tuple[dict, list, list[dict]]:
+def _stored(record) -> tuple[dict, list, list[dict], list[dict]]:
     """A checked record as :meth:`vbench.store.Store.add_completed` takes it."""
     fields = record.run.model_dump()
     fields["ended_at"] = fields["ended_at"] or utcnow()
-    return fields, record.scores, record.summary_dicts()
+    return fields, record.scores, record.summary_dicts(), record.curve_dicts()
 
 
 def content_hash(record: dict) -> str:

@@ -130,7 +130,7 @@ def train_colorizer(net: Colorizer, lab_targets: list[torch.Tensor], params, ctx
         loss.backward()
         opt.step()
         step += 1
-        if not ctx.step(samples=params.teacher_batch, teacher=float(loss.detach())):
+        if not ctx.step(samples=params.teacher_batch, stage="teacher", teacher=float(loss.detach())):
             break
     net.eval()
     return step

@@ -118,7 +118,7 @@ def train_student(stainer, data, ctx, steps: int) -> int:
         logs = {k: v.detach() for k, v in losses.items()}
         logs.update(student=total.detach(), discriminators=(loss_da + loss_db).detach())
         check_finite(stainer.teacher_done + step, {"discriminators": logs["discriminators"]}, hint)
-        if not ctx.step(samples=stainer.batch, **{k: float(v) for k, v in logs.items()}):
+        if not ctx.step(samples=stainer.batch, stage="student", **{k: float(v) for k, v in logs.items()}):
             break
     for net in stainer.training_nets():
         net.eval()

@@ -38,6 +38,7 @@ class NIQE(ImageMetric):
     with this plugin)."""
 
     name = "niqe"
+    curve_for = frozenset({"unpaired"})
     kind = NO_REFERENCE
     higher_is_better = False
     default_for = ALL_PAIRINGS

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from vbench.metric import FULL_REFERENCE, ImageMetric
 
-from ..pairings import LUMA, PAIRED, SSIM_WINDOW
+from ..pairings import CURVE, LUMA, PAIRED, SSIM_WINDOW
 
 
 class PSNR(ImageMetric):
@@ -16,6 +16,7 @@ class PSNR(ImageMetric):
     unit = "dB"
     rank_priority = 0  # ranks a board that has it
     default_for = PAIRED
+    curve_for = CURVE
     pipeline = (
         "RGB in [0,1] as predicted (float32, no 8-bit rounding), MSE over all 3 channels and pixels "
         "summed in float64, peak 1, MSE + 1e-8 (identical tiles: 80 dB), no border crop"
@@ -46,6 +47,7 @@ class SSIM(ImageMetric):
     higher_is_better = True
     rank_priority = 1  # ranks a board without psnr
     default_for = PAIRED
+    curve_for = CURVE
     min_size = 11
     pipeline = (
         f"{LUMA} scaled to 255 and rounded to 8 bit, float64; {SSIM_WINDOW}; no downsampling, no "

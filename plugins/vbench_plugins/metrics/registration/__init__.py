@@ -61,6 +61,7 @@ class RegisteredMetric(ImageMetric):
 
 class PSNRReg(RegisteredMetric):
     name = "psnr@reg"
+    curve_for = MISALIGNED
     base = "psnr"
     higher_is_better = True
     unit = "dB"
