@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .run.spec import stainer_label
+from .run.spec import method_label, stainer_label
 from .stats import PAIRED_TESTS, paired_compare, paired_hierarchical
 
 
@@ -97,16 +97,28 @@ def compare_methods(
     metrics: list[str] = (),
     alpha: float = 0.05,
     seed: int = 0,
+    at_budget=None,
 ) -> Comparison:
     """Two methods (``stainer`` or ``stainer:preset``, as leaderboards label them) over the seeds
-    both completed on one dataset and manifest (latest run per seed): per metric, the mean
+    both completed on one dataset and manifest (latest run per seed; with ``at_budget``, a
+    :class:`vbench.compute.ComputeBudget`, each method's largest run per seed within it, the method
+    named without its budget multiple, as ``vbench leaderboard --at-budget``): per metric, the mean
     difference a - b with a 95% interval and p-value from a two-level bootstrap that resamples
     seeds, then tiles (or their source images, where recorded) within each seed
     (:func:`vbench.stats.paired_hierarchical`)."""
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"--alpha must lie between 0 and 1, got {alpha}")
     runs = store.runs(status="completed", dataset=dataset)
-    a_runs, b_runs = (_method_runs(runs, m, dataset) for m in (method_a, method_b))
+    label = stainer_label
+    if at_budget is not None:
+        from .report.budgets import within_budget
+
+        runs = within_budget(runs, at_budget)[0]
+
+        def label(stainer, preset):
+            return stainer_label(stainer, method_label(preset))
+
+    a_runs, b_runs = (_method_runs(runs, m, dataset, label) for m in (method_a, method_b))
     common = sorted({r.manifest_hash for r in a_runs} & {r.manifest_hash for r in b_runs}, key=str)
     if not common:
         raise ConfigError(
@@ -160,16 +172,16 @@ def compare_methods(
     return result
 
 
-def _method_runs(runs, method: str, dataset: str | None) -> list:
+def _method_runs(runs, method: str, dataset: str | None, label=stainer_label) -> list:
     """Runs labelled ``method``; a bare stainer name also matches its one preset that ran."""
-    found = [r for r in runs if stainer_label(r.stainer, r.preset) == method]
+    found = [r for r in runs if label(r.stainer, r.preset) == method]
     if not found and ":" not in method:
         found = [r for r in runs if r.stainer == method]
-        labels = sorted({stainer_label(r.stainer, r.preset) for r in found})
+        labels = sorted({label(r.stainer, r.preset) for r in found})
         if len(labels) > 1:
             raise ConfigError(f"{method} ran with {len(labels)} presets ({', '.join(labels)}); name one")
     if not found:
-        known = sorted({stainer_label(r.stainer, r.preset) for r in runs})
+        known = sorted({label(r.stainer, r.preset) for r in runs})
         where = f" on {dataset}" if dataset else ""
         raise ConfigError(
             f"no completed runs of {method!r}{where}; methods with completed runs: {', '.join(known) or '(none)'}"

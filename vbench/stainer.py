@@ -92,8 +92,9 @@ class Stainer:
     ``parameters``: parameter name -> :class:`Param` (kind, range, choices, help), which ``--set``
         checks; a parameter not declared takes values of its preset value's kind. Step counts that
         scale with the budget are declared ``Param(int, budget=True)`` (``steps`` always scales).
-    ``curve_tiles``: validation tiles scored at each point of the anytime curve (default 8); a
-        stainer whose prediction is slow (an iterative sampler) lowers it to keep the curve cheap.
+    ``curve_tiles``: validation tiles scored at each point of the anytime curve (default 8);
+        ``curve_crop``: score only their centre ``curve_crop`` input pixels (default 0: whole tiles).
+        A stainer whose prediction is slow (an iterative sampler) lowers them to keep the curve cheap.
     """
 
     name: ClassVar[str] = ""
@@ -105,6 +106,7 @@ class Stainer:
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
     parameters: ClassVar[dict[str, Param]] = {}
     curve_tiles: ClassVar[int] = 8
+    curve_crop: ClassVar[int] = 0
 
     def __init__(self, **params: Any):
         self.params = dict(params)

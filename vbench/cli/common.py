@@ -80,6 +80,7 @@ def check_format(fmt: str, formats=("table", "csv", "json")) -> None:
     if fmt not in formats:
         raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(formats)}")
 
+
 AT_BUDGET_HELP = (
     "Compare at a matched training budget: seconds on each run's own hardware (300s, 5min) or training "
     "FLOPs (2e15); each method's largest run per seed within it"

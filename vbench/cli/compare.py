@@ -31,6 +31,12 @@ def compare(
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
     db: str | None = DbOption,
     seed: int = typer.Option(0, help="Seed of the bootstrap"),
+    at_budget: str | None = typer.Option(
+        None,
+        "--at-budget",
+        help="For methods: compare each one's largest run per seed within this training budget (300s, 2e15), "
+        "naming methods without their budget multiple",
+    ),
 ):
     """Paired test on the same test tiles: which is better per metric, by how much (95% CI of the
     mean difference) and whether it is significant. Two run ids compare those runs; two methods
@@ -38,14 +44,17 @@ def compare(
     then tiles within each seed. Where the runs recorded their tiles' source images, source images
     are resampled instead of tiles, as for leaderboard intervals."""
     from ..compare import compare_methods, compare_runs
+    from ..compute import parse_budget
     from ..errors import ConfigError
     from ..store import Store
 
     check_format(fmt, ("table", "json"))
+    budget = parse_budget(at_budget) if at_budget is not None else None
     ids = [x.isdigit() for x in (run_a, run_b)]
     if all(ids):
-        if dataset:
-            raise ConfigError("--dataset is for comparing methods; runs already name their dataset")
+        if dataset or budget:
+            which = "--dataset" if dataset else "--at-budget"
+            raise ConfigError(f"{which} is for comparing methods; runs already name their dataset and budget")
         res = compare_runs(Store(db), int(run_a), int(run_b), split_names(metric), test=test, alpha=alpha, seed=seed)
         label = {"a": f"run {res.a.id} ({_label(res.a)})", "b": f"run {res.b.id} ({_label(res.b)})"}
     elif any(ids):
@@ -56,7 +65,9 @@ def compare(
                 f"--test {test} compares two runs; methods over seeds are compared with the "
                 f"two-level bootstrap (leave out --test)"
             )
-        res = compare_methods(Store(db), run_a, run_b, dataset, split_names(metric), alpha=alpha, seed=seed)
+        res = compare_methods(
+            Store(db), run_a, run_b, dataset, split_names(metric), alpha=alpha, seed=seed, at_budget=budget
+        )
         label = {k: f"{name} (seeds {', '.join(map(str, res.seeds))})" for k, name in zip("ab", res.labels)}
     a, b, rows = res.a, res.b, res.metrics
     if fmt == "json":

@@ -28,26 +28,35 @@ def within_budget(runs: list, budget: ComputeBudget) -> tuple[list, dict[str, li
     for key, group in sorted(by_method.items(), key=lambda kv: str(kv[0])):
         ds, _manifest, stainer, method, _external = key
         label = stainer_label(stainer, method)
-        known = [r for r in group if getattr(r, budget.field) is not None]
-        unknown = sorted(r.id for r in group if getattr(r, budget.field) is None)
+        known = [r for r in group if compute(r, budget) is not None]
+        unknown = sorted(r.id for r in group if compute(r, budget) is None)
         if unknown:
             what = "training seconds" if budget.unit == "seconds" else "training FLOPs"
             notes[ds].append(
                 f"{label}: run{'s' if len(unknown) > 1 else ''} {', '.join(map(str, unknown))} "
                 f"recorded no {what}, so cannot be placed at a budget of {budget}."
             )
-        inside = [r for r in known if getattr(r, budget.field) <= budget.amount]
+        inside = [r for r in known if compute(r, budget) <= budget.amount]
         if not inside and known:
-            least = min(getattr(r, budget.field) for r in known)
+            least = min(compute(r, budget) for r in known)
             notes[ds].append(
                 f"{label}: no run within the budget of {budget} (its smallest run used "
                 f"{_amount(least, budget)}); it is not ranked here."
             )
         best: dict[int, object] = {}
-        for r in sorted(inside, key=lambda r: (getattr(r, budget.field), r.id)):
+        for r in sorted(inside, key=lambda r: (compute(r, budget), r.id)):
             best[r.seed] = r
         chosen += best.values()
     return chosen, dict(notes)
+
+
+def compute(run, budget: ComputeBudget) -> float | None:
+    """A run's training compute in the budget's unit; 0 for a stainer that does not train (no step
+    budget) and recorded none; None when unknown."""
+    value = getattr(run, budget.field)
+    if value is None and "steps" not in run.params_dict and not run.external:
+        return 0.0
+    return value
 
 
 def footer(budget: ComputeBudget, hardware: list[str]) -> str:

@@ -6,7 +6,9 @@
 - ``pareto``: quality against latency (the computed metric with the lowest ``rank_priority``, else
   the ranking metric, against inference ms/tile on a log axis) with the 95% intervals and the
   Pareto front;
-- ``scores``: the distribution of the per-tile scores of each method (all seeds pooled), as boxes.
+- ``scores``: the distribution of the per-tile scores of each method (all seeds pooled), as boxes;
+- ``compute``: test quality against training FLOPs per method, validation curves faint
+  (:mod:`.compute_figure`).
 
 Text from plugins and users is shown as written: control characters made visible and ``$`` kept
 from starting matplotlib's mathtext.
@@ -24,11 +26,12 @@ from .escape import plain
 
 GRID_TILES = 3
 CELL_IN, DPI = 1.5, 110  # a grid cell's size in inches, and the PNG's resolution
-KINDS = ("grid", "pareto", "scores")
+KINDS = ("grid", "pareto", "scores", "compute")
 CAPTIONS = {
     "grid": "input | each method | target, the same test tiles",
     "pareto": "quality vs latency, Pareto front",
     "scores": "per-tile scores",
+    "compute": "test quality vs training compute (faint: validation curves)",
 }
 
 
@@ -48,13 +51,15 @@ def write_figures(store, boards, out_dir: Path, prefix: str = "") -> list[Path]:
     (``board.figures``, paths as ``prefix`` + file name). Returns the files written."""
     from matplotlib import rc_context
 
+    from .compute_figure import draw_compute
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     # fixed ids and no dates, so the same results give the same files
     with rc_context({"svg.hashsalt": "vbench", "svg.fonttype": "path", "font.size": 9}):
         for board in boards:
             board.figures = []
-            for kind, draw in (("grid", _grid), ("pareto", _pareto), ("scores", _scores)):
+            for kind, draw in (("grid", _grid), ("pareto", _pareto), ("scores", _scores), ("compute", draw_compute)):
                 fig = draw(store, board)
                 if fig is None:
                     continue
@@ -79,7 +84,7 @@ def write_figures(store, boards, out_dir: Path, prefix: str = "") -> list[Path]:
     return written
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
@@ -153,7 +158,7 @@ def _grid(store, board):
         return None
     ref_arr, ref_boxes, _ = have[0]
     cols = ["input"] + [row["label"] for row in board.rows] + ["target"]
-    fig = _figure(CELL_IN * len(cols), CELL_IN * len(tiles) + 0.4)
+    fig = new_figure(CELL_IN * len(cols), CELL_IN * len(tiles) + 0.4)
     axes = fig.subplots(len(tiles), len(cols), squeeze=False)
     for i, tile in enumerate(tiles):
         boxes = ref_boxes[tile]
@@ -222,7 +227,7 @@ def _pareto(store, board):
         return None
     higher = board.metrics[metric]["higher_is_better"]
     pts = [(r["infer_ms_p50"], r["metrics"][metric]["mean"]) for r in rows]
-    fig = _figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.subplots()
     for r, (x, y) in zip(rows, pts):
         m = r["metrics"][metric]
@@ -263,7 +268,7 @@ def _scores(store, board):
             labels.append(text(r["label"]))
     if not data:
         return None
-    fig = _figure(6.0, 0.45 * len(data) + 1.2)
+    fig = new_figure(6.0, 0.45 * len(data) + 1.2)
     ax = fig.subplots()
     ax.boxplot(
         data[::-1], orientation="horizontal", tick_labels=labels[::-1], showmeans=True, flierprops={"markersize": 3}

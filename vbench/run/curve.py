@@ -48,14 +48,31 @@ def curve_metric_names(registry, pairing: str, has_reference: bool) -> list[str]
     return [name for name, kind in usable if kind == NO_REFERENCE]
 
 
-def val_subset(val, n: int) -> list:
-    """``n`` validation tiles spread evenly over the split (the same ones at every checkpoint)."""
+def val_subset(val, n: int, crop: int = 0, scale: int = 1) -> list:
+    """``n`` validation tiles spread evenly over the split (the same ones at every checkpoint);
+    with ``crop``, their centre ``crop`` x ``crop`` input pixels (and the matching target area)."""
     val = list(val)
     if n <= 0 or not val:
         return []
-    if len(val) <= n:
-        return val
-    return [val[(i * len(val)) // n] for i in range(n)]
+    if len(val) > n:
+        val = [val[(i * len(val)) // n] for i in range(n)]
+    return [centre_crop(s, crop, scale) for s in val] if crop else val
+
+
+def centre_crop(sample, crop: int, scale: int):
+    """``sample`` cut to its centre ``crop`` input pixels (a tile smaller than that stays whole)."""
+    from dataclasses import replace
+
+    _, h, w = sample.input.shape
+    if h <= crop and w <= crop:
+        return sample
+    ch, cw = min(crop, h), min(crop, w)
+    top, left = (h - ch) // 2, (w - cw) // 2
+
+    def cut(image, k):
+        return None if image is None else image[:, top * k : (top + ch) * k, left * k : (left + cw) * k]
+
+    return replace(sample, input=cut(sample.input, 1), target=cut(sample.target, scale), truth=cut(sample.truth, scale))
 
 
 class AnytimeCurve:

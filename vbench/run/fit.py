@@ -129,7 +129,9 @@ def anytime_curve(spec, plugins, dataset, stainer, ctx) -> AnytimeCurve | None:
     budget (it does not train), no validation tiles, or no curve metric for the dataset's pairing."""
     if not spec.curve or not ctx.budget.steps:
         return None
-    tiles = val_subset(ctx.val, int(getattr(stainer, "curve_tiles", 8)))
+    tiles = val_subset(
+        ctx.val, int(getattr(stainer, "curve_tiles", 8)), int(getattr(stainer, "curve_crop", 0)), ctx.scale
+    )
     if not tiles:
         return None
     # unpaired targets show other tissue: only an aligned truth is a reference there

@@ -127,7 +127,7 @@ def plan(
                         seed=seed,
                         preset=preset,
                         params=scaled({**params, **overrides}, multiple, declarations(cls)),
-                        budget=multiple,
+                        budget=None if multiple is None else float(multiple),
                         curve=curve,
                         overrides=overrides,
                         variants=variants,
