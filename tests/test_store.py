@@ -73,8 +73,14 @@ def test_a_schema_1_database_is_migrated_and_keeps_every_result(tmp_path):
         "lpips": "not computed",
     }
     assert store.get_run(2).error == "Traceback: boom"
+    assert run["train_flops"] is None and run["curve"] == []  # schema 6: runs stored before have no curve
     new = new_run(store, modality="darkfield", stain="he")  # and it takes new runs
     assert (store.get_run(new).modality, store.get_run(new).stain) == ("darkfield", "he")
+    point = dict(step=1, train_seconds=0.5, train_flops=2e9, metric="psnr", value=20.0, n=2, status="computed")
+    store.finish_run(new, [], [], curve=[dict(point, reason=None)], train_flops=2e9)
+    assert store.run_detail(new)["curve"] == [
+        {"step": 1, "train_seconds": 0.5, "train_flops": 2e9, "metrics": {"psnr": 20.0}}
+    ]
     Store(f"sqlite:///{path}")  # opening a migrated database again changes nothing
 
 

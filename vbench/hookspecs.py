@@ -38,8 +38,12 @@ def vbench_register_stainers(register):
       ``seed``, ``val`` (validation samples, for model selection), ``budget`` (a
       :class:`vbench.Budget`: ``steps``, ``seconds``), ``pairing``, ``in_channels``, ``modality``
       and ``stain`` of the dataset (``""`` when it does not say) and a ``logger``. Call
-      ``ctx.step(n=1, samples=0, **logs)`` after each training step and stop when it returns False
-      (step budget or seconds cap reached); ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
+      ``ctx.step(n=1, samples=0, stage=None, **logs)`` after each training step and stop when it
+      returns False (step budget or seconds cap reached). That call also counts the FLOPs of one
+      step per ``stage`` (into ``flops``, whose total is ``train_flops``; the runner calls
+      ``end_training`` after ``fit``) and, at the runner's ``checkpoints``, calls
+      ``on_checkpoint``, which scores ``predict`` on validation tiles (the anytime curve), so
+      ``predict`` must work from the first step; ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
       ``start_clock``) and ``ctx.time_left`` read the clock. The harness reads ``steps_done``,
       ``samples_seen`` and ``truncated`` after ``fit`` and sets ``on_progress`` (progress bar).
     - ``predict(inputs)``: N x C_in x h x w in [0, 1] (on ``ctx.device``) to N x 3 x (h*scale) x
@@ -60,6 +64,10 @@ def vbench_register_stainers(register):
       ``PRESET[KEY=VALUE]`` are checked against it before any run is created, and ``vbench plugins
       --params NAME`` shows it. A parameter not declared takes values of its preset value's kind
       (``steps`` is always a whole number >= 1); a declared one may be set even where no preset does.
+      ``Param(int, budget=True)`` marks a step count of a schedule that ``--budgets`` scales with ``steps``.
+    - ``curve_tiles`` (int, default 8) and ``curve_crop`` (int, default 0: whole tiles): how many
+      validation tiles the anytime curve scores, and the centre input pixels of each it scores;
+      lower them where ``predict`` is slow.
     - ``scales`` (set of int or None): output/input scales it can produce; None: any.
     - ``stochastic`` (bool): ``predict`` samples; ``vbench predict`` then seeds it.
     - ``repeats`` (int, default 1): predictions per test tile; above 1 the run stores the
@@ -164,6 +172,9 @@ def vbench_register_metrics(register):
     Optional:
 
     - ``default_for`` (set of pairings): default metric sets that include the metric.
+    - ``curve_for`` (set of pairings): anytime validation curves of those pairings use the metric
+      (cheap metrics only; vbench's: psnr and ssim for paired and unpaired-with-truth data,
+      psnr@reg for misaligned, niqe for unpaired without truth).
     - ``unit`` (str, default ``""``): the unit of its scores (``"dB"``, ``"ΔE00"``), shown in
       column headings and axis labels; ``display_name`` (str, default ``""``: the ``name``): what
       headings call it.
