@@ -31,6 +31,7 @@ class RunContext:
     in_channels: int = 1
     modality: str = ""  # the dataset's input modality (quantitative-phase, darkfield...); "" when unknown
     stain: str = ""  # the dataset's target stain (he, ihc-dab...); "" when unknown
+    precision: str = "fp32"  # fp32, or bf16: forward passes under autocast (see autocast())
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("vbench.stainer"))
     on_progress: Callable[[int, int | None, dict], None] | None = None
     # The runner's anytime evaluation: called with the steps done at each step in ``checkpoints``
@@ -93,6 +94,15 @@ class RunContext:
         if go_on:
             self.flops.start(self.stage)
         return go_on
+
+    def autocast(self):
+        """The context for forward passes (and losses) of this run's precision: bf16 autocast on the
+        run's device with ``precision="bf16"`` (weights and optimiser state stay fp32; backward
+        passes go outside it), a no-op context at fp32."""
+        import torch
+
+        kind = "cuda" if str(self.device).startswith("cuda") else "cpu"
+        return torch.autocast(kind, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def end_training(self) -> None:
         """Closes an open FLOP count (the runner calls it when ``fit`` returns or raises)."""

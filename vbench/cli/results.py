@@ -79,6 +79,12 @@ def run(
         help="Multiples of each preset's step budget, e.g. 0.25,1,4: one run (and leaderboard row) per "
         "multiple, every step schedule scaled with it",
     ),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        help="fp32, or bf16: forward passes under bf16 autocast (weights and optimiser state stay fp32); "
+        "part of the run's identity. Default: bf16 on CUDA for the stainers that support it, else fp32",
+    ),
     curve: bool = typer.Option(
         True,
         "--curve/--no-curve",
@@ -101,14 +107,14 @@ def run(
     from ..run.ray_executor import from_options
     from ..store import Store
 
-    check_options(seed or [], device, max_seconds)  # before anything is opened or created
+    check_options(seed or [], device, max_seconds, precision)  # before anything is opened or created
     multiples = parse_multiples(budgets) if budgets is not None else None
     if wait and not resume:
         raise ConfigError("--wait waits for runs another process holds, which only --resume leaves to it: add --resume")
     runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
     device = runner.device(device) if runner is not None else device
     if runner is None and device is not None:
-        check_device_available(device)
+        check_device_available(device, precision)
     chosen = load_suite(suite or "default")
     settings = parse_settings(set_ or [])
     store = Store(db)
@@ -123,6 +129,7 @@ def run(
         settings=settings,
         budgets=multiples,
         curve=curve,
+        precision=precision,
     )
     if stainer or dataset:
         # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset

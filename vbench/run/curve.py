@@ -103,7 +103,7 @@ class AnytimeCurve:
         devices = [torch.device(self.spec.device).index or 0] if self.spec.device.startswith("cuda") else []
         py_state, np_state = random.getstate(), _numpy_state()
         try:
-            with torch.random.fork_rng(devices=devices), torch.no_grad():
+            with torch.random.fork_rng(devices=devices), torch.no_grad(), self.ctx.autocast():
                 outputs = self._predict()
         except (KeyboardInterrupt, SystemExit):
             raise

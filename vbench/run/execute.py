@@ -100,7 +100,9 @@ def compute_run(
         modality=getattr(dataset, "modality", ""),
         stain=getattr(dataset, "stain", ""),
         logger=logging.getLogger(f"vbench.stainer.{spec.stainer}"),
+        precision=spec.precision,
     )
+    prepare_device(spec.device)
     stainer = cls(**spec.params)
     stainer.ctx = ctx
     artifacts = run_folder(spec.artifacts_root, run_id)
@@ -155,6 +157,19 @@ def compute_run(
     return RunResult(list(scores), summaries, fields, fitted.curve)
 
 
+def prepare_device(device: str) -> None:
+    """On a GPU, what a lab would set: TF32 matrix products and convolutions, cuDNN's autotuner,
+    and the peak-memory counter started afresh for this run."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    torch.cuda.reset_peak_memory_stats(device)
+
+
 def tile_sources(test) -> dict | None:
     """{tile: source image} when the dataset records one per test tile (``Sample.meta["source"]``)
     and there are two or more: the leaderboard's bootstrap then resamples source images, whose
@@ -186,7 +201,7 @@ def _warm_up(spec, stainer, sample) -> None:
     not the stainer's latency. For a 20-step sampler they were about 1 s per tile in a batch of 8."""
     import torch
 
-    with torch.inference_mode():
+    with torch.inference_mode(), stainer.ctx.autocast():
         call_stainer(spec, "predict", stainer.predict, sample.input.unsqueeze(0).to(spec.device))
 
 
@@ -198,7 +213,11 @@ def _predict(spec, dataset, stainer, test, reporter):
     per_tile_ms: list[float] = []
     seconds = 0.0
     s = dataset.scale
-    with reporter.task(f"predict {spec.label}", total=len(test) * spec.repeats) as advance, torch.inference_mode():
+    with (
+        reporter.task(f"predict {spec.label}", total=len(test) * spec.repeats) as advance,
+        torch.inference_mode(),
+        stainer.ctx.autocast(),
+    ):
         done = 0
         for r in range(spec.repeats):
             for batch in batches(test, spec.batch_size, key=lambda b: tuple(b.input.shape)):
@@ -281,7 +300,7 @@ def _flops_per_tile(spec, stainer, test) -> float | None:
 
     x = test[0].input.unsqueeze(0).to(spec.device)
     try:
-        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        with torch.inference_mode(), stainer.ctx.autocast(), FlopCounterMode(display=False) as counter:
             stainer.predict(x)
         return float(counter.get_total_flops())
     except Exception as exc:  # counting is best effort; it must never fail a scored run

@@ -26,7 +26,23 @@ def call_stainer(spec: RunSpec, phase: str, fn, *args):
     except (KeyboardInterrupt, VbenchError):
         raise
     except Exception as exc:
+        if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError: this run fails alone
+            raise StainerFailure(out_of_memory(spec, phase)) from exc
         raise StainerFailure(f"stainer {spec.stainer!r} raised in {phase}: {type(exc).__name__}: {exc}") from exc
+
+
+def out_of_memory(spec: RunSpec, phase: str) -> str:
+    batch = {k: v for k, v in spec.params.items() if k in ("batch", "batch_size")}
+    named = ", ".join(f"{k}={v}" for k, v in batch.items()) or "its batch"
+    fix = f"--set {next(iter(batch))}=SMALLER" if batch else "a smaller batch in --set"
+    if phase == "fit":
+        hint = f"train with a smaller batch ({fix})"
+    else:
+        hint = f"predict fewer tiles at once (--batch-size, now {spec.batch_size})"
+    return (
+        f"stainer {spec.stainer!r} ran out of {spec.device} memory in {phase} (preset {spec.preset_label}, "
+        f"{named}, {spec.precision}): {hint}, or use --precision bf16"
+    )
 
 
 @dataclass
@@ -104,6 +120,10 @@ def fit_or_reuse(source, spec, plugins, dataset, stainer, ctx, train, reporter, 
         ctx.start_clock()
         try:
             call_stainer(spec, "fit", stainer.fit, train, ctx)
+            if spec.device.startswith("cuda"):
+                import torch
+
+                torch.cuda.synchronize()  # the clock reads finished work, not queued kernels
         finally:
             ctx.end_training()
         train_seconds = ctx.elapsed

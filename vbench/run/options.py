@@ -13,9 +13,13 @@ DEVICES = "cpu, cuda, cuda:N (N: a GPU's index) or mps"
 _DEVICE = re.compile(r"cpu|cuda|cuda:[0-9]{1,3}|mps")
 
 
-def check_options(seeds=(), device: str | None = None, max_seconds: float | None = None) -> None:
-    """One-line :class:`ConfigError` for a seed outside [0, 2^32), a device torch does not name, or a
-    cap on training seconds that is not a positive finite number."""
+def check_options(
+    seeds=(), device: str | None = None, max_seconds: float | None = None, precision: str | None = None
+) -> None:
+    """One-line :class:`ConfigError` for a seed outside [0, 2^32), a device torch does not name, a
+    cap on training seconds that is not a positive finite number, or a precision other than fp32/bf16."""
+    if precision is not None and precision not in ("fp32", "bf16"):
+        raise ConfigError(f"--precision {shown(precision)}: use fp32 or bf16")
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
             raise ConfigError(f"--seed {shown(seed)}: a seed is a whole number in [0, 2^32), e.g. --seed 0")
@@ -30,7 +34,7 @@ def check_options(seeds=(), device: str | None = None, max_seconds: float | None
         raise ConfigError(f"--max-seconds {shown(max_seconds)}: give a positive number of seconds, e.g. 600")
 
 
-def check_device_available(device: str) -> None:
+def check_device_available(device: str, precision: str | None = None) -> None:
     """Refuses a device this machine does not have (runs executed here; Ray's workers have their own)."""
     import torch
 
@@ -40,5 +44,9 @@ def check_device_available(device: str) -> None:
         if index >= count:
             have = f"it has {count} (cuda:0 to cuda:{count - 1})" if count else "it has none torch can use"
             raise ConfigError(f"--device {device}: this machine has no such CUDA device ({have}); use --device cpu")
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            raise ConfigError(
+                f"--precision bf16: {torch.cuda.get_device_name(index)} has no bf16; use --precision fp32"
+            )
     elif device == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("--device mps: this machine has no Apple GPU torch can use; use --device cpu")

@@ -10,7 +10,7 @@ from ..errors import ConfigError, UnknownNameError
 from ..plugins import Plugins
 from .options import check_options
 from .overrides import combinations, declarations, scaled, split_preset
-from .spec import RunSpec, split_budget
+from .spec import PRECISIONS, RunSpec, split_budget, split_precision
 from .suites import Suite
 
 
@@ -62,6 +62,7 @@ def plan(
     settings: dict[str, list] | None = None,
     budgets: list[float] | None = None,
     curve: bool = True,
+    precision: str | None = None,
 ) -> list[RunSpec]:
     """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
     (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
@@ -69,13 +70,16 @@ def plan(
     combination of their values is its own run. ``budgets``: multiples of each preset's step budget
     (``--budgets``; a ``NAME:PRESET@xN`` names one), each its own run with every budget-scaled
     parameter and the preset's seconds cap multiplied. Seeds, the device, ``max_seconds``, every
-    ``--set`` value and the budgets are checked (:mod:`vbench.run.options`) before any spec is made."""
+    ``--set`` value and the budgets are checked (:mod:`vbench.run.options`) before any spec is made.
+    ``precision``: ``fp32`` or ``bf16`` (``NAME:PRESET@bf16`` names it per stainer); None: bf16 on
+    CUDA for stainers that declare ``bf16 = True``, else fp32."""
     check_options(list(seeds), device, max_seconds)
     for m in metrics:
         plugins.metrics.entry(m)
     specs = []
     for text in stainers:
         name, preset, variants = split_stainer(text)
+        preset, pinned_precision = split_precision(preset)  # quick@bf16: the label's form of --precision
         preset, pinned_budget = split_budget(preset)  # quick@x4: the label's form of --budgets 4
         preset, pinned = split_preset(preset)  # quick[steps=250]: the label's form of --set
         cls = plugins.stainers.get(name)
@@ -103,6 +107,11 @@ def plan(
                 raise UnknownNameError(f"evaluation variant of {name}", v, list(known_variants))
             eval_params.update(known_variants[v])
         n_repeats = repeats if repeats is not None else int(getattr(cls, "repeats", 1) or 1)
+        chosen = pinned_precision or precision
+        if chosen is None:
+            chosen = "bf16" if device.startswith("cuda") and getattr(cls, "bf16", False) else "fp32"
+        if chosen not in PRECISIONS:
+            raise ConfigError(f"--precision {chosen!r}: use {' or '.join(PRECISIONS)}")
         info = plugins.info_for("stainer", name)
         plugin = f"{info.dist} {info.version}" if info and info.dist else None
         for ds_name in datasets:
@@ -129,6 +138,7 @@ def plan(
                         params=scaled({**params, **overrides}, multiple, declarations(cls)),
                         budget=None if multiple is None else float(multiple),
                         curve=curve,
+                        precision=chosen,
                         overrides=overrides,
                         variants=variants,
                         eval_params=eval_params,

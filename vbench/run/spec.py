@@ -12,6 +12,17 @@ from ..compute import multiple_label
 BUDGET_SUFFIX = re.compile(r"^(?P<preset>.*)@x(?P<multiple>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)$")
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def split_precision(preset: str) -> tuple[str, str | None]:
+    """``quick@x4@bf16`` -> (``quick@x4``, ``bf16``); a preset without one -> (it, None)."""
+    for p in PRECISIONS:
+        if preset.endswith("@" + p):
+            return preset[: -len(p) - 1], p
+    return preset, None
+
+
 def split_budget(preset: str) -> tuple[str, float | None]:
     """``quick[steps=250]@x4`` -> (``quick[steps=250]``, 4.0); a preset without a multiple -> (it, None)."""
     match = BUDGET_SUFFIX.match(preset)
@@ -21,10 +32,12 @@ def split_budget(preset: str) -> tuple[str, float | None]:
 
 
 def method_label(preset_label: str) -> str:
-    """A stored preset label without its budget multiple (``quick@x4+mean`` -> ``quick+mean``): the
-    method a budget sweep trains at several budgets."""
+    """A stored preset label without its budget multiple (``quick@x4+mean`` -> ``quick+mean``,
+    ``quick@x4@bf16`` -> ``quick@bf16``): the method a budget sweep trains at several budgets."""
     head, *variants = preset_label.split("+")
-    return "+".join([split_budget(head)[0], *variants])
+    head, precision = split_precision(head)
+    head = split_budget(head)[0] + (f"@{precision}" if precision else "")
+    return "+".join([head, *variants])
 
 
 def stainer_label(stainer: str, preset: str = "") -> str:
@@ -53,6 +66,7 @@ class RunSpec:
     plugin: str | None = None  # "dist version" of the stainer's plugin: new code is a new run
     budget: float | None = None  # the multiple of the preset's step budget (--budgets, NAME:PRESET@xN)
     curve: bool = True  # score validation tiles while training (the anytime curve; --no-curve: off)
+    precision: str = "fp32"  # fp32 | bf16 (autocast of forward passes): part of the trained model's identity
 
     @property
     def preset_label(self) -> str:
@@ -61,7 +75,8 @@ class RunSpec:
         from .overrides import label
 
         budget = "" if self.budget is None else "@" + multiple_label(self.budget)
-        return "+".join([self.preset + label(self.overrides) + budget] + self.variants)
+        precision = "" if self.precision == "fp32" else "@" + self.precision
+        return "+".join([self.preset + label(self.overrides) + budget + precision] + self.variants)
 
     @property
     def label(self) -> str:
@@ -81,6 +96,8 @@ class RunSpec:
             ident["plugin"] = self.plugin
         if self.budget is not None:  # a budget row is its own run, even where --set gives the same steps
             ident["budget"] = self.budget
+        if self.precision != "fp32":  # fp32 runs keep the identity they had before precisions
+            ident["precision"] = self.precision
         return run_key(ident)
 
     def key(self, manifest_hash: str | None) -> str:

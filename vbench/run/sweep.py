@@ -164,6 +164,7 @@ def claim_run(store: Store, spec: RunSpec, plugins: Plugins, provenance: dict, r
             preset=spec.preset_label,
             params=params_json({**spec.params, **spec.eval_params}),
             train_key=spec.train_key(manifest),
+            precision=spec.precision,
             repeats=spec.repeats,
             seed=spec.seed,
             suite=spec.suite,

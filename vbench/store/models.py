@@ -14,7 +14,7 @@ from ..run.spec import stainer_label
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
 # 3: runs.owner and runs.heartbeat (run leases, see store/leases.py).
 # 4: runs.tile_sources (the source image of each test tile, for the leaderboard's bootstrap).
-# 6: runs.train_flops, runs.curve_seconds and the curve_points table.
+# 6: runs.train_flops, runs.curve_seconds, runs.precision and the curve_points table.
 SCHEMA_VERSION = 6
 
 
@@ -79,6 +79,7 @@ class Run(Base):
     # FLOPs of the training steps (vbench.compute.StepFlops); seconds spent on the anytime curve
     train_flops: Mapped[float | None] = mapped_column(Float)
     curve_seconds: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[str] = mapped_column(String(8), default="fp32")  # fp32 | bf16 (autocast)
     # JSON {tile: source image} when the test tiles come from two or more recorded sources, else None
     tile_sources: Mapped[str | None] = mapped_column(Text)
 

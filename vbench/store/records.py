@@ -181,6 +181,7 @@ class RunFields(_Record):
     tile_sources: dict[Tile, bounded_name()] | None = None
     train_flops: Figure = None
     curve_seconds: Figure = None
+    precision: Literal["fp32", "bf16"] = "fp32"
 
 
 STATISTICS = ("mean", "std", "ci_low", "ci_high")
