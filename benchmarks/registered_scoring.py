@@ -50,7 +50,7 @@ def predictions(plugins, stainer: str, dataset, split: str, seed: int) -> dict:
 
     from vbench import Budget, RunContext
     from vbench.run import plan
-    from vbench.run.execute import seed_everything
+    from vbench.seeding import seed_everything
 
     (spec,) = plan(plugins, [stainer], [dataset.name], [seed], strict=True)
     seed_everything(seed)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 SPLITS = ("train", "val", "test")
 PAIRINGS = ("paired", "misaligned", "unpaired")
+WHOLES = "wholes"  # the name of the whole-image test regions, beside the splits
 
 
 class Dataset:
@@ -116,3 +117,31 @@ def _quantised_bytes(tensor) -> bytes:
     arr = np.asarray(tensor.detach().cpu().numpy() if hasattr(tensor, "detach") else tensor)
     q = np.round(np.clip(arr, 0.0, 1.0) * 65535.0).astype("<u2")
     return repr(q.shape).encode() + q.tobytes()
+
+
+@dataclass
+class WholeRegion:
+    """One whole-image test region: a large area of the test split's tissue, predicted and scored
+    whole (``vbench.whole_image``). ``height`` x ``width``: its output (target) size in pixels.
+    ``read_input``, ``read_target`` and ``read_truth`` (None when absent) return C x H x W arrays or
+    tensors: unsigned integers (scaled by their largest value: uint8 / 255, uint16 / 65535) or floats
+    in [0, 1], so a large region is not held as float. ``meta``: where it was cut from."""
+
+    id: str
+    height: int
+    width: int
+    read_input: Callable
+    read_target: Callable | None = None
+    read_truth: Callable | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def read_reference(self) -> Callable | None:
+        """What full-reference metrics compare with: the aligned truth, else the target."""
+        return self.read_truth if self.read_truth is not None else self.read_target
+
+
+def whole_regions(dataset) -> list[WholeRegion]:
+    """The whole-image test regions a dataset declares with a ``wholes()`` method ([] without)."""
+    wholes = getattr(dataset, "wholes", None)
+    return list(wholes()) if callable(wholes) else []

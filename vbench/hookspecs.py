@@ -43,7 +43,9 @@ def vbench_register_stainers(register):
       step per ``stage`` (into ``flops``, whose total is ``train_flops``; the runner calls
       ``end_training`` after ``fit``) and, at the runner's ``checkpoints``, calls
       ``on_checkpoint``, which scores ``predict`` on validation tiles (the anytime curve), so
-      ``predict`` must work from the first step; ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
+      ``predict`` must work from the first step. ``ctx.precision`` is the run's ``fp32`` or ``bf16``
+      (``--precision``): run forward passes and losses inside ``with ctx.autocast():`` (bf16
+      autocast at bf16, nothing at fp32; the runner wraps every ``predict`` in it); ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
       ``start_clock``) and ``ctx.time_left`` read the clock. The harness reads ``steps_done``,
       ``samples_seen`` and ``truncated`` after ``fit`` and sets ``on_progress`` (progress bar).
     - ``predict(inputs)``: N x C_in x h x w in [0, 1] (on ``ctx.device``) to N x 3 x (h*scale) x
@@ -113,6 +115,11 @@ def vbench_register_datasets(register):
       lets the leaderboard resample source images instead of tiles). Its ``reference`` is what full-reference metrics
       compare with: ``truth``, else ``target``. Test tiles of at least 192 px keep no-reference
       metrics defined.
+    - ``wholes()`` (optional): the dataset's whole-image test regions, a list of
+      :class:`vbench.dataset.WholeRegion` (``id``, output ``height`` and ``width``, and readers of
+      its ``input``, ``target`` and ``truth`` as integer or float arrays, so a large region is not
+      held as float): large areas of the test split's tissue, disjoint from train and val, that
+      ``vbench run --eval whole`` stains on overlapping tiles and scores whole.
 
     The base class provides ``samples(split)`` (``load``, cached), ``manifest()`` (id, split and
     sha256 of every tile), ``manifest_hash`` (stored with every run: results of different
@@ -172,6 +179,9 @@ def vbench_register_metrics(register):
     Optional:
 
     - ``default_for`` (set of pairings): default metric sets that include the metric.
+    - A metric of whole stitched images subclasses :class:`vbench.metric.WholeImageMetric`: it is
+      fed row bands (``start``, ``update``, ``finish``) so memory does not grow with the image, and
+      sees the :class:`vbench.metric.TileGrid` the image was predicted on (``needs_grid``).
     - ``curve_for`` (set of pairings): anytime validation curves of those pairings use the metric
       (cheap metrics only; vbench's: psnr and ssim for paired and unpaired-with-truth data,
       psnr@reg for misaligned, niqe for unpaired without truth).

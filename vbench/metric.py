@@ -7,9 +7,11 @@ set of real stained targets, one number per run; for unpaired data).
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from .errors import MetricNotApplicable
+from .errors import ConfigError, MetricNotApplicable
 
 if TYPE_CHECKING:
     from .assets import Asset
@@ -45,6 +47,8 @@ class Metric:
     so a board renders the same where the metric is not installed.
     ``default_for``: the pairings (``paired``, ``misaligned``, ``unpaired``) whose default metric
     set includes this metric.
+    ``curve_for``: the pairings whose anytime validation curves (scored on validation tiles while a
+    stainer trains, see docs/runs.md) use this metric: declare it only on cheap metrics.
     ``against``: what a full-reference metric compares each prediction with: ``reference`` (the
     aligned truth where the dataset has one, else the target) or ``target`` (the target as given,
     even where an aligned truth exists: for metrics that align it themselves, such as scoring
@@ -66,6 +70,7 @@ class Metric:
     display_name: ClassVar[str] = ""
     rank_priority: ClassVar[int | None] = None
     default_for: ClassVar[set[str]] = set()
+    curve_for: ClassVar[set[str]] = set()
     against: ClassVar[str] = "reference"
     assets: ClassVar[tuple[Asset, ...]] = ()
     assets_note: ClassVar[str] = ""
@@ -199,6 +204,89 @@ class DistributionMetric(ImageMetric):
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class TileGrid:
+    """The tile grid a whole image was predicted on, in the image's own (output) pixels: tiles of
+    ``tile`` px every ``tile - overlap`` px from the top left, the last one flush with the far edge
+    (``vbench predict``'s tiling, its input-pixel sizes times the scale)."""
+
+    tile: int
+    overlap: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < 2:
+            raise ConfigError(f"tile {self.tile!r}: the tile side must be a whole number of pixels >= 2")
+        if isinstance(self.overlap, bool) or not isinstance(self.overlap, int) or not 0 <= self.overlap < self.tile:
+            raise ConfigError(
+                f"overlap {self.overlap!r} with tile {self.tile}: the overlap must be >= 0 and smaller than the tile "
+                f"(e.g. --tile {self.tile} --overlap {self.tile // 8})"
+            )
+
+    def starts(self, length: int) -> list[int]:
+        """Tile origins along an axis of ``length`` px (the last flush with the end)."""
+        if length <= self.tile:
+            return [0]
+        return list(range(0, length - self.tile, self.tile - self.overlap)) + [length - self.tile]
+
+    def lines(self, length: int) -> list[int]:
+        """Positions p of the grid lines inside the axis (between pixels p - 1 and p): every tile
+        edge that is not an image border, sorted."""
+        ends = {e for s in self.starts(length) for e in (s, s + self.tile)}
+        return sorted(e for e in ends if 0 < e < length)
+
+
+class WholeImageMetric(ImageMetric):
+    """A metric of whole (stitched) images, computed in a stream of row bands so that memory does
+    not grow with the image: ``start(height, width)`` returns a state, ``update(state, y, pred,
+    ref)`` takes rows ``y .. y + h`` (3 x h x W float tensors in [0, 1], top to bottom, each row
+    once; ``ref`` None for no-reference metrics) and ``finish(state)`` returns the score.
+
+    ``grid`` is the :class:`TileGrid` the image was predicted on (None: not known); give it with
+    ``with_grid``. ``needs_grid``: without one the metric is not computed. ``compute`` on an
+    N x 3 x H x W batch streams each image in bands of ``band_rows`` rows.
+    """
+
+    needs_grid: ClassVar[bool] = False
+    band_rows: ClassVar[int] = 256
+    grid: TileGrid | None = None
+
+    def with_grid(self, grid: TileGrid | None) -> WholeImageMetric:
+        """A copy of this metric that knows the grid (the registered instance is shared)."""
+        out = copy.copy(self)
+        out.grid = grid
+        return out
+
+    def check_grid(self) -> None:
+        if self.needs_grid and self.grid is None:
+            raise MetricNotApplicable(
+                f"{self.name} is not computed: it measures the tile grid the images were predicted on, and no grid "
+                f"was given (`vbench score ... --tile T --overlap O`, in the images' own pixels)"
+            )
+
+    def start(self, height: int, width: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self, state, y: int, pred, ref) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finish(self, state) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score(self, pred, ref):
+        import torch
+
+        self.check_grid()
+        out = []
+        for n in range(pred.shape[0]):
+            h, w = pred.shape[-2:]
+            state = self.start(h, w)
+            for y in range(0, h, self.band_rows):
+                rows = slice(y, y + self.band_rows)
+                self.update(state, y, pred[n, :, rows], None if ref is None else ref[n, :, rows])
+            out.append(self.finish(state))
+        return torch.tensor(out, dtype=torch.float64)
+
+
 __all__ = [
     "DISTRIBUTION",
     "FULL_REFERENCE",
@@ -210,4 +298,6 @@ __all__ = [
     "full_reference_problem",
     "presentation",
     "smallest_test_tile",
+    "TileGrid",
+    "WholeImageMetric",
 ]

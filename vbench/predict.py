@@ -4,7 +4,10 @@ The image is cut into overlapping tiles, each tile is stained by the run's stain
 tiles are blended with a raised-cosine (Hann) ramp over every overlap: a tile's pixels near an
 edge it shares with a neighbour fade out while the neighbour's fade in, and the two weights sum to
 one. Edge pixels of a tile (where convolution padding makes a network guess) therefore get almost
-no weight, and no seam shows. Image borders keep full weight.
+no weight, and no seam shows. Image borders keep full weight. ``blend="mean"`` averages the
+overlapping tiles instead and ``"none"`` lets the later tile win (naive stitching), so seams can be
+measured. ``blend_rows`` streams the output tile row by tile row; whole-image evaluation
+(:mod:`vbench.whole_image`) uses the same path.
 """
 
 from __future__ import annotations
@@ -184,9 +187,99 @@ def ramp(n: int, width: int, left: bool, right: bool):
     return w
 
 
-def check_tiling(tile: int, overlap: int) -> None:
+BLENDS = ("hann", "mean", "none")  # how overlapping tiles are combined: raised-cosine ramps, plain mean, last wins
+
+
+def check_tiling(tile: int, overlap: int, blend: str = "hann") -> None:
     if overlap < 0 or tile < 1 or 2 * overlap >= tile:
         raise ConfigError(f"tile {tile} and overlap {overlap}: need 0 <= overlap < tile / 2")
+    if blend not in BLENDS:
+        raise ConfigError(f"blend {blend!r}: use one of {', '.join(BLENDS)}")
+
+
+def tile_weight(th: int, tw: int, overlap: int, sides: tuple[bool, bool, bool, bool], blend: str):
+    """The th x tw weight of a tile in the blend; ``sides``: whether it has a neighbour above,
+    below, left and right."""
+    import torch
+
+    if blend != "hann":
+        return torch.ones(th, tw, dtype=torch.float32)
+    wy = ramp(th, overlap, sides[0], sides[1])
+    wx = ramp(tw, overlap, sides[2], sides[3])
+    return (wy[:, None] * wx[None, :]).float()
+
+
+def as_float(window):
+    """A C x h x w window of an image (tensor or numpy array: unsigned integers scaled by their
+    largest value, floats in [0, 1] as they are) as a float32 tensor."""
+    import numpy as np
+    import torch
+
+    if isinstance(window, torch.Tensor):
+        return window.float()
+    arr = np.asarray(window)
+    if arr.dtype.kind in "ub":
+        scale = 1.0 if arr.dtype.kind == "b" else float(np.iinfo(arr.dtype).max)
+        return torch.from_numpy(arr.astype(np.float32)) / scale
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def blend_rows(
+    predict,
+    image,
+    *,
+    scale: int,
+    tile: int,
+    overlap: int,
+    blend: str = "hann",
+    batch_size: int = 4,
+    device: str = "cpu",
+    name: str = "stainer",
+    reporter: Reporter | None = None,
+    label: str = "stain",
+):
+    """Stains a C x H x W image (tensor or array) tile row by tile row and yields ``(y, rows)``:
+    finished output rows ``y .. y + n`` (3 x n x W*scale float32 in [0, 1], on the CPU), top to
+    bottom. Only one tile row of output is held, so memory does not grow with the image's height.
+    ``predict`` is the stainer's ``predict``; every batch is checked as in a run."""
+    import torch
+
+    check_tiling(tile, overlap, blend)
+    _, h, w = image.shape
+    s = scale
+    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    reporter = reporter or Reporter(False)
+    acc = torch.zeros(3, th * s, w * s)  # output rows lo .. lo + filled, one tile row at most
+    weight = torch.zeros(th * s, w * s)
+    lo = filled = done = 0
+    with reporter.task(label, total=len(ys) * len(xs)) as advance, torch.inference_mode():
+        for y in ys:
+            if y * s > lo:  # rows above this tile row are final
+                n, keep = y * s - lo, filled - (y * s - lo)
+                yield lo, acc[:, :n] / weight[:n]
+                acc[:, :keep], weight[:keep] = acc[:, n:filled].clone(), weight[n:filled].clone()
+                acc[:, keep:], weight[keep:] = 0, 0
+                lo, filled = y * s, keep
+            filled = max(filled, (y + th) * s - lo)
+            for i in range(0, len(xs), batch_size):
+                chunk = xs[i : i + batch_size]
+                x_in = torch.stack([as_float(image[:, y : y + th, x : x + tw]) for x in chunk]).to(device)
+                pred = predict(x_in)
+                pred = check_output(pred, (len(chunk), 3, th * s, tw * s), [f"{label}@y{y}x{x}" for x in chunk], name)
+                r0, r1 = y * s - lo, (y + th) * s - lo
+                for x, p in zip(chunk, pred):
+                    wt = tile_weight(th * s, tw * s, overlap * s, (y > 0, y + th < h, x > 0, x + tw < w), blend)
+                    cols = slice(x * s, (x + tw) * s)
+                    if blend == "none":
+                        acc[:, r0:r1, cols] = p
+                        weight[r0:r1, cols] = wt
+                    else:
+                        acc[:, r0:r1, cols] += p * wt
+                        weight[r0:r1, cols] += wt
+                done += len(chunk)
+                advance(done)
+        yield lo, acc[:, :filled] / weight[:filled]
 
 
 def stain_image(
@@ -195,6 +288,7 @@ def stain_image(
     *,
     tile: int = 512,
     overlap: int = 64,
+    blend: str = "hann",
     batch_size: int = 4,
     reporter: Reporter | None = None,
     label: str = "stain",
@@ -202,37 +296,27 @@ def stain_image(
     """Stains a C x H x W image of any size; returns 3 x H*scale x W*scale in [0, 1] (on the CPU)."""
     import torch
 
-    check_tiling(tile, overlap)
-    c, h, w = image.shape
+    check_tiling(tile, overlap, blend)
+    c = image.shape[0]
     if c != loaded.in_channels:
         raise ConfigError(
             f"{label}: the image has {c} channel(s), but run {loaded.run_id} ({loaded.name}, trained on "
             f"{loaded.dataset}) takes {loaded.in_channels}-channel input"
         )
-    s = loaded.scale
-    device = loaded.stainer.ctx.device
-    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    th, tw = min(tile, h), min(tile, w)
-    out = torch.zeros(3, h * s, w * s, dtype=torch.float32)
-    weight = torch.zeros(h * s, w * s, dtype=torch.float32)
-    boxes = [(y, x) for y in ys for x in xs]
-    reporter = reporter or Reporter(False)
-    with reporter.task(label, total=len(boxes)) as advance, torch.inference_mode():
-        for i in range(0, len(boxes), batch_size):
-            chunk = boxes[i : i + batch_size]
-            x_in = torch.stack([image[:, y : y + th, x : x + tw] for y, x in chunk]).to(device)
-            pred = loaded.stainer.predict(x_in)
-            pred = check_output(
-                pred, (len(chunk), 3, th * s, tw * s), [f"{label}@y{y}x{x}" for y, x in chunk], loaded.name
-            )
-            for (y, x), p in zip(chunk, pred):
-                wy = ramp(th * s, overlap * s, y > 0, y + th < h)
-                wx = ramp(tw * s, overlap * s, x > 0, x + tw < w)
-                wt = (wy[:, None] * wx[None, :]).float()
-                out[:, y * s : (y + th) * s, x * s : (x + tw) * s] += p * wt
-                weight[y * s : (y + th) * s, x * s : (x + tw) * s] += wt
-            advance(min(i + batch_size, len(boxes)))
-    return out / weight
+    rows = blend_rows(
+        loaded.stainer.predict,
+        image,
+        scale=loaded.scale,
+        tile=tile,
+        overlap=overlap,
+        blend=blend,
+        batch_size=batch_size,
+        device=loaded.stainer.ctx.device,
+        name=loaded.name,
+        reporter=reporter,
+        label=label,
+    )
+    return torch.cat([band for _, band in rows], dim=1)
 
 
 def default_tiling(scale: int) -> tuple[int, int]:
@@ -249,6 +333,7 @@ def predict_files(
     *,
     tile: int | None = None,
     overlap: int | None = None,
+    blend: str = "hann",
     batch_size: int = 4,
     seed: int | None = None,
     overwrite: bool = False,
@@ -258,12 +343,12 @@ def predict_files(
     Every input and output is checked before any work; existing outputs are kept unless
     ``overwrite``. A stochastic stainer is seeded (the run's seed by default) before each image,
     so the same command gives the same images."""
-    from .run.execute import seed_everything
+    from .seeding import seed_everything
 
     default_tile, default_overlap = default_tiling(loaded.scale)
     tile = default_tile if tile is None else tile
     overlap = min(default_overlap, tile // 2 - 1) if overlap is None else overlap
-    check_tiling(tile, overlap)
+    check_tiling(tile, overlap, blend)
     inputs = [Path(p) for p in inputs]
     stems = [p.stem for p in inputs]
     clash = sorted({s for s in stems if stems.count(s) > 1})
@@ -294,7 +379,14 @@ def predict_files(
     for p, img, target in zip(inputs, images, targets):
         seed_everything(loaded.stainer.ctx.seed if seed is None else seed)
         stained = stain_image(
-            loaded, img, tile=tile, overlap=overlap, batch_size=batch_size, reporter=reporter, label=f"stain {p.name}"
+            loaded,
+            img,
+            tile=tile,
+            overlap=overlap,
+            blend=blend,
+            batch_size=batch_size,
+            reporter=reporter,
+            label=f"stain {p.name}",
         )
         try:
             write_png(stained, target)

@@ -24,6 +24,11 @@ def predict(
         min=0,
         help="Overlap of neighbouring tiles in input pixels, blended with a raised-cosine ramp [default: tile / 8]",
     ),
+    blend: str = typer.Option(
+        "hann",
+        help="How overlapping tiles are combined: hann (raised-cosine ramps, seamless), mean, none (the later "
+        "tile wins: naive stitching, to measure seams)",
+    ),
     batch_size: int = typer.Option(4, min=1, help="Tiles per predict call"),
     seed: int | None = typer.Option(None, help="Seed of a stochastic stainer [default: the run's seed]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace stained PNGs already in the output folder"),
@@ -42,6 +47,7 @@ def predict(
         out_dir,
         tile=tile,
         overlap=overlap,
+        blend=blend,
         batch_size=batch_size,
         seed=seed,
         overwrite=overwrite,

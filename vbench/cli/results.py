@@ -85,6 +85,23 @@ def run(
         help="fp32, or bf16: forward passes under bf16 autocast (weights and optimiser state stay fp32); "
         "part of the run's identity. Default: bf16 on CUDA for the stainers that support it, else fp32",
     ),
+    evaluation: str = typer.Option(
+        "tiles",
+        "--eval",
+        help="tiles: score the test tiles; whole: stain the dataset's whole-image test regions on overlapping "
+        "tiles, blend and score each whole (its own leaderboard section)",
+    ),
+    eval_tile: int | None = typer.Option(
+        None, "--eval-tile", help="With --eval whole: tile side in input pixels [default: 512 / the dataset's scale]"
+    ),
+    eval_overlap: int | None = typer.Option(
+        None,
+        "--eval-overlap",
+        help="With --eval whole: overlap of neighbouring tiles in input pixels [default: tile / 8]",
+    ),
+    eval_blend: str | None = typer.Option(
+        None, "--eval-blend", help="With --eval whole: hann, mean or none (naive stitching) [default: hann]"
+    ),
     curve: bool = typer.Option(
         True,
         "--curve/--no-curve",
@@ -130,7 +147,11 @@ def run(
         budgets=multiples,
         curve=curve,
         precision=precision,
+        evaluation=evaluation,
+        whole=dict(tile=eval_tile, overlap=eval_overlap, blend=eval_blend),
     )
+    if evaluation != "whole" and (eval_tile, eval_overlap, eval_blend) != (None, None, None):
+        raise ConfigError("--eval-tile, --eval-overlap and --eval-blend set --eval whole's tiling: add --eval whole")
     if stainer or dataset:
         # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset
         # pairing's default set, as --metric's help says.

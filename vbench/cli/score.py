@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..metric import WholeImageMetric
 from .common import DbOption, app, check_format, err, loaded_plugins, out, say, split_names
 
 
@@ -39,6 +40,14 @@ def score(
     db: str | None = DbOption,
     batch_size: int = typer.Option(16, min=1, help="Images per metric batch"),
     seed: int = typer.Option(0, help="Seed of the bootstrap CIs"),
+    tile: int | None = typer.Option(
+        None,
+        help="Whole images: the tile side they were predicted on, in their own pixels (whole-image metrics "
+        "measure that grid; images are then scored one at a time)",
+    ),
+    overlap: int | None = typer.Option(
+        None, help="Whole images: the overlap of that grid's tiles, in pixels [default: 0]"
+    ),
 ):
     """Score a folder of predictions made anywhere: per-image rows plus the summary (mean, std,
     bootstrap 95% CI). With --dataset, against the dataset's targets (or aligned truth); with
@@ -61,8 +70,14 @@ def score(
     plugins = loaded_plugins()
     explicit = split_names(metric)
     ds = plugins.datasets.get(dataset) if dataset is not None else None
+    grid = _grid(tile, overlap, ds)
     items, notes = dataset_items(ds, split, pred_dir) if ds is not None else folder_items(pred_dir, target_dir)
-    chosen = metrics_to_score(plugins, explicit, ds, items)
+    chosen = [
+        (n, m.with_grid(grid) if isinstance(m, WholeImageMetric) else m)
+        for n, m in metrics_to_score(plugins, explicit, ds, items)
+    ]
+    if grid is not None:
+        batch_size = 1  # whole images: one at a time
     for note in notes:
         say(err, "note:", "dim", note)
     err.print(f"scoring {len(items)} image(s) with {', '.join(n for n, _ in chosen)}", highlight=False, markup=False)
@@ -88,6 +103,23 @@ def score(
             markup=False,
         )
     _render_scores(result, fmt, notes, run_id)
+
+
+def _grid(tile: int | None, overlap: int | None, ds):
+    """The tile grid of --tile / --overlap (None without them); bad values are one-line errors."""
+    from ..metric import TileGrid
+
+    if tile is None:
+        if overlap is not None:
+            raise ConfigError(f"--overlap {overlap} describes a tile grid: give its tile side with --tile too")
+        return None
+    grid = TileGrid(tile, overlap or 0)
+    if ds is not None and (grid.tile % ds.scale or grid.overlap % ds.scale):
+        raise ConfigError(
+            f"--tile {grid.tile} --overlap {grid.overlap}: dataset {ds.name!r} has scale {ds.scale}, so a grid "
+            f"predicted on its inputs has sizes that are multiples of {ds.scale} in output pixels (input px x scale)"
+        )
+    return grid
 
 
 def _fmt(v) -> str:

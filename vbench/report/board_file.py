@@ -136,6 +136,7 @@ class BoardFile(_Part):
     label: Text = ""
     excluded: list[Text] = []
     budget: Text = ""
+    evaluation: Literal["tiles", "whole"] = "tiles"
     primary_metric: Name | None = None
     notes: list[Text] = []  # the footer as rendered; rendering makes it again from the rest
 
@@ -172,6 +173,8 @@ def load(path: Path) -> list[dict]:
         for key in ("excluded", "budget"):  # as Board.to_dict writes it: the JSON copied is the JSON given
             if not board[key]:
                 del board[key]
+        if board["evaluation"] == "tiles" and "evaluation" not in raw:
+            del board["evaluation"]
         for row, given in zip(board["rows"], raw["rows"]):  # boards written before these fields had none
             for key in NEWER_ROW_FIELDS:
                 if key not in given:

@@ -9,7 +9,7 @@ import statistics
 from collections import defaultdict
 
 from ..run.spec import method_label, stainer_label
-from .figures import axis_label, new_figure, quality_metric, text
+from .plotting import axis_label, new_figure, quality_metric, text
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 

@@ -97,14 +97,15 @@ def verdict(curves: list[list[dict]], presentations: dict, higher_is_better: dic
 
 def metric_facts(plugins=None) -> tuple[dict, dict]:
     """(presentations, higher_is_better) of the registered metrics, for :func:`verdict`."""
-    from .leaderboard import presentations as registered
+    from ..metric import presentation
 
     if plugins is None:
         from ..plugins import load_plugins
 
         plugins = load_plugins()
-    better = {e.name: bool(getattr(e.obj, "higher_is_better", True)) for e in plugins.metrics.entries()}
-    return registered(plugins), better
+    entries = plugins.metrics.entries()
+    better = {e.name: bool(getattr(e.obj, "higher_is_better", True)) for e in entries}
+    return {e.name: presentation(e.obj) for e in entries}, better
 
 
 def run_verdicts(store, run_ids: list[int], plugins=None) -> dict[int, Verdict]:

@@ -22,7 +22,10 @@ import re
 from pathlib import Path
 
 from . import formatting
-from .escape import plain
+from .compute_figure import draw_compute
+from .plotting import axis_label, new_figure, quality_metric, text
+
+__all__ = ["KINDS", "CAPTIONS", "write_figures", "axis_label", "new_figure", "quality_metric", "text", "slug"]
 
 GRID_TILES = 3
 CELL_IN, DPI = 1.5, 110  # a grid cell's size in inches, and the PNG's resolution
@@ -38,20 +41,14 @@ CAPTIONS = {
 def slug(board) -> str:
     """A file stem for a board: readable, safe on every file system, unique per dataset+manifest."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", board.dataset).strip("._")[:40] or "dataset"
-    digest = hashlib.sha256(f"{board.dataset}\0{board.manifest_hash}".encode()).hexdigest()[:8]
+    digest = hashlib.sha256(formatting.section_key(board).encode()).hexdigest()[:8]
     return f"{readable}-{digest}"
-
-
-def text(value) -> str:
-    return plain(value).replace("$", r"\$")
 
 
 def write_figures(store, boards, out_dir: Path, prefix: str = "") -> list[Path]:
     """Writes every figure a board has data for into ``out_dir`` and records them on the board
     (``board.figures``, paths as ``prefix`` + file name). Returns the files written."""
     from matplotlib import rc_context
-
-    from .compute_figure import draw_compute
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -82,12 +79,6 @@ def write_figures(store, boards, out_dir: Path, prefix: str = "") -> list[Path]:
                     }
                 )
     return written
-
-
-def new_figure(width: float, height: float):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 # --- qualitative grid ---------------------------------------------------------------------------
@@ -145,6 +136,8 @@ def _cut(arr, box):
 
 
 def _grid(store, board):
+    if getattr(board, "evaluation", "tiles") == "whole":
+        return None  # a whole-image run's samples.png is its first region, linked from the page
     grids = []
     for row in board.rows:
         runs = [store.get_run(i) for i in row["run_ids"]]
@@ -185,22 +178,6 @@ def _grid(store, board):
 
 
 # --- quality vs latency ---------------------------------------------------------------------------
-
-
-def quality_metric(board) -> str | None:
-    """The computed metric with the lowest ``rank_priority`` (a board ranked by another metric
-    chosen with ``-m`` still plots the preferred quality metric), else the one the board is
-    ranked by."""
-    computed = [m for m in board.metrics if any(m in r["metrics"] for r in board.rows)]
-    ranked = [m for m in computed if board.metrics[m].get("rank_priority") is not None]
-    return min(ranked, key=lambda m: board.metrics[m]["rank_priority"]) if ranked else board.primary
-
-
-def axis_label(board, metric: str, what: str = "") -> str:
-    """``display name (unit)``, then ``what``."""
-    info = board.metrics[metric]
-    u = formatting.unit(info)
-    return text(f"{formatting.display_name(metric, info)}{f' ({u})' if u else ''}{what}")
 
 
 def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = True) -> list[int]:

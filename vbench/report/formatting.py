@@ -25,6 +25,19 @@ HTML_RUNTIME_COLUMNS = (
 CONVERGENCE = "convergence (val, last doubling)"
 
 
+def title(board) -> str:
+    """A board's name: its dataset, and ``whole images`` for rows scored on whole-image regions."""
+    whole = getattr(board, "evaluation", "tiles") == "whole"
+    return f"{board.dataset} — whole images" if whole else board.dataset
+
+
+def section_key(board) -> str:
+    """What tells two boards of one dataset and manifest apart in anchors and file names."""
+    return f"{board.dataset}\0{board.manifest_hash}" + (
+        "\0whole" if getattr(board, "evaluation", "tiles") == "whole" else ""
+    )
+
+
 def arrow(info: dict) -> str:
     return "↑" if info["higher_is_better"] else "↓"
 
@@ -127,8 +140,16 @@ def cells(board, row: dict) -> list[str]:
     )
 
 
+WHOLE_NOTE = (
+    "Whole images: each figure is over the dataset's whole-image test regions, each stained on overlapping "
+    "tiles, blended and scored whole (whole-image metrics measure the tile grid); never mixed with tile rows."
+)
+
+
 def header_lines(board) -> list[str]:
     lines = [f"manifest {board.manifest_hash or 'unknown'}"]
+    if getattr(board, "evaluation", "tiles") == "whole":
+        lines.append(WHOLE_NOTE)
     if board.label:
         lines.append(board.label)
     if board.note:

@@ -58,7 +58,7 @@ def page(boards, links: dict | None = None) -> str:
     ]
     if labels:
         out.append(f'<p class="sub">{h("; ".join(labels))}</p>')
-    nav = [f'<a href="#{_anchor(b)}">{h(b.dataset)}</a>' for b in boards]
+    nav = [f'<a href="#{_anchor(b)}">{h(formatting.title(b))}</a>' for b in boards]
     nav += [f'<a href="{h(url)}">{h(label)}</a>' for label, url in _links(links or {})]
     if nav:
         out.append(f"<nav><p>{' · '.join(nav)}</p></nav>")
@@ -83,7 +83,7 @@ def page(boards, links: dict | None = None) -> str:
 
 
 def _anchor(board) -> str:
-    return "board-" + hashlib.sha256(f"{board.dataset}\0{board.manifest_hash}".encode()).hexdigest()[:10]
+    return "board-" + hashlib.sha256(formatting.section_key(board).encode()).hexdigest()[:10]
 
 
 def _links(links: dict):
@@ -107,10 +107,10 @@ def _seed_order(seed) -> int:
 
 
 def _board(b) -> list[str]:
-    out = [f'<section id="{_anchor(b)}">', f"<h2>{h(b.dataset)}</h2>"]
+    out = [f'<section id="{_anchor(b)}">', f"<h2>{h(formatting.title(b))}</h2>"]
     out += [f'<p class="meta">{h(line)}</p>' for line in formatting.header_lines(b)]
     out.append('<div class="scroll"><table class="board">')
-    out.append(f"<caption>{h(b.dataset)}: ranked by {h(b.primary or 'nothing')}</caption>")
+    out.append(f"<caption>{h(formatting.title(b))}: ranked by {h(b.primary or 'nothing')}</caption>")
     heads = [("rank", "number", ""), ("method", "text", "name"), ("seeds", "text", "")]
     heads += [(f"{formatting.metric_heading(m, i)} mean [95% CI]", "number", "") for m, i in b.metrics.items()]
     if formatting.has_convergence(b):

@@ -82,7 +82,7 @@ def _caption(board) -> str:
     seeds = ", ".join(map(str, board.seeds)) or "none"
     where = "; ".join(board.hardware) or "hardware not recorded"
     text = tex(
-        f"vbench leaderboard of {board.dataset} (manifest {(board.manifest_hash or 'unknown')[:12]}), "
+        f"vbench leaderboard of {formatting.title(board)} (manifest {(board.manifest_hash or 'unknown')[:12]}), "
         f"seeds {seeds}, {where}."
     )
     if board.label:
@@ -107,5 +107,6 @@ def _notes(board) -> str:
 
 
 def _label(board) -> str:
-    ident = f"{board.dataset}-{(board.manifest_hash or '')[:8]}"
+    whole = "-whole" if getattr(board, "evaluation", "tiles") == "whole" else ""
+    ident = f"{board.dataset}-{(board.manifest_hash or '')[:8]}{whole}"
     return re.sub(r"[^A-Za-z0-9-]+", "-", ident).strip("-") or "board"

@@ -53,6 +53,7 @@ class Board:
     label: str = ""  # what a publication says the results are ("CPU, quick presets, ...")
     excluded: list = field(default_factory=list)  # stored runs and figures left out, and why (footer)
     budget: str = ""  # at a matched budget (--at-budget): what the budget is and where the runs ran
+    evaluation: str = "tiles"  # tiles, or whole: rows scored on whole-image regions (their own section)
 
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -60,6 +61,8 @@ class Board:
         for key in ("excluded", "budget"):  # the JSON of a board without them is as before
             if not data[key]:
                 del data[key]
+        if data["evaluation"] == "tiles":
+            del data["evaluation"]
         return data
 
     @classmethod
@@ -127,7 +130,8 @@ def build_leaderboard(
             notes = " ".join(n for ns in budget_notes.values() for n in ns)
             raise ConfigError(f"no completed run is within the budget of {at_budget} ({at_budget.describe()}). {notes}")
     for r in runs:
-        latest[(r.dataset, r.manifest_hash, r.stainer, r.preset, r.params, r.external, r.seed)] = r
+        key = (r.dataset, r.manifest_hash, r.evaluation or "tiles", r.stainer, r.preset, r.params, r.external, r.seed)
+        latest[key] = r
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for key, r in latest.items():
         groups[key[:-1]].append(r)
@@ -138,9 +142,13 @@ def build_leaderboard(
     boards: dict[tuple, Board] = {}
     wanted: dict[tuple, tuple[list, str]] = {}
     row_runs: dict[int, list[Run]] = {}
-    for (ds, manifest, stainer, preset, _params, external), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (ds, manifest, evaluation, stainer, preset, _params, external), group in sorted(
+        groups.items(), key=lambda kv: str(kv[0])
+    ):
         group.sort(key=lambda r: r.seed)
-        board = boards.setdefault((ds, manifest), Board(ds, manifest, note=group[0].dataset_note or ""))
+        board = boards.setdefault(
+            (ds, manifest, evaluation), Board(ds, manifest, note=group[0].dataset_note or "", evaluation=evaluation)
+        )
         row = {
             "stainer": stainer,
             "preset": preset,
@@ -200,7 +208,7 @@ def build_leaderboard(
         rank(board)
     _warn_manifests(boards.values())
     _note_left_out(list(boards.values()), left_out, unnamed)
-    return sorted(boards.values(), key=lambda b: (b.dataset, b.manifest_hash or ""))
+    return sorted(boards.values(), key=lambda b: (b.dataset, b.manifest_hash or "", b.evaluation != "tiles"))
 
 
 def _unchecked(board: Board, row_runs: dict) -> None:
@@ -312,8 +320,8 @@ def _describe(board: Board, runs: list[Run], store: Store) -> None:
 def _warn_manifests(boards) -> None:
     by_dataset = defaultdict(list)
     for board in boards:
-        by_dataset[board.dataset].append(board)
-    for ds, group in by_dataset.items():
+        by_dataset[(board.dataset, board.evaluation)].append(board)
+    for (ds, _), group in by_dataset.items():
         if len(group) > 1:
             hashes = ", ".join(sorted((b.manifest_hash or "none")[:12] for b in group))
             for b in group:

@@ -44,7 +44,7 @@ def markdown(boards: list[Board], heading: str = "##", figures: bool = False) ->
     md = escape.markdown
     out = []
     for b in boards:
-        out.append(f"{heading} {md(b.dataset)}\n")
+        out.append(f"{heading} {md(formatting.title(b))}\n")
         out += [f"{md(line)}  " for line in formatting.header_lines(b)]
         out.append("")
         cols = formatting.columns(b)
@@ -75,6 +75,7 @@ def _csv(boards: list[Board]) -> str:
     fields = [
         "dataset",
         "manifest_hash",
+        "evaluation",
         "rank",
         "tied",
         "stainer",
@@ -96,6 +97,7 @@ def _csv(boards: list[Board]) -> str:
             rec = {
                 "dataset": t(b.dataset),
                 "manifest_hash": t(b.manifest_hash or ""),
+                "evaluation": t(getattr(b, "evaluation", "tiles")),
                 "rank": row.get("rank"),
                 "tied": row.get("tied"),
                 "stainer": t(row["stainer"]),

@@ -150,7 +150,7 @@ class BoardTable:
 
         b = self.board
         ranked_by = formatting.display_name(b.primary, b.metrics[b.primary]) if b.primary in b.metrics else None
-        title = f"{b.dataset} — " + (f"ranked by {ranked_by}" if ranked_by else "unranked")
+        title = f"{formatting.title(b)} — " + (f"ranked by {ranked_by}" if ranked_by else "unranked")
         t = Table(
             title=Text(plain(title + (" (continued)" if continued else ""))),
             title_justify="left",

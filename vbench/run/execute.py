@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import resource
 import sys
 import time
@@ -16,6 +15,7 @@ from ..context import Budget, RunContext
 from ..errors import VbenchError
 from ..plugins import Plugins
 from ..scoring import batches, default_metrics, items_from_samples, score
+from ..seeding import seed_everything
 from ..stats import summarize
 from ..store import Store
 from . import faults, processes
@@ -34,17 +34,6 @@ VARIANCE_PIPELINE = (
     "averaged over the pixels of the tile"
 )
 NFE_PIPELINE = "network evaluations per tile in one prediction (sampling steps taken x samples averaged)"
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
 
 
 @dataclass
@@ -111,6 +100,12 @@ def compute_run(
 
     for key, value in spec.eval_params.items():  # evaluation variants act on the trained model
         setattr(stainer, key, value)
+    if spec.evaluation == "whole":
+        from .whole import evaluate_whole
+
+        scores, summaries, more = evaluate_whole(spec, plugins, dataset, stainer, reporter, artifacts, run_id)
+        fields.update(more, n_params=stainer.parameter_count(), threads=_threads(), peak_mem_mb=_peak(spec, isolated))
+        return RunResult(scores, summaries, fields, fitted.curve)
     _warm_up(spec, stainer, test[0])
     seed_everything(spec.seed)  # predictions reproduce whether the model was trained or reused
     outputs, repeats, per_tile_ms, predict_seconds = _predict(spec, dataset, stainer, test, reporter)
@@ -133,9 +128,7 @@ def compute_run(
 
     import torch
 
-    peak_mb = peak_rss_mb() if isolated else None  # in-process runs share the process's peak
-    if spec.device.startswith("cuda"):
-        peak_mb = torch.cuda.max_memory_allocated() / 2**20  # device memory matters more there
+    peak_mb = _peak(spec, isolated)
     try:
         save_sample_grid(artifacts / "samples.png", test[:4], outputs, dataset.scale)
     except OSError as exc:
@@ -155,6 +148,20 @@ def compute_run(
         tile_sources=tile_sources(test),
     )
     return RunResult(list(scores), summaries, fields, fitted.curve)
+
+
+def _peak(spec, isolated: bool) -> float | None:
+    import torch
+
+    if spec.device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20  # device memory matters more there
+    return peak_rss_mb() if isolated else None  # in-process runs share the process's peak
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def prepare_device(device: str) -> None:

@@ -61,8 +61,9 @@ class Trained:
 
 
 def trained_model(store: Store, spec: RunSpec, plugins: Plugins) -> Trained | None:
-    """The trained run an evaluation-variant stainer reuses for ``spec``, if one completed."""
-    if not plugins.stainers.get(spec.stainer).variants:  # spec.variants imply these
+    """The trained run an evaluation-variant stainer or a whole-image evaluation reuses for
+    ``spec``, if one completed."""
+    if not plugins.stainers.get(spec.stainer).variants and spec.evaluation == "tiles":  # spec.variants imply these
         return None
     manifest = plugins.datasets.get(spec.dataset).manifest_hash
     source = store.trained_run(spec.train_key(manifest))

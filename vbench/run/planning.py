@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+from ..dataset import whole_regions
 from ..errors import ConfigError, UnknownNameError
 from ..plugins import Plugins
 from .options import check_options
@@ -63,6 +64,8 @@ def plan(
     budgets: list[float] | None = None,
     curve: bool = True,
     precision: str | None = None,
+    evaluation: str = "tiles",
+    whole: dict | None = None,
 ) -> list[RunSpec]:
     """Resolves names, presets and variants. A stainer/dataset pair the stainer cannot handle
     (pairing or scale) is an error when ``strict`` (the user named both), else skipped with a warning.
@@ -72,8 +75,12 @@ def plan(
     parameter and the preset's seconds cap multiplied. Seeds, the device, ``max_seconds``, every
     ``--set`` value and the budgets are checked (:mod:`vbench.run.options`) before any spec is made.
     ``precision``: ``fp32`` or ``bf16`` (``NAME:PRESET@bf16`` names it per stainer); None: bf16 on
-    CUDA for stainers that declare ``bf16 = True``, else fp32."""
+    CUDA for stainers that declare ``bf16 = True``, else fp32. ``evaluation``: ``tiles`` (the test
+    tiles) or ``whole`` (the dataset's whole-image test regions, predicted on tiles of ``whole``'s
+    ``tile`` input px overlapping by ``overlap``, blended by ``blend``; default: ``vbench predict``'s)."""
     check_options(list(seeds), device, max_seconds)
+    if evaluation not in ("tiles", "whole"):
+        raise ConfigError(f"--eval {evaluation!r}: use tiles (the test tiles) or whole (whole-image test regions)")
     for m in metrics:
         plugins.metrics.entry(m)
     specs = []
@@ -116,6 +123,13 @@ def plan(
         plugin = f"{info.dist} {info.version}" if info and info.dist else None
         for ds_name in datasets:
             ds = plugins.datasets.get(ds_name)
+            settings_whole = whole_settings(ds, whole) if evaluation == "whole" else {}
+            if evaluation == "whole" and not whole_regions(ds):
+                problem = f"dataset {ds_name} declares no whole-image test regions (`vbench datasets show {ds_name}`)"
+                if strict:
+                    raise ConfigError(f"--eval whole: {problem}; evaluate it on its test tiles (--eval tiles)")
+                warn(f"skipping {name} on {ds_name}: {problem}")
+                continue
             pairings = set(getattr(cls, "pairings", {"paired"}))
             scales = getattr(cls, "scales", None)
             problem = None
@@ -139,6 +153,8 @@ def plan(
                         budget=None if multiple is None else float(multiple),
                         curve=curve,
                         precision=chosen,
+                        evaluation=evaluation,
+                        whole=settings_whole,
                         overrides=overrides,
                         variants=variants,
                         eval_params=eval_params,
@@ -160,3 +176,16 @@ def plan(
 def _times(cap: float | None, multiple: float | None) -> float | None:
     """A preset's seconds cap at a budget multiple: a x4 run gets four times the time."""
     return cap if cap is None or multiple is None else cap * multiple
+
+
+def whole_settings(dataset, given: dict | None) -> dict:
+    """Whole-image evaluation's tiling on ``dataset``: ``vbench predict``'s defaults (512 output px
+    per tile, an eighth of it overlapping, Hann blending) where not given; checked (one-line errors)."""
+    from ..predict import check_tiling
+
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    tile = int(given.get("tile") or max(16, 512 // max(int(dataset.scale), 1)))
+    overlap = int(given["overlap"]) if "overlap" in given else tile // 8
+    blend = str(given.get("blend") or "hann")
+    check_tiling(tile, overlap, blend)
+    return {"tile": tile, "overlap": overlap, "blend": blend}

@@ -40,6 +40,11 @@ def method_label(preset_label: str) -> str:
     return "+".join([head, *variants])
 
 
+def whole_label(whole: dict) -> str:
+    """How whole-image evaluation settings show in a label: ``whole(tile=128,overlap=16,blend=hann)``."""
+    return "whole(" + ",".join(f"{k}={whole[k]}" for k in ("tile", "overlap", "blend") if k in whole) + ")"
+
+
 def stainer_label(stainer: str, preset: str = "") -> str:
     """How a stainer preset is named in tables and messages: ``name:preset``, or ``name`` alone
     when there is no preset or it is called ``default`` (a stainer's single, unchosen preset)."""
@@ -67,6 +72,8 @@ class RunSpec:
     budget: float | None = None  # the multiple of the preset's step budget (--budgets, NAME:PRESET@xN)
     curve: bool = True  # score validation tiles while training (the anytime curve; --no-curve: off)
     precision: str = "fp32"  # fp32 | bf16 (autocast of forward passes): part of the trained model's identity
+    evaluation: str = "tiles"  # tiles: the test tiles; whole: the dataset's whole-image test regions
+    whole: dict = field(default_factory=dict)  # with evaluation "whole": tile, overlap (input px) and blend
 
     @property
     def preset_label(self) -> str:
@@ -76,7 +83,9 @@ class RunSpec:
 
         budget = "" if self.budget is None else "@" + multiple_label(self.budget)
         precision = "" if self.precision == "fp32" else "@" + self.precision
-        return "+".join([self.preset + label(self.overrides) + budget + precision] + self.variants)
+        whole = [whole_label(self.whole)] if self.evaluation == "whole" else []
+        head = self.preset + label(self.overrides) + budget + precision
+        return "+".join(([head] if head or self.variants else []) + self.variants + whole)
 
     @property
     def label(self) -> str:
@@ -102,15 +111,16 @@ class RunSpec:
 
     def key(self, manifest_hash: str | None) -> str:
         """Identifies the run for --resume: the trained model plus how it is evaluated."""
-        return run_key(
-            {
-                "train": self.train_key(manifest_hash),
-                "variants": self.variants,
-                "eval": self.eval_params,
-                "metrics": sorted(self.metrics),
-                "repeats": self.repeats,
-            }
-        )
+        ident = {
+            "train": self.train_key(manifest_hash),
+            "variants": self.variants,
+            "eval": self.eval_params,
+            "metrics": sorted(self.metrics),
+            "repeats": self.repeats,
+        }
+        if self.evaluation != "tiles":  # tile runs keep the identity they had
+            ident.update(evaluation=self.evaluation, whole=self.whole)
+        return run_key(ident)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -165,6 +165,7 @@ def claim_run(store: Store, spec: RunSpec, plugins: Plugins, provenance: dict, r
             params=params_json({**spec.params, **spec.eval_params}),
             train_key=spec.train_key(manifest),
             precision=spec.precision,
+            evaluation=spec.evaluation,
             repeats=spec.repeats,
             seed=spec.seed,
             suite=spec.suite,

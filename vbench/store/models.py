@@ -14,8 +14,9 @@ from ..run.spec import stainer_label
 # 2: runs.modality and runs.stain (the dataset's input modality and target stain).
 # 3: runs.owner and runs.heartbeat (run leases, see store/leases.py).
 # 4: runs.tile_sources (the source image of each test tile, for the leaderboard's bootstrap).
-# 6: runs.train_flops, runs.curve_seconds, runs.precision and the curve_points table.
-SCHEMA_VERSION = 6
+# 6: runs.train_flops, runs.curve_seconds and the curve_points table.
+# 7: runs.precision and runs.evaluation.
+SCHEMA_VERSION = 7
 
 
 class Base(DeclarativeBase):
@@ -80,6 +81,8 @@ class Run(Base):
     train_flops: Mapped[float | None] = mapped_column(Float)
     curve_seconds: Mapped[float | None] = mapped_column(Float)
     precision: Mapped[str] = mapped_column(String(8), default="fp32")  # fp32 | bf16 (autocast)
+    # tiles: scored per test tile; whole: per whole-image test region (vbench run --eval whole)
+    evaluation: Mapped[str] = mapped_column(String(16), default="tiles")
     # JSON {tile: source image} when the test tiles come from two or more recorded sources, else None
     tile_sources: Mapped[str | None] = mapped_column(Text)
 

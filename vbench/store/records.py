@@ -182,6 +182,7 @@ class RunFields(_Record):
     train_flops: Figure = None
     curve_seconds: Figure = None
     precision: Literal["fp32", "bf16"] = "fp32"
+    evaluation: Literal["tiles", "whole"] = "tiles"
 
 
 STATISTICS = ("mean", "std", "ci_low", "ci_high")

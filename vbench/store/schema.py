@@ -57,14 +57,21 @@ MIGRATIONS = (
     (4, ("ALTER TABLE runs ADD COLUMN tile_sources TEXT",)),
     # SQLite's INTEGER already holds 64 bits; PostgreSQL's is 32 (seeds reach 2^32 - 1)
     (5, ({"postgresql": "ALTER TABLE runs ALTER COLUMN seed TYPE BIGINT"},)),
-    # 6: runs.train_flops, runs.curve_seconds and runs.precision; the curve_points table (anytime validation curves)
+    # 6: runs.train_flops and curve_seconds; the curve_points table (anytime validation curves)
     (
         6,
         (
             "ALTER TABLE runs ADD COLUMN train_flops FLOAT",
             "ALTER TABLE runs ADD COLUMN curve_seconds FLOAT",
-            "ALTER TABLE runs ADD COLUMN \"precision\" VARCHAR(8) NOT NULL DEFAULT 'fp32'",
             create_curve_table,
+        ),
+    ),
+    # 7: runs.precision (fp32 | bf16) and runs.evaluation (tiles | whole)
+    (
+        7,
+        (
+            "ALTER TABLE runs ADD COLUMN \"precision\" VARCHAR(8) NOT NULL DEFAULT 'fp32'",
+            "ALTER TABLE runs ADD COLUMN evaluation VARCHAR(16) NOT NULL DEFAULT 'tiles'",
         ),
     ),
 )

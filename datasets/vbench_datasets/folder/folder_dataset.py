@@ -18,6 +18,8 @@ from vbench.user_datasets import (
     recorded_manifest,
 )
 
+from .folder_wholes import index_wholes, read_native
+from .folder_wholes import regions as whole_regions_of
 from .image_files import EXTENSIONS, channels_word, read_image, sha256_file
 from .index import INDEXES, Entry
 from .leaks import leak_warning, source_of
@@ -213,7 +215,22 @@ class FolderDataset(vbench.Dataset):
         for split in SPLITS:
             for _ in self._read_split(split):
                 pass
+        for region in self.wholes():  # one whole image at a time
+            read_native(Path(region.meta["input_path"]), "input", self.where())
+            read_native(Path(region.meta["target_path"]), "target", self.where())
         return self
+
+    # -- whole images (the ``wholes`` split, ``folder_wholes``) ---------------------------------
+
+    def whole_entries(self) -> list[Entry]:
+        if "_wholes_cache" not in self.__dict__:
+            self._index()
+            self.__dict__["_wholes_cache"] = index_wholes(self.root, self.layout, self.where())
+        return self.__dict__["_wholes_cache"]
+
+    def wholes(self) -> list:
+        """The whole images (``vbench.dataset.WholeRegion``), sizes checked against the scale."""
+        return whole_regions_of(self.whole_entries(), self.scale, self.where())
 
     # -- manifest ------------------------------------------------------------------------------
 
@@ -245,6 +262,17 @@ class FolderDataset(vbench.Dataset):
                 if e.truth is not None and e.truth != e.target:
                     row["truth"], row["truth_sha256"] = rel(e.truth), sha(e.truth)
                 rows.append(row)
+        for e in self.whole_entries():  # only datasets with whole images get these rows
+            rows.append(
+                {
+                    "id": e.id,
+                    "split": "wholes",
+                    "input": rel(e.input),
+                    "input_sha256": sha(e.input),
+                    "target": rel(e.target),
+                    "target_sha256": sha(e.target),
+                }
+            )
         # pairing and scale change what the same files mean, so they are part of the split's identity.
         return {
             "format": mf.FORMAT,
@@ -279,6 +307,13 @@ class FolderDataset(vbench.Dataset):
             out["manifest"] = str(self.recorded_path())
         else:
             out["manifest hash"] = f"{self.manifest_hash} (of the files now; none was recorded)"
+        wholes = self.whole_entries()
+        out["whole images"] = (
+            f"{len(wholes)} in the wholes split, predicted and scored whole; they are separate images, "
+            f"not the test tiles"
+            if wholes
+            else "none (add ROOT/A/wholes + ROOT/B/wholes, or ROOT/wholesA + ROOT/wholesB)"
+        )
         leak = leak_warning(self._index())
         if leak:
             out["warning"] = leak

@@ -11,7 +11,7 @@ import math
 
 import vbench
 
-from . import sources, tiling
+from . import sources, tiling, whole_regions
 from .forward.autofluorescence import Autofluorescence
 from .forward.brightfield import UnstainedBrightfield
 from .forward.darkfield import UnstainedDarkfield
@@ -56,6 +56,13 @@ class CmuDataset(SimulatedDataset):
         train = regions[0]
         regions[0] = tiling.Region("train", train.y0, train.y1, train.x0, train.x1, train.tile, t["train_stride"])
         return regions
+
+    def whole_boxes(self, shape, regions) -> list[whole_regions.Box]:
+        """Two square regions of the test band's full height (3 test rows), each 3 test-grid cells
+        wide, over the test tiles' tissue (columns 2-4 and 5-7 of the grid)."""
+        test = next(r for r in regions if r.split == "test")
+        side, t = test.y1 - test.y0, test.tile
+        return [whole_regions.Box(f"whole-{i}", test.y0, test.x0 + col * t, side, side) for i, col in enumerate((2, 5))]
 
 
 class QpiHe(CmuDataset):
@@ -173,6 +180,11 @@ class QpiIhc(SimulatedDataset):
 
     def guard(self, shape) -> int:
         return self.tiles["train_tile"]
+
+    def whole_boxes(self, shape, regions) -> list[whole_regions.Box]:
+        """One region: the whole test column (smoke-sized, like the dataset)."""
+        test = next(r for r in regions if r.split == "test")
+        return [whole_regions.Box("whole-0", test.y0, test.x0, test.y1 - test.y0, test.x1 - test.x0)]
 
     def regions(self, shape) -> list[tiling.Region]:
         h, w = shape[:2]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vbench import manifest as mf
 
@@ -41,3 +41,4 @@ class Tile:
 class Built:
     header: dict
     tiles: list[Tile]
+    wholes: list = field(default_factory=list)  # whole_regions.Whole: the whole-image test regions

@@ -35,6 +35,7 @@ def _code_digest() -> str:
             [
                 here / "simulated.py",
                 here / "built_tiles.py",
+                here / "whole_regions.py",
                 here / "tiling.py",
                 here / "sources.py",
                 here / "__init__.py",
@@ -65,7 +66,12 @@ def save(file: Path, built) -> None:
     arrays = {
         "header": np.array(json.dumps(built.header)),
         "rows": np.array(json.dumps([_row(t) for t in built.tiles])),
+        "wholes": np.array(json.dumps([_whole_row(w) for w in built.wholes])),
     }
+    for i, w in enumerate(built.wholes):
+        arrays[f"whole_input{i}"], arrays[f"whole_target{i}"] = w.input, w.target
+        if w.truth is not None and w.truth is not w.target:
+            arrays[f"whole_truth{i}"] = w.truth
     for i, t in enumerate(built.tiles):
         arrays[f"input{i}"], arrays[f"target{i}"] = t.input, t.target
         if t.truth is not None and t.truth is not t.target:
@@ -99,10 +105,38 @@ def load(file: Path):
                         raise ValueError(f"tile {row['id']} does not match its stored hash")
                 at = tuple(row["target_at"]) if row["target_at"] else None
                 tiles.append(Tile(row["id"], row["split"], row["y"], row["x"], row["size"], inp, tgt, truth, at))
+            wholes = [_whole(z, i, row) for i, row in enumerate(json.loads(str(z["wholes"])))]
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         warnings.warn(f"ignoring the damaged tile cache {file} ({exc}); rebuilding it", stacklevel=2)
         return None
-    return Built(header, tiles)
+    return Built(header, tiles, wholes)
+
+
+def _whole(z, i: int, row: dict):
+    from .whole_regions import Whole
+
+    inp, tgt = z[f"whole_input{i}"], z[f"whole_target{i}"]
+    truth = z[f"whole_truth{i}"] if f"whole_truth{i}" in z.files else (tgt if row["truth_is_target"] else None)
+    for arr, want in ((inp, row["input"]), (tgt, row["target"]), (truth, row.get("truth"))):
+        if want is not None and mf.array_digest(arr) != want:
+            raise ValueError(f"whole region {row['id']} does not match its stored hash")
+    at = tuple(row["target_at"]) if row["target_at"] else None
+    return Whole(row["id"], row["y"], row["x"], row["height"], row["width"], inp, tgt, truth, at)
+
+
+def _whole_row(w) -> dict:
+    return {
+        "id": w.id,
+        "y": w.y,
+        "x": w.x,
+        "height": w.height,
+        "width": w.width,
+        "target_at": list(w.target_at) if w.target_at else None,
+        "truth_is_target": w.truth is not None and w.truth is w.target,
+        "input": mf.array_digest(w.input),
+        "target": mf.array_digest(w.target),
+        "truth": mf.array_digest(w.truth) if w.truth is not None else None,
+    }
 
 
 def _row(t) -> dict:

@@ -27,7 +27,7 @@ from vbench import manifest as mf
 from vbench.dataset import SPLITS
 from vbench.errors import DatasetError
 
-from . import disk_cache, sources, tiling
+from . import disk_cache, sources, tiling, whole_regions
 from .built_tiles import Built, Tile
 from .forward.stains import Deconvolution
 
@@ -37,7 +37,7 @@ _BUILT: dict = {}  # (class, parameters) -> Built
 _HED: dict = {}  # (source id, work area) -> rgb2hed of it
 
 
-class SimulatedDataset(vbench.Dataset):
+class SimulatedDataset(whole_regions.WholeRegions, vbench.Dataset):
     """Base of the bundled datasets (see the module docstring)."""
 
     source: ClassVar[sources.Source]
@@ -65,6 +65,10 @@ class SimulatedDataset(vbench.Dataset):
 
     def guard(self, shape) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def whole_boxes(self, shape, regions: list[tiling.Region]) -> list[whole_regions.Box]:
+        """The whole-image test regions, in source pixels, inside the test region (none by default)."""
+        return []
 
     # -- building ------------------------------------------------------------------------------
 
@@ -138,6 +142,10 @@ class SimulatedDataset(vbench.Dataset):
         tiles = []
         for split in SPLITS:
             tiles.extend(self._pair(split, spots[split], canvas))
+        boxes = self.whole_boxes(rgb.shape, regions)
+        test = next(r for r in regions if r.split == "test")
+        whole_regions.check_boxes(self.name, boxes, test, {"y0": y0, "y1": y1, "x0": x0, "x1": x1}, s)
+        wholes = whole_regions.cut(boxes, canvas, self.pairing)
         header = {
             "format": mf.FORMAT,
             "version": mf.VERSION,
@@ -162,7 +170,7 @@ class SimulatedDataset(vbench.Dataset):
                 "sha256": "of '<dtype> <C>x<H>x<W>\\n' followed by the little-endian pixel bytes",
             },
         }
-        return Built(header, tiles)
+        return Built(header, tiles, wholes)
 
     def _margin(self, shape) -> int:
         import math
@@ -262,6 +270,10 @@ class SimulatedDataset(vbench.Dataset):
         _BUILT[self._key()] = self._build()
         self.__dict__.pop("_manifest_hash", None)
         result = super().verify(expected)
+        committed = self.committed_wholes_manifest()
+        if committed is not None:  # the whole regions, against their own committed manifest
+            diffs = mf.compare(committed, self.wholes_manifest())
+            result.differences += [f"whole regions: {line}" for line in diffs]
         if result.ok:
             disk_cache.save(self._cache_file(), _BUILT[self._key()])
         return result
@@ -298,6 +310,11 @@ class SimulatedDataset(vbench.Dataset):
                 params = {k: v for k, v in models[part].items() if k != "model"}
                 out[f"{part} model"] = f"{models[part]['model']} {_brief(params)}"
         out["stains"] = _brief(models["stains"])
+        wholes = self.committed_wholes_manifest() or self.wholes_manifest()
+        test_rows = [t for t in m["tiles"] if t["split"] == "test"]
+        out["whole regions"] = whole_regions.describe(wholes, test_rows)
+        if wholes["tiles"]:
+            out["whole regions manifest"] = f"{mf.manifest_hash(wholes)} ({whole_regions.manifest_path(self.name)})"
         which = "committed" if self.committed_manifest() is not None else "built here, no committed manifest"
         out["manifest hash"] = f"{mf.manifest_hash(m)} ({which})"
         if self.committed_path() is not None:

@@ -22,6 +22,8 @@ ssim@reg       for misaligned targets (``registration/``); never against the tru
 nuclei-f1      nuclei in the haematoxylin channel matched one-to-one within 4 um (F1; also
                nuclei-precision, nuclei-recall), ``cells/``
 nuclei-dice    pixel Dice of the nuclear masks
+seam           gradient energy along the tile grid a whole image was predicted on over that elsewhere
+stain-drift    spread of per-tile mean stain amounts over the reference's (``whole/``)
 =============  =====================================================================================
 
 The metrics are grouped by family, one subpackage each: ``pixel/`` (psnr, ssim, ciede2000),
@@ -41,6 +43,7 @@ from .no_reference import NIQE, NIQEStain
 from .pixel import CIEDE2000, PSNR, SSIM, SSIMRGB, PSNRLuma
 from .registration import REGISTERED_METRICS
 from .stain import STAIN_METRICS
+from .whole import WHOLE_METRICS
 
 METRICS = [
     PSNR,
@@ -53,6 +56,7 @@ METRICS = [
     *STAIN_METRICS,
     *REGISTERED_METRICS,
     *CELL_METRICS,
+    *WHOLE_METRICS,
 ]
 
 
