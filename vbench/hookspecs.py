@@ -43,9 +43,10 @@ def vbench_register_stainers(register):
       step per ``stage`` (into ``flops``, whose total is ``train_flops``; the runner calls
       ``end_training`` after ``fit``) and, at the runner's ``checkpoints``, calls
       ``on_checkpoint``, which scores ``predict`` on validation tiles (the anytime curve), so
-      ``predict`` must work from the first step. ``ctx.precision`` is the run's ``fp32`` or ``bf16``
-      (``--precision``): run forward passes and losses inside ``with ctx.autocast():`` (bf16
-      autocast at bf16, nothing at fp32; the runner wraps every ``predict`` in it); ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
+      ``predict`` must work from the first step. ``ctx.precision`` is the run's ``fp32`` or
+      ``bf16`` (``--precision``): run forward passes and losses inside ``with ctx.autocast():``
+      (bf16 autocast at bf16, nothing at fp32; the runner wraps every ``predict`` in it);
+      ``ctx.log(msg)`` logs; ``ctx.elapsed`` (seconds since
       ``start_clock``) and ``ctx.time_left`` read the clock. The harness reads ``steps_done``,
       ``samples_seen`` and ``truncated`` after ``fit`` and sets ``on_progress`` (progress bar).
     - ``predict(inputs)``: N x C_in x h x w in [0, 1] (on ``ctx.device``) to N x 3 x (h*scale) x
@@ -60,7 +61,8 @@ def vbench_register_stainers(register):
       A preset may hold ``steps`` (the training budget, which ``ctx.budget.steps`` carries) and
       ``max_seconds`` (a cap; a run that reaches it is stored as truncated).
     - ``parameters`` (dict name -> :class:`vbench.Param`): what each parameter accepts, declared
-      once: ``Param(kind, min=None, max=None, choices=(), item=int, help="")`` with ``kind`` one of
+      once: ``Param(kind, min=None, max=None, choices=(), item=int, help="", budget=False,
+      empty=False)`` with ``kind`` one of
       ``int``, ``float``, ``bool``, ``str`` or ``list`` (one or more of ``item``), inclusive bounds (of each
       item of a list) and the only values of a ``str``. ``--set KEY=VALUE`` and a suite's
       ``PRESET[KEY=VALUE]`` are checked against it before any run is created, and ``vbench plugins

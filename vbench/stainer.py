@@ -17,7 +17,8 @@ class Param:
     suite's ``preset[KEY=VALUE]`` are checked against it before any run is created, and
     ``vbench plugins --params NAME`` shows it.
 
-    ``kind``: ``int``, ``float``, ``bool``, ``str`` or ``list`` (one or more of ``item``: ``int`` or ``float``).
+    ``kind``: ``int``, ``float``, ``bool``, ``str`` or ``list`` (one or more of ``item``: ``int`` or
+    ``float``; none too with ``empty=True``).
     ``min`` / ``max``: inclusive bounds of a number, or of each item of a list. ``choices``: the only
     values a ``str`` parameter takes. ``help``: what it does, in a few words. ``budget``: a step
     count that scales with the training budget (``steps`` itself, a warm-up, a stage's share, the
@@ -32,6 +33,7 @@ class Param:
     item: type = int
     help: str = ""
     budget: bool = False
+    empty: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS or (self.kind is list and self.item not in (int, float)):
@@ -42,7 +44,8 @@ class Param:
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind is list:
-            return f"a list of one or more {KINDS[self.item].removeprefix('a ')}s{self._range()}"
+            many = "zero or more" if self.empty else "one or more"
+            return f"a list of {many} {KINDS[self.item].removeprefix('a ')}s{self._range()}"
         return KINDS[self.kind] + ("" if self.kind in (bool, str) else self._range())
 
     def _range(self) -> str:
@@ -53,7 +56,11 @@ class Param:
 
     def accepts(self, value) -> bool:
         if self.kind is list:
-            return isinstance(value, (list, tuple)) and bool(value) and all(self._number(v, self.item) for v in value)
+            return (
+                isinstance(value, (list, tuple))
+                and (bool(value) or self.empty)
+                and all(self._number(v, self.item) for v in value)
+            )
         if self.kind in (int, float):
             return self._number(value, self.kind)
         if self.kind is str:

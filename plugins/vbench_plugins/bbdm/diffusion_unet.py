@@ -54,11 +54,22 @@ class DimensionMatch(nn.Module):
         return self.color(up) + self.detail(x)
 
 
-class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice; the time embedding scales and shifts the second norm."""
+def _resample(x: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "down":
+        return F.avg_pool2d(x, 2)
+    if how == "up":
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+    return x
 
-    def __init__(self, cin: int, cout: int, emb_dim: int, dropout: float = 0.0):
+
+class ResBlock(nn.Module):
+    """GroupNorm-SiLU-conv twice; the time embedding scales and shifts the second norm.
+    ``resample`` "down" / "up" halves / doubles the resolution between the first norm and conv
+    (ADM's resblock_updown, which BBDM's reference U-Net uses)."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int, dropout: float = 0.0, resample: str = ""):
         super().__init__()
+        self.resample = resample
         self.norm1, self.conv1 = _norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.emb = nn.Linear(emb_dim, 2 * cout)
         self.norm2, self.drop = _norm(cout), nn.Dropout(dropout)
@@ -66,7 +77,8 @@ class ResBlock(nn.Module):
         self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv1(_resample(F.silu(self.norm1(x)), self.resample))
+        x = _resample(x, self.resample)
         scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
         h = self.norm2(h) * (1 + scale) + shift
         h = self.conv2(self.drop(F.silu(h)))
@@ -93,7 +105,9 @@ class SelfAttention(nn.Module):
 class UNet(nn.Module):
     """Time-conditioned U-Net (DDPM/ADM layout): one level per channel multiplier in ``mult``,
     ``blocks`` residual blocks each, self-attention at the levels listed in ``attention``
-    (0 = the top level) and always in the middle. ``patch`` > 1 folds patch x patch pixels into
+    (0 = the top level) and always in the middle. ``updown``: strided / nearest-neighbour
+    convolutions between levels ("conv") or ADM's down / up residual blocks ("resblock", as
+    BBDM's reference). ``patch`` > 1 folds patch x patch pixels into
     channels first (PixelUnshuffle) and unfolds them at the end, so every level runs at 1/patch
     resolution: the CPU preset's economy. Inputs of any size are reflect-padded to a multiple of
     the total downsampling and cropped back."""
@@ -109,8 +123,11 @@ class UNet(nn.Module):
         head_channels: int = 32,
         dropout: float = 0.0,
         patch: int = 1,
+        updown: str = "conv",
     ):
         super().__init__()
+        if updown not in ("conv", "resblock"):
+            raise ValueError(f"unknown updown {updown!r}; use conv or resblock")
         self.width, self.patch = width, int(patch)
         self.factor = self.patch * 2 ** (len(mult) - 1)
         emb_dim = 4 * width
@@ -129,7 +146,10 @@ class UNet(nn.Module):
                 self.down.append(layer)
                 chans.append(ch)
             if level < len(mult) - 1:
-                self.down.append(nn.ModuleList([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
+                if updown == "resblock":
+                    self.down.append(nn.ModuleList([ResBlock(ch, ch, emb_dim, dropout, resample="down")]))
+                else:
+                    self.down.append(nn.ModuleList([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
                 chans.append(ch)
         self.mid = nn.ModuleList(
             [ResBlock(ch, ch, emb_dim, dropout), SelfAttention(ch, head_channels), ResBlock(ch, ch, emb_dim, dropout)]
@@ -142,7 +162,8 @@ class UNet(nn.Module):
                 if level in attention:
                     layer.append(SelfAttention(ch, head_channels))
                 if level > 0 and i == blocks:
-                    layer.append(_Upsample(ch))
+                    up = ResBlock(ch, ch, emb_dim, dropout, resample="up") if updown == "resblock" else _Upsample(ch)
+                    layer.append(up)
                 self.up.append(layer)
         self.out = nn.Sequential(_norm(ch), nn.SiLU(), _zero(nn.Conv2d(ch, out_channels * self.patch**2, 3, padding=1)))
 

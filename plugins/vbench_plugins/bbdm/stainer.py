@@ -29,10 +29,17 @@ Where it deviates (and why)
   PixelShuffle detail branch) is trained jointly with the U-Net and also regressed onto the target
   (L1, `match_weight`), so y is a stain estimate; the paper's layer sizes and losses were not
   available to us. `init_color` (quick) starts the colour map at the least-squares fit.
-- U-Net: our own ADM-style layout (GroupNorm, scale-shift time conditioning, attention at the
-  lowest level and in the middle). `paper` has the reference width (128, multipliers 1-4-8,
-  2 blocks, 64-channel heads) and the reference optimiser, LR schedule and EMA; its 200k steps are
-  our choice (the papers' iteration counts were not available to us).
+- U-Net: our own ADM-style layout (GroupNorm, scale-shift time conditioning, attention in the
+  middle and at the levels in `attention`). `paper` has the reference configuration
+  (configs/Template-BBDM.yaml: width 128, multipliers 1-4-8, 2 blocks, 64-channel heads,
+  residual-block resampling `updown="resblock"`; its attention_resolutions 32/16/8 never match
+  the downsampling factors 1/2/4 of three levels, so attention is in the middle only), the
+  reference optimiser, LR schedule and EMA: the U-Net has 237,094,787 parameters, the
+  reference's count for 6 input channels exactly (computed from guided-diffusion's UNetModel
+  arithmetic; tests/test_paper_presets.py pins it). The dimension-matching CNN (67,007
+  parameters for 4 channels at scale 4) has no reference counterpart (BBDM's SpatialRescaler
+  has none for equal channels). Its 200k steps are our choice (the papers' iteration counts were
+  not available to us). `quick` keeps strided convolutions and attention at its lowest level.
 - `quick` is a CPU model that trains in minutes: width 32, patch 2 (pixels folded into channels,
   so the U-Net runs at half resolution), Adam 1e-3 with cosine decay, EMA 0.99 from step 50,
   flips and 90-degree rotations, the reference code's 'ysubx' objective (y - x0; better than
@@ -49,7 +56,7 @@ import vbench
 from vbench import Param
 from vbench.errors import ConfigError
 
-from ..parameters import LIMIT, choice, count, every, flag, fraction, rate, side, steps, weight
+from ..parameters import choice, count, every, flag, fraction, rate, schedule_steps, side, steps, weight
 
 SAMPLERS = ("vanilla", "skip", "mean", "mean-skip")
 
@@ -62,6 +69,7 @@ class BBDM(vbench.Stainer):
     scales = {1, 2, 4, 5}
     stochastic = True
     repeats = 5
+    bf16 = True  # trains under ctx.autocast(): bf16 by default on CUDA (--precision)
     presets = {
         "quick": dict(
             steps=800,
@@ -105,8 +113,9 @@ class BBDM(vbench.Stainer):
             width=128,
             mult=(1, 4, 8),
             blocks=2,
-            attention=(2,),
+            attention=(),
             head_channels=64,
+            updown="resblock",
             patch=1,
             match_width=64,
             match_weight=1.0,
@@ -127,17 +136,22 @@ class BBDM(vbench.Stainer):
             n_avg=1,
         ),
     }
+    # 20-step sampling costs about 2 s per 64 px tile on 2 CPU cores: the anytime curve scores the
+    # centre 32 px of 2 validation tiles, to stay within 10% of the quick preset's training time
+    curve_tiles = 2
+    curve_crop = 32
     parameters = dict(
         steps=steps(),
         batch_size=count("crops per training step"),
         crop=side(),
         lr=rate(),
-        warmup=count("steps of linear learning-rate warm-up", min=0, max=LIMIT),
+        warmup=schedule_steps("steps of linear learning-rate warm-up"),
         schedule=choice("learning-rate schedule", "cosine", "plateau"),
         width=count("channels of the U-Net's first level"),
         mult=Param(list, min=1, max=64, help="channel multiplier of each U-Net level"),
         blocks=count("residual blocks per level", max=64),
-        attention=Param(list, min=0, max=16, help="levels with self-attention"),
+        attention=Param(list, min=0, max=16, empty=True, help="levels with self-attention (none: the middle only)"),
+        updown=choice("resampling between levels: strided convolutions or residual blocks", "conv", "resblock"),
         head_channels=count("channels per attention head"),
         patch=count("pixels folded into channels before the U-Net", max=16),
         match_width=count("channels of the dimension-matching network"),
@@ -145,7 +159,7 @@ class BBDM(vbench.Stainer):
         init_color=flag("start the matching network from the mean colour"),
         objective=choice("what the network regresses", "grad", "ysubx"),
         ema_decay=fraction("decay of the weights' moving average"),
-        ema_start=count("step from which the moving average is kept", min=0, max=LIMIT),
+        ema_start=schedule_steps("step from which the moving average is kept"),
         ema_every=every("steps between moving-average updates"),
         augment=flag("random flips and quarter turns of the crops"),
         timesteps=count("diffusion steps of the bridge", max=100_000),
@@ -179,7 +193,7 @@ class BBDM(vbench.Stainer):
         self.clip, self.use_ema = True, True
         self.batch_size, self.crop, self.lr, self.warmup, self.schedule = 8, 64, 1e-4, 0, "cosine"
         self.width, self.mult, self.blocks, self.attention = 32, (1, 2, 2), 1, (2,)
-        self.head_channels, self.patch, self.dropout = 32, 1, 0.0
+        self.head_channels, self.patch, self.dropout, self.updown = 32, 1, 0.0, "conv"
         self.match_width, self.match_weight, self.init_color = 32, 1.0, False
         self.ema_decay, self.ema_start, self.ema_every, self.augment = 0.995, 0, 1, False
         self.last_nfe = 0
@@ -188,9 +202,8 @@ class BBDM(vbench.Stainer):
         self.ema = None
 
     # --- model --------------------------------------------------------------------------------
-    def _build(self, in_channels: int, scale: int, device: str = "cpu") -> None:
-        from timm.utils import ModelEmaV3
-
+    def network(self, in_channels: int, scale: int):
+        """The bridge's networks for these settings (on torch's current default device)."""
         from .diffusion_unet import BridgeNet
 
         if scale not in self.scales:
@@ -198,7 +211,7 @@ class BBDM(vbench.Stainer):
                 f"bbdm produces output/input scales {sorted(self.scales)}, this dataset needs {scale}. "
                 f"Choose a dataset with one of those scales."
             )
-        self.net = BridgeNet(
+        return BridgeNet(
             in_channels,
             scale,
             self.match_width,
@@ -209,7 +222,13 @@ class BBDM(vbench.Stainer):
             head_channels=self.head_channels,
             dropout=self.dropout,
             patch=self.patch,
-        ).to(device)
+            updown=self.updown,
+        )
+
+    def _build(self, in_channels: int, scale: int, device: str = "cpu") -> None:
+        from timm.utils import ModelEmaV3
+
+        self.net = self.network(in_channels, scale).to(device)
         self.ema = ModelEmaV3(self.net, decay=self.ema_decay)
 
     def load_state_dict(self, state: dict) -> None:

@@ -100,14 +100,15 @@ def train_bridge(stainer, samples, ctx) -> None:
     while True:
         x, x0 = crops.batch(stainer.batch_size)
         n = x.shape[0]
-        y = net.match(x)
         t = torch.randint(1, bridge.T + 1, (n,), generator=g).to(device)
         noise = torch.randn(x0.shape, generator=g).to(device)
-        x_t = bridge.marginal(x0, y, t, noise)
-        pred = net.unet(torch.cat([x_t, y], dim=1), t)
-        loss = F.l1_loss(pred, objective_target(stainer.objective, x_t, x0, y))
-        if stainer.match_weight:
-            loss = loss + stainer.match_weight * F.l1_loss(y, x0)
+        with ctx.autocast():  # forward passes and the loss; the backward pass outside
+            y = net.match(x).float()
+            x_t = bridge.marginal(x0, y, t, noise)
+            pred = net.unet(torch.cat([x_t, y], dim=1), t).float()
+            loss = F.l1_loss(pred, objective_target(stainer.objective, x_t, x0, y))
+            if stainer.match_weight:
+                loss = loss + stainer.match_weight * F.l1_loss(y, x0)
         value = float(loss.detach())
         check_finite(step + 1, {"bridge": value}, "lower lr or check the training tiles for NaN/inf")
         optimizer.zero_grad(set_to_none=True)

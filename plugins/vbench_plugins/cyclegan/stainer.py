@@ -10,6 +10,11 @@ fakes per discriminator, Adam lr 2e-4 with beta1 0.5, constant for the first hal
 decayed linearly to zero over the second half, batch 1, one generator update then one
 discriminator update per step, images scaled to [-1, 1] with a tanh output.
 
+Parameter counts of ``paper`` (3-channel input, as the reference's default): each generator
+11,378,179 and each discriminator 2,764,737, the reference's exactly (pinned by
+tests/test_paper_presets.py); for 1-channel phase input 11,371,907 / 11,371,905 and 2,764,737 /
+2,762,689 (stain side / input side).
+
 Deviations (all recorded in the presets, which are stored with every run):
 - The identity loss needs input and output with the same channels (the reference asserts
   input_nc == output_nc). For phase (1 channel) and autofluorescence (4 channels) inputs it is
@@ -64,6 +69,7 @@ class CycleGAN(vbench.Stainer):
     name = "cyclegan"
     pairings = {"paired", "misaligned", "unpaired"}
     presets = {"quick": QUICK, "paper": PAPER}
+    bf16 = True  # trains under ctx.autocast(): bf16 by default on CUDA (--precision)
     parameters = dict(
         resnet_gan("channels of the generators' first layer"),
         identity_weight=weight("weight of the identity loss (off where input and stain channels differ)"),
@@ -156,6 +162,7 @@ class CycleGAN(vbench.Stainer):
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
 
         def gan(scores, real: bool):
+            scores = scores.float()
             return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))
 
         step = 0
@@ -166,24 +173,26 @@ class CycleGAN(vbench.Stainer):
             # generators (discriminators frozen: they only pass gradients through)
             for d in (self.disc_stain, self.disc_input):
                 d.requires_grad_(False)
-            fake_b = self._run(self.generator, a)
-            fake_a = self._run(self.inverse, b)
-            cycle = F.l1_loss(self._run(self.inverse, fake_b), a) + F.l1_loss(self._run(self.generator, fake_a), b)
-            adv = gan(self.disc_stain(fake_b), True) + gan(self.disc_input(fake_a), True)
-            loss_g = adv + self.cycle_weight * cycle
-            if identity:
-                idt = F.l1_loss(self._run(self.generator, b), b) + F.l1_loss(self._run(self.inverse, a), a)
-                loss_g = loss_g + self.cycle_weight * self.identity_weight * idt
+            with ctx.autocast():  # forward passes and losses; backward passes outside
+                fake_b = self._run(self.generator, a)
+                fake_a = self._run(self.inverse, b)
+                cycle = F.l1_loss(self._run(self.inverse, fake_b), a) + F.l1_loss(self._run(self.generator, fake_a), b)
+                adv = gan(self.disc_stain(fake_b), True) + gan(self.disc_input(fake_a), True)
+                loss_g = adv + self.cycle_weight * cycle
+                if identity:
+                    idt = F.l1_loss(self._run(self.generator, b), b) + F.l1_loss(self._run(self.inverse, a), a)
+                    loss_g = loss_g + self.cycle_weight * self.identity_weight * idt
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             # discriminators, on a mix of new and pooled fakes
             for d in (self.disc_stain, self.disc_input):
                 d.requires_grad_(True)
-            loss_d = 0.5 * (gan(self.disc_stain(b), True) + gan(self.disc_stain(pool_stain.query(fake_b)), False))
-            loss_d = loss_d + 0.5 * (
-                gan(self.disc_input(a), True) + gan(self.disc_input(pool_input.query(fake_a)), False)
-            )
+            with ctx.autocast():
+                loss_d = 0.5 * (gan(self.disc_stain(b), True) + gan(self.disc_stain(pool_stain.query(fake_b)), False))
+                loss_d = loss_d + 0.5 * (
+                    gan(self.disc_input(a), True) + gan(self.disc_input(pool_input.query(fake_a)), False)
+                )
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()

@@ -38,6 +38,21 @@ What it follows
   Smooth = mean squared flow differences; trained jointly with the student by its own Adam.
 - Distillation: L1 between the student's output and the teacher's output.
 
+Parameter counts of ``paper`` against the released networks (3-channel input as in DSD; pinned
+by tests/test_paper_presets.py)
+- Student (Generator, 4 channels in: raw + enhanced): 11,381,315, the same. Inverse (3 -> 3):
+  11,378,179, the same.
+- Discriminators: the released trainer builds Model/CycleGan.py's Discriminator with ndf=64 (the
+  class's default 32, 694,241 parameters, is not what it trains), the 70 x 70 PatchGAN with
+  non-affine instance norm and the patch map averaged: 2,764,737 each, the same (``d_width``
+  64, ``d_layers`` 3).
+- Teacher: 34,043,586 against the released SIGGRAPH generator's 34,180,691. The 137,105 more
+  are its 529-way classification head (135,953; it never reaches the regression output) and
+  the weights of the two all-zero input channels it is fed beside L (1,152); the layers that
+  compute the chroma are the same.
+- Registration: 3,060,546 (below) against Reg-GAN's ResUnet, 2,059,170 as counted in issue 21
+  (its layers.py is not in the released repository; not recounted here).
+
 Where it deviates or the sources are silent (ours)
 - Learning-to-Align works in the slide's frame: position-paired crops are cut unrotated and
   each gets its random flip / quarter turn in the training loop; the aligner sees the student's
@@ -48,8 +63,8 @@ Where it deviates or the sources are silent (ours)
   barely started to register after 600 steps (corr L1 0.33 -> 0.28); without any augmentation
   it registered within 100 steps but the student learned the shift too (13.4 dB, noalign 17.1).
 - Registration network: the shared ``nets.UNet`` (residual blocks, widths doubling per level,
-  depth 5 / width 8 in ``paper``, 3.1M parameters) instead of Reg-GAN's 7-level network of constant
-  width 64.
+  depth 5 / width 8 in ``paper``, 3,060,546 parameters) instead of Reg-GAN's 7-level network of
+  constant width 64 (2,059,170).
 - The teacher's output is computed once per training tile after the teacher has trained, then
   cropped and augmented with the input: the same as running it on every crop up to border effects.
 - Inputs of super-resolution datasets (scale > 1) are upsampled bicubically first.
@@ -87,7 +102,7 @@ import vbench
 from vbench import Param
 from vbench.errors import ConfigError
 
-from ..parameters import LIMIT, choice, count, every, flag, rate, resnet_gan, side, weight
+from ..parameters import choice, count, every, flag, rate, resnet_gan, schedule_steps, side, weight
 
 PAPER = dict(
     steps=187_700,
@@ -151,6 +166,7 @@ class Distill(vbench.Stainer):
     __doc__ = __doc__
     name = "distill"
     pairings = {"paired", "misaligned", "unpaired"}
+    bf16 = True  # trains under ctx.autocast(): bf16 by default on CUDA (--precision)
     presets = {
         "quick": QUICK,
         "paper": PAPER,
@@ -166,7 +182,7 @@ class Distill(vbench.Stainer):
     }
     parameters = dict(
         resnet_gan("channels of the student's first layer"),
-        teacher_steps=count("the teacher's share of the steps (0: no teacher)", min=0, max=LIMIT),
+        teacher_steps=schedule_steps("the teacher's share of the steps (0: no teacher)"),
         teacher_tile=side("side of the teacher's training crops in pixels"),
         teacher_batch=count("crops per teacher step"),
         teacher_width=count("channels of the teacher's first layer"),

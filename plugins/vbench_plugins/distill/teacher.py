@@ -124,7 +124,8 @@ def train_colorizer(net: Colorizer, lab_targets: list[torch.Tensor], params, ctx
     step = 0
     while step < params.teacher_steps:
         x, y = (t.to(dev) for t in sampler.batch(params.teacher_batch))
-        loss = F.l1_loss(net(x), y)
+        with ctx.autocast():
+            loss = F.l1_loss(net(x).float(), y)
         check_finite(step + 1, {"teacher": loss.detach()}, f"lower teacher_lr ({params.teacher_lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -75,24 +75,26 @@ def train_student(stainer, data, ctx, steps: int) -> int:
         real_a = a[:, :c]
         for d in (d_a, d_b):
             d.requires_grad_(False)
-        fake_b = stainer.run(g, a)
-        rec_a = stainer.run(inv, fake_b)
-        losses = {
-            "adv": w["adv"] * (_gan(d_b(fake_b), True) + _gan(d_a(rec_a), True)),
-            "cycle": w["cycle"] * F.l1_loss(rec_a, real_a),
-        }
-        if w["distill"] > 0:
-            losses["distill"] = w["distill"] * F.l1_loss(fake_b, teacher)
-        if aligner is not None:
-            # registered in the slide's frame, where adjacent-section misalignment is smooth and
-            # consistent (the student cannot tell the crop's orientation, so cannot learn a shift)
-            moving, fixed = (dihedral(t, ks, flips, inverse=True) for t in (fake_b, b)) if orient else (fake_b, b)
-            corr, smooth, _ = align_losses(aligner, moving, fixed)
-            losses.update(corr=w["corr"] * corr, smooth=w["smooth"] * smooth)
-        if w["niqe"] > 0 and step % stainer.niqe_every == 0:
-            big = data["regions"].crop()[None].to(dev)
-            out = stainer.run(g, big)
-            losses["niqe"] = w["niqe"] * niqe_score((out + 1) / 2, data["niqe_model"]).mean()
+        with ctx.autocast():  # forward passes and losses; backward passes outside
+            fake_b = stainer.run(g, a)
+            rec_a = stainer.run(inv, fake_b)
+            losses = {
+                "adv": w["adv"] * (_gan(d_b(fake_b), True) + _gan(d_a(rec_a), True)),
+                "cycle": w["cycle"] * F.l1_loss(rec_a, real_a),
+            }
+            if w["distill"] > 0:
+                losses["distill"] = w["distill"] * F.l1_loss(fake_b, teacher)
+            if aligner is not None:
+                # registered in the slide's frame, where adjacent-section misalignment is smooth and
+                # consistent (the student cannot tell the crop's orientation, so cannot learn a shift)
+                moving, fixed = (dihedral(t, ks, flips, inverse=True) for t in (fake_b, b)) if orient else (fake_b, b)
+                corr, smooth, _ = align_losses(aligner, moving, fixed)
+                losses.update(corr=w["corr"] * corr, smooth=w["smooth"] * smooth)
+            if w["niqe"] > 0 and step % stainer.niqe_every == 0:
+                big = data["regions"].crop()[None].to(dev)
+                out = stainer.run(g, big)
+                losses["niqe"] = w["niqe"] * niqe_score((out + 1) / 2, data["niqe_model"]).mean()
+            losses = {k: v.float() for k, v in losses.items()}
         total = sum(losses.values())
         # checked before backward: a NaN flow makes grid_sample's backward read out of bounds
         check_finite(
@@ -105,8 +107,9 @@ def train_student(stainer, data, ctx, steps: int) -> int:
             o.step()
         for d in (d_a, d_b):
             d.requires_grad_(True)
-        loss_da = w["adv"] * (_gan(d_a(real_a), True) + _gan(d_a(pool_a.query(rec_a)), False))
-        loss_db = w["adv"] * (_gan(d_b(b), True) + _gan(d_b(pool_b.query(fake_b)), False))
+        with ctx.autocast():
+            loss_da = w["adv"] * (_gan(d_a(real_a), True) + _gan(d_a(pool_a.query(rec_a)), False)).float()
+            loss_db = w["adv"] * (_gan(d_b(b), True) + _gan(d_b(pool_b.query(fake_b)), False)).float()
         opt_da.zero_grad(set_to_none=True)
         opt_db.zero_grad(set_to_none=True)
         (loss_da + loss_db).backward()

@@ -26,6 +26,11 @@ upsample, batch normalisation in the blocks, and a 512-channel bottleneck; where
 on those three is unverified. The paper preset's 100k steps and batch 4 are our choice (no step
 count or batch size found).
 
+Parameter counts of ``paper`` (1-channel phase input; pinned by tests/test_paper_presets.py):
+generator 48,865,539, global discriminator 41,918,017. No count to check them against: the
+authors released no code and the paper gives none; the third-party re-implementation above
+differs in layout (batch normalisation, transposed convolutions, a 512-channel bottleneck).
+
 Deviations (all recorded in the presets, which are stored with every run):
 - TV is the mean absolute difference of neighbouring pixels (a per-pixel mean, so the weight
   does not depend on tile size).
@@ -95,6 +100,7 @@ class PhaseStain(vbench.Stainer):
     name = "phasestain"
     pairings = {"paired", "misaligned"}
     presets = {"quick": QUICK, "paper": PAPER}
+    bf16 = True  # trains under ctx.autocast(): bf16 by default on CUDA (--precision)
     parameters = dict(
         steps=steps(),
         tile=side(),
@@ -188,11 +194,13 @@ class PhaseStain(vbench.Stainer):
             x, y = sampler.batch(self.batch)
             x, y = x.to(dev), y.to(dev)
             g.train()
-            fake = self._stain(x)
+            with ctx.autocast():  # forward passes and losses; backward passes outside
+                fake = self._stain(x).float()
             losses = {}
             if self.adv_weight > 0:
                 d.requires_grad_(True)
-                loss_d = (d(fake.detach()) ** 2).mean() + ((1 - d(y)) ** 2).mean()
+                with ctx.autocast():
+                    loss_d = (d(fake.detach()).float() ** 2).mean() + ((1 - d(y).float()) ** 2).mean()
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
@@ -201,7 +209,8 @@ class PhaseStain(vbench.Stainer):
             l1 = (fake - y).abs().mean()
             loss_g = self.l1_weight * l1 + self.tv_weight * _total_variation(fake)
             if self.adv_weight > 0:
-                loss_g = loss_g + self.adv_weight * ((1 - d(fake)) ** 2).mean()
+                with ctx.autocast():
+                    loss_g = loss_g + self.adv_weight * ((1 - d(fake).float()) ** 2).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
