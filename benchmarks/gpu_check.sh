@@ -12,8 +12,8 @@
 # The device has PyTorch, timm, pluggy, rich, typer, scikit-image, pandas, safetensors and
 # matplotlib; vbench also needs SQLAlchemy, pydantic and imagecodecs (reading the bundled slide).
 # pyiqa is not carried: its metrics' plugin is then reported broken and skipped (PSNR and SSIM
-# are vbench's own). .gpu-wheels/ is not in .gitignore: it travels as an untracked folder (about
-# 34 MB of the 64 MiB a call may carry).
+# are vbench's own). .gpu-wheels/ (about 34 MB) is ignored by git: name it in the device call's
+# carry list (64 MiB at most) so it travels with the tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=.gpu-wheels

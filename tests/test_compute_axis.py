@@ -195,7 +195,8 @@ def test_at_budget_takes_each_methods_largest_run_within_it_and_never_extrapolat
     for fmt in ("md", "latex", "html", "json", "csv"):
         assert "learner:quick: no run within the budget" in render([board], fmt) or fmt == "csv"
     (board,) = build_leaderboard(store, plugins=plugins, at_budget=parse_budget("1h"))
-    assert sorted(r["label"] for r in board.rows) == ["fixed", "learner:quick@x2"]
+    slowest = max((r for r in store.runs() if r.stainer == "learner"), key=lambda r: r.train_seconds)
+    assert [slowest.id] in [r["run_ids"] for r in board.rows]  # the most training seconds within an hour
 
 
 @pytest.mark.parametrize("text", ["3days", "fast", "-5s", "0", "1e999"])

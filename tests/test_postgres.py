@@ -46,6 +46,9 @@ def test_a_schema_1_database_is_migrated_on_postgresql(pg_url):
         conn.execute(text("ALTER TABLE runs DROP COLUMN heartbeat"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN tile_sources"))  # schema 4's
         conn.execute(text("ALTER TABLE runs ALTER COLUMN seed TYPE INTEGER"))  # schema 5 made it BIGINT
+        for column in ("train_flops", "curve_seconds", '"precision"', "evaluation"):  # schemas 6 and 7
+            conn.execute(text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        conn.execute(text("DROP TABLE curve_points"))
         conn.execute(text("UPDATE vbench_meta SET value = '1' WHERE key = 'schema_version'"))
     store.engine.dispose()
 

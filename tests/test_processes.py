@@ -68,6 +68,7 @@ def test_peak_memory_is_comparable_between_start_methods(monkeypatch, db_url):
     from vbench.store import Store
 
     plugins, store = load_plugins(), Store(db_url)
+    plugins.datasets.get("qpi-ihc").samples("test")  # built (and cached) before: both workers load it
     peaks = {}
     for method in ("spawn", "forkserver"):
         monkeypatch.setenv("VBENCH_START_METHOD", method)

@@ -91,7 +91,7 @@ class RunContext:
                 self.on_checkpoint(self.steps_done)
             finally:
                 self._paused += time.perf_counter() - started
-        if go_on:
+        if go_on and self.budget.steps is not None:  # a stainer without a step budget does not train
             self.flops.start(self.stage)
         return go_on
 

@@ -83,6 +83,7 @@ class BBDM(vbench.Stainer):
             blocks=1,
             attention=(2,),
             head_channels=32,
+            updown="conv",
             patch=2,
             match_width=32,
             match_weight=1.0,
