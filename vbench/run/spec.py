@@ -85,6 +85,8 @@ class RunSpec:
         precision = "" if self.precision == "fp32" else "@" + self.precision
         whole = [whole_label(self.whole)] if self.evaluation == "whole" else []
         head = self.preset + label(self.overrides) + budget + precision
+        if whole and head == "default" and not self.variants:  # a stainer's single unchosen preset
+            head = ""
         return "+".join(([head] if head or self.variants else []) + self.variants + whole)
 
     @property
