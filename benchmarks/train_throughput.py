@@ -77,8 +77,8 @@ def train_rate(method: str, preset: str, steps: int, device: str, plugins, preci
 
     dataset = QUICK_DATA[method] if preset == "quick" else paper_check.CHECKS[method][0]
     label = f"{method}:{preset}" + (f"[steps={steps}]" if steps else "")
-    if method == "distill" and preset == "paper":
-        label = f"distill:paper[steps={2 * steps},teacher_steps={steps}]"
+    if method == "distill" and steps:  # the teacher's stage, then as many student steps
+        label = f"distill:{preset}[steps={2 * steps},teacher_steps={steps}]"
     (spec,) = plan(plugins, [label], [dataset], [0], device=device, precision=precision)
     ds = plugins.datasets.get(dataset)
     train, val = ds.samples("train"), ds.samples("val")
