@@ -88,6 +88,7 @@ LEFT_OUT = [
     ("tile_sources", "'{\"t0\": 5}'", "does not name each tile's source as text"),
     ("train_seconds", "'fast'", "train_seconds 'fast' is not a number"),
     ("n_params", "'many'", "n_params 'many' is not a number"),
+    ("train_flops", "'lots'", "train_flops 'lots' is not a number"),
     ("stainer", "x'00'", "stainer b'\\x00' is not text"),
     ("vbench_version", "x'ff'", "vbench_version b'\\xff' is not text"),
     ("ended_at", "'yesterday'", "ended_at 'yesterday' is not a timestamp"),

@@ -126,6 +126,8 @@ def run(
 
     check_options(seed or [], device, max_seconds, precision)  # before anything is opened or created
     multiples = parse_multiples(budgets) if budgets is not None else None
+    if evaluation != "whole" and (eval_tile, eval_overlap, eval_blend) != (None, None, None):
+        raise ConfigError("--eval-tile, --eval-overlap and --eval-blend set --eval whole's tiling: add --eval whole")
     if wait and not resume:
         raise ConfigError("--wait waits for runs another process holds, which only --resume leaves to it: add --resume")
     runner = from_options(executor, ray_address, cpus_per_run, gpus_per_run, isolate)  # None: the local executor
@@ -150,8 +152,6 @@ def run(
         evaluation=evaluation,
         whole=dict(tile=eval_tile, overlap=eval_overlap, blend=eval_blend),
     )
-    if evaluation != "whole" and (eval_tile, eval_overlap, eval_blend) != (None, None, None):
-        raise ConfigError("--eval-tile, --eval-overlap and --eval-blend set --eval whole's tiling: add --eval whole")
     if stainer or dataset:
         # A suite's metric list applies to the suite: runs named with -s/-d alone get each dataset
         # pairing's default set, as --metric's help says.

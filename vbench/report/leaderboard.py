@@ -18,22 +18,10 @@ from ..compute import ComputeBudget
 from ..errors import ConfigError
 from ..metric import presentation
 from ..store import Run, Store
-from ..store.stored_rows import checked_summaries, completed_runs
+from ..store.stored_rows import RUNTIME, checked_summaries, completed_runs
 from . import budgets, convergence
 from .intervals import intervals
 from .ranking import rank
-
-RUNTIME_FIELDS = (
-    "train_seconds",
-    "train_samples_per_s",
-    "infer_ms_p50",
-    "infer_ms_p95",
-    "tiles_per_s",
-    "peak_mem_mb",
-    "n_params",
-    "flops_per_tile",
-    "train_flops",
-)
 
 
 @dataclass
@@ -181,7 +169,7 @@ def build_leaderboard(
                     next((s.reason for s in rs if s is not None and s.status != "computed"), None)
                     or "not stored for every seed"
                 )
-        for f in RUNTIME_FIELDS:
+        for f in RUNTIME:
             vals = [getattr(r, f) for r in group if getattr(r, f) is not None]
             row[f] = sum(vals) / len(vals) if vals else None
         found = convergence.verdict([curves[r.id] for r in group if r.id in curves], presented, better)

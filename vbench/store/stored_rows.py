@@ -24,7 +24,8 @@ from .models import Run
 TEXT = ("stainer", "preset", "dataset", "run_key")
 OPTIONAL_TEXT = ("manifest_hash", "dataset_note", "vbench_version", "git_commit", "device")
 JSON_OBJECTS = ("params", "hardware", "libraries", "tile_sources")
-NUMBERS = (
+# the runtime figures a leaderboard row averages over its seeds
+RUNTIME = (
     "train_seconds",
     "train_samples_per_s",
     "infer_ms_p50",
@@ -33,7 +34,9 @@ NUMBERS = (
     "peak_mem_mb",
     "n_params",
     "flops_per_tile",
+    "train_flops",
 )
+NUMBERS = (*RUNTIME, "curve_seconds")
 STATISTICS = ("mean", "std", "ci_low", "ci_high")
 JSON_LIMIT = 100_000  # characters of params, hardware or libraries as JSON (as an import checks them)
 TIMES = ("started_at", "ended_at")
