@@ -95,3 +95,13 @@ def test_whole_image_settings_and_datasets_without_regions_are_one_line_errors(e
     with pytest.raises(ConfigError, match="--eval 'all'"):
         plan(plugins, ["baseline-linear"], ["regions"], [0], evaluation="all")
     assert store.runs() == []
+
+
+def test_whole_image_tiling_without_eval_whole_is_a_one_line_error(capsys, tmp_path):
+    from vbench.cli import main
+
+    db = tmp_path / "none.db"
+    code = main(["run", "-s", "baseline-linear", "-d", "qpi-he", "--eval-tile", "64", "--db", f"sqlite:///{db}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "add --eval whole" in err and len(err.strip().splitlines()) == 1
+    assert not db.exists()

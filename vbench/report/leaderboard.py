@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, fields
 
 from ..compute import ComputeBudget
 from ..errors import ConfigError
-from ..metric import presentation
 from ..store import Run, Store
 from ..store.stored_rows import RUNTIME, checked_summaries, completed_runs
 from . import budgets, convergence
@@ -75,16 +74,6 @@ class Board:
 def unknown_presentation(metric: str) -> dict:
     """The presentation of a metric no installed plugin registers: unitless, under its name."""
     return {"unit": "", "display_name": metric, "rank_priority": None}
-
-
-def presentations(plugins=None) -> dict[str, dict]:
-    """{metric name: its presentation} (:func:`vbench.metric.presentation`) of every registered
-    metric; ``plugins`` (a :class:`vbench.plugins.Plugins`) defaults to the installed ones."""
-    if plugins is None:
-        from ..plugins import load_plugins
-
-        plugins = load_plugins()
-    return {e.name: presentation(e.obj) for e in plugins.metrics.entries()}
 
 
 def build_leaderboard(

@@ -103,7 +103,7 @@ def compute_run(
     if spec.evaluation == "whole":
         from .whole import evaluate_whole
 
-        scores, summaries, more = evaluate_whole(spec, plugins, dataset, stainer, reporter, artifacts, run_id)
+        scores, summaries, more = evaluate_whole(spec, plugins, dataset, stainer, reporter, artifacts)
         fields.update(more, n_params=stainer.parameter_count(), threads=_threads(), peak_mem_mb=_peak(spec, isolated))
         return RunResult(scores, summaries, fields, fitted.curve)
     _warm_up(spec, stainer, test[0])
@@ -126,8 +126,6 @@ def compute_run(
             )
         )
 
-    import torch
-
     peak_mb = _peak(spec, isolated)
     try:
         save_sample_grid(artifacts / "samples.png", test[:4], outputs, dataset.scale)
@@ -144,7 +142,7 @@ def compute_run(
         flops_per_tile=_flops_per_tile(spec, stainer, test),
         n_test_tiles=len(test),
         repeats=spec.repeats,
-        threads=torch.get_num_threads(),
+        threads=_threads(),
         tile_sources=tile_sources(test),
     )
     return RunResult(list(scores), summaries, fields, fitted.curve)

@@ -19,7 +19,7 @@ log = logging.getLogger("vbench.run")
 PREVIEW_SIDE = 1024  # px: the longest side of the stored preview of the first region
 
 
-def evaluate_whole(spec, plugins, dataset, stainer, reporter, artifacts, run_id=None):
+def evaluate_whole(spec, plugins, dataset, stainer, reporter, artifacts):
     """(per-region scores, summaries, run fields) of ``spec``'s whole-image evaluation."""
     regions = whole_regions(dataset)
     if not regions:
