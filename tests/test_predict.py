@@ -149,9 +149,10 @@ def test_bad_inputs_and_runs_are_clear_errors(trained, db_url, tmp_path, capsys)
     assert "tile 32 and overlap 16: need 0 <= overlap < tile / 2" in error(run_id, grey, "--tile", 32, "--overlap", 16)
     if not torch.cuda.is_available():
         code = main(["predict", "--run", str(run_id), str(grey), "-o", str(out), "--db", db_url, "--device", "cuda"])
-        assert code != 0 and "--device cuda: this machine has no CUDA device" in " ".join(
+        assert code != 0 and "--device cuda: this machine has no such CUDA device" in " ".join(
             capsys.readouterr().err.split()
         )
+    assert "--precision 'fp16': use fp32 or bf16" in error(run_id, grey, "--precision", "fp16")
     (tmp_path / "a-file").write_text("x")
     assert "output folder" in error(run_id, grey, to=tmp_path / "a-file")
     assert (tmp_path / "a-file").read_text() == "x"
@@ -186,3 +187,30 @@ def test_a_run_whose_dataset_is_gone_still_predicts(trained, tmp_path):
     loaded = load_run(store, run_id, bare)
     assert (loaded.scale, loaded.in_channels) == (1, 1)
     assert stain_image(loaded, torch.from_numpy(texture(24)[None].astype(np.float32))).shape == (3, 24, 24)
+
+
+def test_a_bf16_run_predicts_under_bf16_unless_told_otherwise(tiny_dataset, db_url, tmp_path, monkeypatch):
+    """`vbench predict` stains as the run's scores were made (its precision); --precision overrides."""
+    plugins = load_plugins(extra=[tiny_dataset])
+    monkeypatch.setattr("vbench.cli.predict.loaded_plugins", lambda: plugins)
+    spec = RunSpec(
+        stainer="phasestain", dataset="tiny", preset="quick", params=TINY, metrics=["psnr"], precision="bf16"
+    )
+    store = Store(db_url)
+    (outcome,) = run_sweep([spec], store, plugins, isolate=False, progress=False)
+    assert outcome.status == "completed", outcome.message
+    image = texture(96).astype(np.float32)
+    np.save(tmp_path / "in.npy", image)
+    pngs = {}
+    for name, args in {"default": [], "bf16": ["--precision", "bf16"], "fp32": ["--precision", "fp32"]}.items():
+        assert predict(db_url, outcome.run_id, tmp_path / "in.npy", "-o", tmp_path / name, *args) == 0
+        pngs[name] = np.asarray(Image.open(tmp_path / name / "in.png"))
+    assert np.array_equal(pngs["default"], pngs["bf16"])
+    stained = {}
+    for precision in ("fp32", "bf16", None):
+        loaded = load_run(store, outcome.run_id, plugins, precision=precision)
+        assert loaded.stainer.ctx.precision == (precision or "bf16")
+        stained[precision] = stain_image(loaded, torch.from_numpy(image)[None], tile=32, overlap=4)
+    assert torch.equal(stained[None], stained["bf16"])
+    gap = (stained["bf16"] - stained["fp32"]).abs().max()
+    assert 0 < gap < 0.05  # bf16 rounds the forward passes: a little, not nothing

@@ -12,6 +12,7 @@ measured. ``blend_rows`` streams the output tile row by tile row; whole-image ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -35,15 +36,19 @@ class LoadedRun:
     in_channels: int
 
 
-def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
+def load_run(store, run_id: int, plugins, device: str = "cpu", precision: str | None = None) -> LoadedRun:
     """The run's stainer, constructed with the stored params and restored from its checkpoint
-    (for an evaluation variant, the checkpoint of the run that trained it)."""
+    (for an evaluation variant, the checkpoint of the run that trained it). It predicts in
+    ``precision`` (fp32 or bf16 autocast), by default the run's own, as its scores were made."""
     from .run.artifacts import artifacts_root, run_folder
+    from .run.options import check_device_available, check_options
 
-    _check_device(device)
+    check_options(precision=precision)
     run = store.get_run(run_id)
     if run is None:
         raise ConfigError(f"no run {run_id} in {store.display_url}; `vbench runs` lists them")
+    precision = precision or run.precision or "fp32"
+    check_device_available(device, precision)
     trainer = store.get_run(run.trained_by) if run.trained_by else run
     if trainer is None:
         raise ConfigError(
@@ -67,7 +72,7 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
     params = run.params_dict
     _check_same_training(cls, params, config, folder, run_id)
     stainer = cls(**params)
-    stainer.ctx = RunContext(scale=scale, device=device, seed=run.seed, in_channels=in_channels)
+    stainer.ctx = RunContext(scale=scale, device=device, seed=run.seed, in_channels=in_channels, precision=precision)
     try:
         checkpoint.load(stainer, folder, device=device)
     except (RuntimeError, KeyError, ValueError, ConfigError) as exc:
@@ -77,13 +82,6 @@ def load_run(store, run_id: int, plugins, device: str = "cpu") -> LoadedRun:
             f"({first}); was it written by another version of the stainer or another config?"
         ) from None
     return LoadedRun(run_id, stainer, run.stainer, run.dataset, scale, in_channels)
-
-
-def _check_device(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: this machine has no CUDA device torch can use; use --device cpu")
 
 
 def _check_same_training(cls, params: dict, config: dict, folder: Path, run_id: int) -> None:
@@ -237,11 +235,13 @@ def blend_rows(
     name: str = "stainer",
     reporter: Reporter | None = None,
     label: str = "stain",
+    autocast=contextlib.nullcontext,
 ):
     """Stains a C x H x W image (tensor or array) tile row by tile row and yields ``(y, rows)``:
     finished output rows ``y .. y + n`` (3 x n x W*scale float32 in [0, 1], on the CPU), top to
     bottom. Only one tile row of output is held, so memory does not grow with the image's height.
-    ``predict`` is the stainer's ``predict``; every batch is checked as in a run."""
+    ``predict`` is the stainer's ``predict``; every batch is checked as in a run, and runs inside
+    ``autocast()`` (a stainer's ``ctx.autocast``: its run's precision) where one is given."""
     import torch
 
     check_tiling(tile, overlap, blend)
@@ -265,7 +265,8 @@ def blend_rows(
             for i in range(0, len(xs), batch_size):
                 chunk = xs[i : i + batch_size]
                 x_in = torch.stack([as_float(image[:, y : y + th, x : x + tw]) for x in chunk]).to(device)
-                pred = predict(x_in)
+                with autocast():
+                    pred = predict(x_in)
                 pred = check_output(pred, (len(chunk), 3, th * s, tw * s), [f"{label}@y{y}x{x}" for x in chunk], name)
                 r0, r1 = y * s - lo, (y + th) * s - lo
                 for x, p in zip(chunk, pred):
@@ -312,6 +313,7 @@ def stain_image(
         blend=blend,
         batch_size=batch_size,
         device=loaded.stainer.ctx.device,
+        autocast=loaded.stainer.ctx.autocast,
         name=loaded.name,
         reporter=reporter,
         label=label,

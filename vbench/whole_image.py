@@ -29,6 +29,7 @@ region.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ def stain_region(
         blend=blend,
         batch_size=batch_size,
         device=getattr(ctx, "device", "cpu") or "cpu",
+        autocast=getattr(ctx, "autocast", contextlib.nullcontext),
         name=getattr(stainer, "name", "") or type(stainer).__name__,
         reporter=reporter,
         label=label,

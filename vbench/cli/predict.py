@@ -18,6 +18,11 @@ def predict(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the stained PNGs (created if missing)"),
     db: str | None = DbOption,
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1...; default cuda when available"),
+    precision: str | None = typer.Option(
+        None,
+        help="fp32, or bf16 (forward passes under bf16 autocast: faster where the hardware has bf16) "
+        "[default: the run's precision, as its scores were made]",
+    ),
     tile: int | None = typer.Option(None, min=16, help="Tile side in input pixels [default: 512 / the run's scale]"),
     overlap: int | None = typer.Option(
         None,
@@ -40,7 +45,7 @@ def predict(
     from ..run.provenance import default_device
     from ..store import Store
 
-    loaded = load_run(Store(db), run, loaded_plugins(), device=device or default_device())
+    loaded = load_run(Store(db), run, loaded_plugins(), device=device or default_device(), precision=precision)
     written = predict_files(
         loaded,
         inputs,

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+        # Instance normalisation without affine parameters, computed as group norm with one channel
+        # per group: the same numbers (to 1e-6) and no state, but one fused CPU kernel instead of
+        # batch norm over a reshaped batch (benchmarks/README.md, "levers").
+        return nn.GroupNorm(channels, channels, eps=1e-5, affine=False)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}; use instance, batch or none")
+
+
+class ChannelsLastConv2d(nn.Conv2d):
+    """A convolution run in channels-last layout whatever its input's: for a few output channels
+    (an image head) oneDNN's plain-layout kernel was 2-8x slower on CPU, most in the backward pass.
+    Same parameters and state-dict keys as ``nn.Conv2d``."""
+
+    def forward(self, x):
+        return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
 class ResBlock(nn.Module):
@@ -52,7 +65,7 @@ class ResnetGenerator(nn.Module):
                 norm_layer(norm, c // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), ChannelsLastConv2d(width, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
