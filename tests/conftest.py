@@ -65,6 +65,25 @@ def pytest_configure(config):
         os.environ[var] = str(root / var.lower())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads_per_xdist_worker():
+    # pytest-xdist starts one worker per core, and torch in each would start one thread per core:
+    # on 2 cores, 2 workers x 2 OpenMP threads spin against each other and the in-process training
+    # tests (tiny networks) run several times slower than with one thread. Each worker gets its
+    # share of the cores (the modules that train set one thread themselves, too). Only this
+    # process's torch: the `vbench` processes a test starts keep their own default.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not os.environ.get("PYTEST_XDIST_WORKER") or workers < 2:
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) // workers)))
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_unconfigure(config):
     if "owned" in _SESSION:
         shutil.rmtree(_SESSION.pop("owned"), ignore_errors=True)

@@ -133,6 +133,7 @@ def test_datasets_add_reports_a_missing_pair(capsys, tmp_path):
 
 
 SLOW_PLUGIN = """
+import os
 import time
 import torch
 import vbench
@@ -142,6 +143,8 @@ class Slow(vbench.Stainer):
     pairings = {"paired"}
     def fit(self, train, ctx):
         self.color = torch.full((3,), 0.5)
+        if os.environ.get("VBTEST_IN_FIT"):  # tells the test that training has started
+            open(os.environ["VBTEST_IN_FIT"], "w").close()
         while ctx.step():
             time.sleep(0.05)
     def predict(self, inputs):
@@ -158,8 +161,8 @@ def vbench_register_stainers(register):
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tmp_path, how, installed_plugin):
     site = installed_plugin("vbtest_slow", SLOW_PLUGIN)
-    path = tmp_path / "int.db"
-    env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}")
+    path, in_fit = tmp_path / "int.db", tmp_path / "in-fit"
+    env = dict(os.environ, PYTHONPATH=str(site), VBENCH_DB=f"sqlite:///{path}", VBTEST_IN_FIT=str(in_fit))
     exe = Path(sys.executable).with_name("vbench")
     proc = subprocess.Popen(
         [str(exe), "run", "-s", "baseline-mean", "-s", "slow", "-d", "qpi-ihc", "-q"],
@@ -172,7 +175,7 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tm
     )
     deadline = time.time() + 120
     while time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
         if path.exists():
             con = sqlite3.connect(path)
             try:
@@ -181,8 +184,11 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_keeps_completed_runs(tm
                 rows = []
             con.close()
             if ("slow", "running") in rows:
-                time.sleep(3)  # let the worker reach fit
                 break
+    while not in_fit.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)  # the worker reached fit (it says so by creating the file)
+    assert in_fit.exists(), proc.communicate(timeout=60)[1]
+    time.sleep(0.5)  # and is inside its training loop
     if how == "ctrl-c":
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     else:
