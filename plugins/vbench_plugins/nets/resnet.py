@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 
@@ -17,15 +16,6 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}; use instance, batch or none")
-
-
-class ChannelsLastConv2d(nn.Conv2d):
-    """A convolution run in channels-last layout whatever its input's: for a few output channels
-    (an image head) oneDNN's plain-layout kernel was 2-8x slower on CPU, most in the backward pass.
-    Same parameters and state-dict keys as ``nn.Conv2d``."""
-
-    def forward(self, x):
-        return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
 class ResBlock(nn.Module):
@@ -65,7 +55,7 @@ class ResnetGenerator(nn.Module):
                 norm_layer(norm, c // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), ChannelsLastConv2d(width, out_channels, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
