@@ -29,10 +29,10 @@ Deviations (all recorded in the presets, which are stored with every run):
 - ``quick`` preset (2-core CPU, minutes): width 16, 3 residual blocks on 64 px crops (the
   reference uses 6 blocks below 256 px), discriminator width 16, batch 4; the rest as above.
 - ``channels_last`` (memory format) is off: with instance normalisation it was no faster to
-  train and 5-20% slower to infer on this project's CPU (benchmarks/train_infer.py), and no
-  faster once instance norm ran as group norm; on a GPU it may help. Running only the 7x7 image
-  head channels-last (2-8x faster for that layer alone) was no faster in fp32 training and made
-  bf16 training 1.6x slower (its channels-last gradient reaches the norms): not kept.
+  train and 5-20% slower to infer on this project's CPU (benchmarks/train_infer.py); on a GPU
+  it may help. Measured and not kept (benchmarks/README.md): the 7x7 image head alone in
+  channels-last, and instance norm computed as one-channel group norm (faster, but its float
+  rounding moved a three-seed quality bar).
 
 Known behaviour: from phase images (nuclei bright) to H&E (nuclei dark) the unpaired objective
 cannot tell the contrast's sign, and the quick runs on qpi-he learn the inverted mapping (bright

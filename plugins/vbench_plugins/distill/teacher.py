@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vbench_plugins.nets.resnet import norm_layer
-
 AB_SCALE = 110.0
 
 
@@ -25,7 +23,7 @@ def _block(cin: int, cout: int, n: int, dilation: int = 1) -> nn.Sequential:
     layers = []
     for i in range(n):
         layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=dilation, dilation=dilation), nn.ReLU(True)]
-    layers.append(norm_layer("instance", cout))
+    layers.append(nn.InstanceNorm2d(cout, affine=False))
     return nn.Sequential(*layers)
 
 

@@ -7,10 +7,7 @@ from torch import nn
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
     if kind == "instance":
-        # Instance normalisation without affine parameters, computed as group norm with one channel
-        # per group: the same numbers (to 1e-6) and no state, but one fused CPU kernel instead of
-        # batch norm over a reshaped batch (benchmarks/README.md, "levers").
-        return nn.GroupNorm(channels, channels, eps=1e-5, affine=False)
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "none":
