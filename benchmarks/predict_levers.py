@@ -40,14 +40,12 @@ def image_variants(stainer, scale: int, size: int, batches: list[int]):
     image = torch.rand(c, size // scale, size // scale, generator=torch.Generator().manual_seed(0))
     tile, overlap = default_tiling(scale)
     loaded = LoadedRun(0, stainer, stainer.name, "synthetic", scale, c)
-    return {
-        (precision, batch): lambda p=precision, b=batch: (
-            setattr(stainer.ctx, "precision", p),
-            stain_image(loaded, image, tile=tile, overlap=overlap, batch_size=b),
-        )
-        for precision in ("fp32", "bf16")
-        for batch in batches
-    }
+
+    def stain(precision, batch):
+        stainer.ctx.precision = precision  # stain_image predicts under the context's autocast
+        stain_image(loaded, image, tile=tile, overlap=overlap, batch_size=batch)
+
+    return {(p, b): (lambda p=p, b=b: stain(p, b)) for p in ("fp32", "bf16") for b in batches}
 
 
 def tile_variants(stainer, test):
