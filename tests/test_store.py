@@ -162,6 +162,52 @@ def test_a_damaged_database_file_is_a_clear_error_and_is_never_modified(tmp_path
     assert path.read_bytes() == before
 
 
+def _rollback_journal_store(tmp_path) -> tuple[Store, Path]:
+    """A vbench database back in SQLite's default journal, as before vbench's switch to WAL."""
+    path = tmp_path / "shared.db"
+    store = Store(f"sqlite:///{path}")
+    new_run(store, stainer="kept")
+    store.engine.dispose()
+    with sqlite3.connect(path) as con:
+        assert con.execute("pragma journal_mode=delete").fetchone() == ("delete",)
+    return store, path
+
+
+def test_the_switch_to_wal_waits_while_another_process_holds_the_write_lock(tmp_path):
+    """SQLite refuses the switch at once (no busy wait) while another connection holds the write
+    lock: six processes opening one new database together failed one in ten times under load."""
+    import threading
+
+    from vbench.store.schema import wal
+
+    store, path = _rollback_journal_store(tmp_path)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another sweep's schema check
+    threading.Timer(0.4, other.execute, ["COMMIT"]).start()
+    wal(store)
+    other.close()
+    with sqlite3.connect(path) as con:
+        assert con.execute("pragma journal_mode").fetchone() == ("wal",)
+    assert [r.stainer for r in store.runs()] == ["kept"]
+
+
+def test_the_switch_to_wal_gives_up_with_the_lock_error_when_the_lock_is_kept(tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    from vbench.store.schema import wal
+
+    store, path = _rollback_journal_store(tmp_path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OperationalError, match="locked"):
+        wal(store, wait=0.3)
+    other.execute("COMMIT")
+    other.close()
+    with sqlite3.connect(path) as con:  # nothing changed
+        assert con.execute("pragma journal_mode").fetchone() == ("delete",)
+    assert [r.stainer for r in store.runs()] == ["kept"]
+
+
 def _open_at(url: str, start, errors) -> None:
     start.wait()
     try:

@@ -3,7 +3,10 @@ forward one version at a time when older."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import insert, inspect, select, update
+from sqlalchemy.exc import OperationalError
 
 from ..errors import SchemaError
 from .models import SCHEMA_VERSION, Base, CurvePoint, Meta
@@ -108,9 +111,24 @@ def migrate(store, version: int) -> None:
     wal(store)
 
 
-def wal(store) -> None:
+def wal(store, wait: float = 30.0) -> None:
     """SQLite files written by vbench use write-ahead logging: readers (a leaderboard) do not
-    block the writers of a running sweep, and a writer commits without waiting for them."""
-    if store.path is not None:
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    block the writers of a running sweep, and a writer commits without waiting for them.
+
+    The switch needs the file to itself. While another process holds its write lock (one more
+    sweep opening the new database), SQLite answers 'database is locked' at once instead of
+    waiting out the busy timeout (waiting inside the switch's read could deadlock), so the
+    switch is tried again for up to ``wait`` seconds."""
+    if store.path is None:
+        return
+    deadline, pause = time.monotonic() + wait, 0.02
+    while True:
+        try:
+            with store.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.5)
