@@ -138,7 +138,7 @@ def train_rate(
     span = timed[-1][0] - first[0]
     samples = timed[-1][1] - first[1]
     flops = sum(per.get(stage, math.nan) for _, _, stage in timed)
-    more = kernel_figures(windows.done, [stage for _, _, stage in timed], span) if windows is not None else {}
+    more = kernel_figures(windows.done, [stage for _, _, stage in timed]) if windows is not None else {}
     return dict(
         **more,
         stainer=spec.label,
@@ -153,13 +153,13 @@ def train_rate(
     )
 
 
-def kernel_figures(done: dict, stages: list[str], span: float) -> dict:
-    """The matrix-product kernels' GFLOP/s and share of the step time, over the timed steps."""
+def kernel_figures(done: dict, stages: list[str]) -> dict:
+    """The matrix-product kernels' GFLOP/s and seconds per step, over the timed steps' stages."""
     if not done or any(stage not in done for stage in set(stages)):
         return {}
     seconds = sum(done[stage]["seconds"] for stage in stages)
     flops = sum(done[stage]["flops"] for stage in stages)
-    return dict(kernel_gflop_per_s=flops / seconds / 1e9, kernel_time_share=seconds / span)
+    return dict(kernel_gflop_per_s=flops / seconds / 1e9, kernel_seconds_per_step=seconds / len(stages))
 
 
 def infer_rate(s, test, device: str, batches: int = 3) -> dict:
@@ -214,6 +214,7 @@ def measure(method, preset, steps, device, plugins, precisions, rounds, kernels=
         if not done:
             continue
         row = dict(done[0], precision=precision, rounds=len(done))
+        del row["round"]
         for key in RATES:
             row[key] = statistics.median(d[key] for d in done)
         rows.append(row)
@@ -222,22 +223,19 @@ def measure(method, preset, steps, device, plugins, precisions, rounds, kernels=
         if row["precision"] == "bf16" and fp32 and bf16:
             by_round = {f["round"]: f for f in fp32}
             pairs = [(by_round[b["round"]], b) for b in bf16 if b["round"] in by_round]
-            row["bf16_train_speedup"] = statistics.median(
-                b["train_samples_per_s"] / f["train_samples_per_s"] for f, b in pairs
-            )
-            row["bf16_infer_speedup"] = statistics.median(
-                b["infer_tiles_per_s"] / f["infer_tiles_per_s"] for f, b in pairs
-            )
-    for row in rows if kernels else []:
-        try:
-            clocked = train_rate(method, preset, steps, device, plugins, row["precision"], True, sets)
-        except Exception as exc:
-            print(f"{method}:{preset}@{row['precision']} kernel clock failed: {type(exc).__name__}: {exc}")
-            continue
-        if "kernel_gflop_per_s" in clocked:
-            # the kernels' time per step against the unclocked rounds' median step time
-            share = clocked["kernel_time_share"] * row["train_steps_per_s"] / clocked["train_steps_per_s"]
-            row.update(kernel_gflop_per_s=clocked["kernel_gflop_per_s"], kernel_time_share=min(share, 1.0))
+            for key, name in (("train_samples_per_s", "train"), ("infer_tiles_per_s", "infer")):
+                row[f"bf16_{name}_speedup"] = statistics.median(b[key] / f[key] for f, b in pairs)
+    if kernels:
+        for row in rows:
+            try:
+                clocked = train_rate(method, preset, steps, device, plugins, row["precision"], True, sets)
+            except Exception as exc:
+                print(f"{method}:{preset}@{row['precision']} kernel clock failed: {type(exc).__name__}: {exc}")
+                continue
+            if "kernel_gflop_per_s" in clocked:
+                # the kernels' time per step against the unclocked rounds' median step time
+                share = clocked["kernel_seconds_per_step"] * row["train_steps_per_s"]
+                row.update(kernel_gflop_per_s=clocked["kernel_gflop_per_s"], kernel_time_share=min(share, 1.0))
     return rows
 
 
